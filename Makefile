@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint build clean bench
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+# Installs voxpipe editable with its test extras and builds the Cython kernels in place.
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx)
+	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/python setup.py -q build_ext --inplace
+	touch $(STAMP)
+
+build: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/voxpipe run --input examples/audio/three_turns.wav --out out/demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline ipc native tests benchmarks
+	$(BIN)/mypy pipeline ipc native
+
+test: lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/latency.py --sessions 20
+
+clean:
+	rm -rf build out native/*.so native/*.c *.egg-info

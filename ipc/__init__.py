@@ -1,0 +1,1 @@
+"""voxpipe's inter-process plumbing: wire schema, sockets, runtime dir, heartbeats."""

@@ -1,0 +1,215 @@
+"""Every message that crosses a process boundary in voxpipe.
+
+Three unions, one per socket kind, each with one module-level encoder/decoder
+pair (msgspec tagged unions, array-like so a 10 ms frame costs a few bytes of
+header):
+
+* ``DataMsg``    - PUSH/PULL data hops (audio and per-session stream events)
+* ``ControlMsg`` - ROUTER/DEALER between the supervisor and each stage
+* ``EventMsg``   - PUB/SUB from the stages to the supervisor's event bus
+
+Audio rides embedded in the one msgpack frame: for 10 ms frames that measured
+2.7x the throughput of ``[header, pcm]`` multipart on this machine
+(PERF-ANCHORS.md), so one frame per message is also the validity rule: a
+multipart message on a data socket is malformed.
+
+Timestamps are ``time.monotonic_ns()`` (one clock for every process on a host).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+# Bounds every receiver enforces (zmq MAXMSGSIZE is set from MAX_FRAME_BYTES).
+MAX_FRAME_BYTES: Final = 512 * 1024
+MAX_SESSION_ID_LEN: Final = 64
+
+
+class _Data(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="t"):
+    """Base of data-hop messages; every one belongs to a session."""
+
+    session: str
+
+
+class CaptureFrame(_Data, tag="cf", frozen=True):
+    """A transport frame as captured: interleaved int16 at the source rate."""
+
+    seq: int
+    sample_rate: int
+    channels: int
+    pcm: bytes
+    capture_ns: int
+
+
+class UserAudio(_Data, tag="ua", frozen=True):
+    """A chunk of user audio after dsp: mono int16 at the model's input rate."""
+
+    seq: int
+    sample_rate: int
+    pcm: bytes
+    capture_ns: int  # capture stamp of the first frame in this chunk
+    dsp_ns: int  # when dsp sent it
+    position: int  # sample index of the first sample on the session timeline
+
+
+class AgentAudio(_Data, tag="aa", frozen=True):
+    """A slice of an agent response's audio: mono int16 at the output rate."""
+
+    item_id: str
+    content_index: int
+    seq: int
+    sample_rate: int
+    pcm: bytes
+    model_rx_ns: int  # when the model stage received it from the websocket
+
+
+class AgentText(_Data, tag="at", frozen=True):
+    """A transcript delta for the agent's audio item."""
+
+    item_id: str
+    content_index: int
+    delta: str
+
+
+class AgentItemDone(_Data, tag="ad", frozen=True):
+    """No more audio will come for this item (completed, cancelled or failed)."""
+
+    item_id: str
+    interrupted: bool
+
+
+class PlayoutFlush(_Data, tag="pf", frozen=True):
+    """Barge-in: drop everything buffered for the session and report what played."""
+
+    reason: str
+    onset_ns: int
+
+
+class TruncatePoint(_Data, tag="tp", frozen=True):
+    """Playout's answer to a flush: how much of the item actually played."""
+
+    item_id: str
+    content_index: int
+    played_samples: int
+    received_samples: int
+    sample_rate: int
+
+
+class StreamEvent(_Data, tag="se", frozen=True):
+    """A session event that playout must place on the timeline (and log)."""
+
+    kind: str
+    data: dict[str, Any]
+    stage_ns: int
+
+
+DataMsg = (
+    CaptureFrame
+    | UserAudio
+    | AgentAudio
+    | AgentText
+    | AgentItemDone
+    | PlayoutFlush
+    | TruncatePoint
+    | StreamEvent
+)
+
+
+class SessionConfig(msgspec.Struct, frozen=True, gc=False):
+    """Everything every stage needs to serve one session; sent at start and replayed
+    to a restarted stage."""
+
+    session: str
+    t0_ns: int  # timeline origin; frame k of the input is due at t0 + k * frame
+    out_dir: str
+    input_path: str
+    input_rate: int
+    input_channels: int
+    input_frames: int
+    realtime: bool = True
+    resume_frame: int = 0
+    tail_silence_ms: int = 1500
+    frame_ms: int = 10
+    model_rate: int = 24000
+    chunk_ms: int = 100
+    output_rate: int = 24000
+    playout_frame_ms: int = 20
+    model_url: str = ""
+    api_key: str = ""
+    protocol: Literal["ga", "beta"] = "ga"
+    model_name: str = "gpt-realtime"
+    instructions: str = ""
+    voice: str = "alloy"
+    server_vad: bool = True
+    vad_threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+
+
+class _Control(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="t"):
+    """Base of control messages (supervisor <-> stage)."""
+
+
+class Hello(_Control, tag="hello", frozen=True):
+    """A stage announcing itself (first message after every start)."""
+
+    stage: str
+    pid: int
+
+
+class Ping(_Control, tag="ping", frozen=True):
+    token: int
+    sent_ns: int
+
+
+class Pong(_Control, tag="pong", frozen=True):
+    token: int
+    sent_ns: int
+
+
+class SessionStart(_Control, tag="start", frozen=True):
+    config: SessionConfig
+    resumed: bool = False  # replayed to a restarted stage: pick up mid-session
+
+
+class SessionEnd(_Control, tag="end", frozen=True):
+    session: str
+
+
+class StatsRequest(_Control, tag="statsq", frozen=True):
+    request_id: int
+
+
+class StatsReply(_Control, tag="stats", frozen=True):
+    request_id: int
+    stage: str
+    pid: int
+    counters: dict[str, int]
+    latency_us: dict[str, list[int]]
+
+
+class Shutdown(_Control, tag="shutdown", frozen=True):
+    """Stop gracefully: finish sessions' files, then exit 0."""
+
+
+ControlMsg = Hello | Ping | Pong | SessionStart | SessionEnd | StatsRequest | StatsReply | Shutdown
+
+
+class StageEvent(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One event on the bus: what happened to a session, where, and when."""
+
+    session: str
+    stage: str
+    kind: str
+    t_ns: int
+    data: dict[str, Any]
+
+
+data_encoder: Final = msgspec.msgpack.Encoder()
+data_decoder: Final = msgspec.msgpack.Decoder(DataMsg)
+control_encoder: Final = msgspec.msgpack.Encoder()
+control_decoder: Final = msgspec.msgpack.Decoder(ControlMsg)
+event_encoder: Final = msgspec.msgpack.Encoder()
+event_decoder: Final = msgspec.msgpack.Decoder(StageEvent)

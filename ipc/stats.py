@@ -1,0 +1,65 @@
+"""Per-stage counters and hop-latency samples, reported on a StatsRequest."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Final
+
+import numpy as np
+
+LATENCY_RESERVOIR: Final = 50_000
+
+
+class LatencyRecorder:
+    """The last ``capacity`` latency samples of one hop, in microseconds.
+
+    A preallocated ring: recording is one store, no allocation.
+    """
+
+    def __init__(self, capacity: int = LATENCY_RESERVOIR) -> None:
+        self._buf = np.zeros(capacity, dtype=np.int64)
+        self._n = 0
+
+    def record_ns(self, elapsed_ns: int) -> None:
+        self._buf[self._n % self._buf.shape[0]] = elapsed_ns // 1000
+        self._n += 1
+
+    def samples(self) -> list[int]:
+        n = min(self._n, self._buf.shape[0])
+        return [int(v) for v in self._buf[:n]]
+
+    def __len__(self) -> int:
+        return min(self._n, self._buf.shape[0])
+
+
+class StageStats:
+    """Named counters (``frames_dropped.<reason>`` style) and latency recorders."""
+
+    def __init__(self) -> None:
+        self.counters: defaultdict[str, int] = defaultdict(int)
+        self.latency: dict[str, LatencyRecorder] = {}
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+    def hop(self, name: str) -> LatencyRecorder:
+        rec = self.latency.get(name)
+        if rec is None:
+            rec = self.latency[name] = LatencyRecorder()
+        return rec
+
+    def snapshot(self) -> tuple[dict[str, int], dict[str, list[int]]]:
+        return dict(self.counters), {k: v.samples() for k, v in self.latency.items()}
+
+
+def percentiles(samples: list[int]) -> dict[str, float]:
+    """p50/p99/max of latency samples (us), as floats in milliseconds."""
+    if not samples:
+        return {"n": 0, "p50_ms": float("nan"), "p99_ms": float("nan"), "max_ms": float("nan")}
+    arr = np.asarray(samples, dtype=np.float64) / 1000.0
+    return {
+        "n": int(arr.size),
+        "p50_ms": float(np.percentile(arr, 50)),
+        "p99_ms": float(np.percentile(arr, 99)),
+        "max_ms": float(arr.max()),
+    }

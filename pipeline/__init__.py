@@ -1,0 +1,1 @@
+"""voxpipe: a realtime multimodal voice-agent runtime on a multiprocess ZeroMQ pipeline."""

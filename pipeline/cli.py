@@ -1,0 +1,193 @@
+"""``voxpipe``: run a conversation, or serve the offline model.
+
+Exit codes: 0 done (or stopped by SIGTERM/SIGINT), 1 the session failed
+(model unreachable, key rejected), 2 bad usage or input, 3 a stage kept
+crashing. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ipc.schema import StageEvent
+from pipeline.logs import setup_logging
+
+EXIT_OK, EXIT_SESSION_FAILED, EXIT_USAGE, EXIT_CRASH_LOOP = 0, 1, 2, 3
+OPENAI_BASE_URL = "wss://api.openai.com/v1"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="voxpipe",
+        description="Realtime voice-agent runtime: capture -> dsp -> model -> playout as "
+        "separate processes over ZeroMQ.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser(
+        "run", help="run one conversation from a WAV file through the pipeline",
+        description="Feed IN.wav to a realtime model through the five-process pipeline and "
+        "write DIR/conversation.wav (stereo 24 kHz: left user, right agent) and "
+        "DIR/events.jsonl.",
+    )
+    run.add_argument("--input", required=True, type=Path, metavar="IN.wav",
+                     help="the caller's audio: WAV, 8-192 kHz, mono or stereo, int or float")
+    run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    run.add_argument("--model", choices=("local", "openai"), default="local",
+                     help="local: the bundled offline server (default, no keys); "
+                     "openai: the OpenAI Realtime API (needs OPENAI_API_KEY)")
+    run.add_argument("--base-url", default=None,
+                     help=f"realtime websocket base URL (openai default {OPENAI_BASE_URL})")
+    run.add_argument("--model-name", default="gpt-realtime", help="realtime model name")
+    run.add_argument("--fast", action="store_true",
+                     help="feed the input as fast as the pipeline takes it instead of in real "
+                     "time (replies still play in real time; turns may overlap them)")
+    run.add_argument("--instructions", default="", help="system instructions for the model")
+    run.add_argument("--silence-ms", type=int, default=500,
+                     help="server VAD: silence that ends a user turn (ms)")
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    ms = sub.add_parser("model-server", add_help=False,
+                        help="serve the offline realtime model (see model-server --help)")
+    ms.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["model-server"]:
+        from pipeline.models.local.server import main as server_main
+
+        return int(server_main(argv[1:]))
+    args = _parser().parse_args(argv)
+    if args.command != "run":
+        _parser().print_help()
+        return EXIT_USAGE
+    setup_logging(args.log_level)
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"voxpipe: error: {message}", file=sys.stderr)
+    return code
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from pipeline.local_model import LocalModelServer
+    from pipeline.supervisor.runtime import Runtime
+    from pipeline.supervisor.session import SessionSpec
+    from pipeline.transports.file.wav_reader import WavSource
+
+    try:
+        with WavSource.open(args.input) as src:
+            duration = src.duration_s
+    except FileNotFoundError:
+        return _fail(f"input not found: {args.input}", EXIT_USAGE)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot use input {args.input}: {exc}", EXIT_USAGE)
+    api_key = ""
+    server = None
+    if args.model == "openai":
+        api_key = os.environ.get("OPENAI_API_KEY", "")
+        if not api_key:
+            return _fail("--model openai needs OPENAI_API_KEY in the environment", EXIT_USAGE)
+        from pipeline.models.openai.connection import openai_url
+
+        url = openai_url(args.model_name, args.base_url or OPENAI_BASE_URL)
+    elif args.base_url:
+        url = args.base_url
+    else:
+        server = LocalModelServer()
+        try:
+            url = await asyncio.to_thread(server.start)
+        except RuntimeError as exc:
+            return _fail(str(exc), EXIT_SESSION_FAILED)
+    log = logging.getLogger("voxpipe")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = Runtime()
+    try:
+        try:
+            await runtime.start()
+        except RuntimeError as exc:
+            return _fail(str(exc), EXIT_CRASH_LOOP)
+        spec = SessionSpec(input_path=args.input, out_dir=args.out, model_url=url,
+                           api_key=api_key, realtime=not args.fast,
+                           model_name=args.model_name, instructions=args.instructions,
+                           silence_duration_ms=args.silence_ms)
+        session = runtime.start_session(spec)
+        log.info("conversation of %.1f s of input running; pids %s", duration, runtime.pids())
+        session.on(_progress_printer(log, session.id))
+        waiters: set[asyncio.Future[Any]] = {
+            asyncio.ensure_future(session.closed), asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(runtime.failed.wait())}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+        if runtime.fault:
+            return _fail(runtime.fault, EXIT_CRASH_LOOP)
+        if stop.is_set():
+            log.info("stopping on signal")
+        await runtime.stop()
+        summary = session.summary()
+        if summary.error:
+            return _fail(summary.error, EXIT_SESSION_FAILED)
+        _print_summary(summary)
+        return EXIT_OK
+    finally:
+        await runtime.stop()
+        if server is not None:
+            server.stop()
+
+
+def _progress_printer(log: logging.Logger, sid: str) -> Callable[[StageEvent], None]:
+    shown = {"user_started_speaking": "user started speaking",
+             "user_stopped_speaking": "user stopped speaking",
+             "agent_started_speaking": "agent speaking",
+             "agent_stopped_speaking": "agent stopped",
+             "model_error": "model error", "error": "error"}
+
+    def show(ev: StageEvent) -> None:
+        label = shown.get(ev.kind)
+        if label is None:
+            return
+        t = ev.data.get("t_ms")
+        extra = ""
+        if ev.kind == "agent_stopped_speaking" and ev.data.get("interrupted"):
+            extra = " (interrupted)"
+        if ev.kind in ("model_error", "error"):
+            extra = f": {ev.data.get('message')}"
+        at = f"t={t / 1000:6.2f}s " if isinstance(t, int | float) else ""
+        log.info("%s%s%s", at, label, extra, extra={"session": sid})
+
+    return show
+
+
+def _print_summary(summary: object) -> None:
+    from pipeline.supervisor.session import SessionSummary
+
+    assert isinstance(summary, SessionSummary)
+    print(f"\nvoxpipe: conversation {summary.session} done")
+    print(f"  turns: {len(summary.turns)}")
+    for i, turn in enumerate(summary.turns, 1):
+        lat = turn.first_audio_latency_ms
+        shown = f"{lat:7.0f} ms" if lat is not None else "  no reply"
+        print(f"    turn {i}: user ended at {turn.user_end_ms / 1000:6.2f} s, "
+              f"first agent audio after {shown}")
+    print(f"  audio:  {summary.wav or '(not written)'}")
+    print(f"  events: {summary.events}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""One session's websocket to the realtime model, inside the model stage.
+
+It turns dsp's chunks into ``input_audio_buffer.append`` and the model's events
+into playout messages and session events; it owns the protocol state voxpipe
+needs (the response and audio item in flight, received samples per item) and
+answers playout's truncate points: truncate at min(played, received), or delete
+the item when nothing of it was played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ipc.schema import (
+    AgentAudio,
+    AgentItemDone,
+    AgentText,
+    DataMsg,
+    PlayoutFlush,
+    SessionConfig,
+    TruncatePoint,
+    UserAudio,
+)
+from ipc.stats import StageStats
+from pipeline.logs import session_extra
+from pipeline.models.openai import server_events as ev
+from pipeline.models.openai.config import RealtimeSessionConfig, TurnDetection
+from pipeline.models.openai.connection import ModelConnectError, RealtimeConnection
+
+log = logging.getLogger("voxpipe.model")
+
+# Audio waiting for the websocket (connect, reconnect, slow link): 5 s of chunks.
+# Past that the oldest goes: a caller's words from 5 s ago are no use to a reply.
+SEND_QUEUE_CHUNKS: Final = 50
+# Agent audio is forwarded to playout in slices no longer than this.
+SLICE_MS: Final = 100
+CONNECT_BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0)
+
+SendFn = Callable[[str, DataMsg], None]
+EmitFn = Callable[[str, dict[str, Any]], None]
+
+
+def session_config(cfg: SessionConfig) -> RealtimeSessionConfig:
+    """The protocol-level session.update for a voxpipe session."""
+    td = None
+    if cfg.server_vad:
+        td = TurnDetection(threshold=cfg.vad_threshold, prefix_padding_ms=cfg.prefix_padding_ms,
+                           silence_duration_ms=cfg.silence_duration_ms)
+    return RealtimeSessionConfig(
+        model=cfg.model_name, instructions=cfg.instructions, voice=cfg.voice,
+        input_sample_rate=cfg.model_rate, output_sample_rate=cfg.output_rate,
+        turn_detection=td, protocol=cfg.protocol,
+    )
+
+
+@dataclass
+class AudioItemState:
+    item_id: str
+    content_index: int
+    received: int = 0
+    seq: int = 0
+    done: bool = False
+
+
+@dataclass
+class ModelLink:
+    cfg: SessionConfig
+    send: SendFn  # (destination stage, message)
+    emit: EmitFn  # session event for the timeline/bus
+    stats: StageStats
+    outbox: asyncio.Queue[UserAudio] = field(
+        default_factory=lambda: asyncio.Queue(SEND_QUEUE_CHUNKS))
+    conn: RealtimeConnection | None = None
+    items: dict[str, AudioItemState] = field(default_factory=dict)
+    response_id: str | None = None
+    closed: bool = False
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def session(self) -> str:
+        return self.cfg.session
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"model-link-{self.session}")
+
+    async def close(self) -> None:
+        self.closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.conn is not None:
+            await self.conn.close()
+
+    # -- inbound from the pipeline --------------------------------------------
+    def on_user_audio(self, msg: UserAudio) -> None:
+        if self.outbox.full():
+            self.outbox.get_nowait()
+            self.stats.count("user_audio_dropped.backlog")
+        self.outbox.put_nowait(msg)
+
+    async def on_truncate_point(self, tp: TruncatePoint) -> None:
+        """Playout reports what of an interrupted item was heard; fix the item."""
+        state = self.items.get(tp.item_id)
+        received = state.received if state else tp.received_samples
+        played = min(tp.played_samples, received)
+        conn = self.conn
+        if conn is None:
+            return
+        if played == 0:
+            # Truncating at 0 ms leaves an empty item the model may still "remember".
+            await conn.delete_item(tp.item_id)
+            self.emit("agent_item_deleted", {"item_id": tp.item_id})
+        else:
+            end_ms = played * 1000 // tp.sample_rate
+            await conn.truncate(tp.item_id, tp.content_index, end_ms)
+            self.emit("agent_item_truncated", {"item_id": tp.item_id, "audio_end_ms": end_ms})
+
+    # -- the link --------------------------------------------------------------
+    async def _run(self) -> None:
+        attempt = 0
+        while not self.closed:
+            try:
+                self.conn = await RealtimeConnection.connect(
+                    self.cfg.model_url, api_key=self.cfg.api_key or None,
+                    config=session_config(self.cfg))
+            except ModelConnectError as exc:
+                fatal = "API key" in str(exc) or attempt >= len(CONNECT_BACKOFF_S)
+                self.emit("error", {"fatal": fatal, "message": str(exc), "source": "model"})
+                log.warning("%s", exc, extra=session_extra(self.session))
+                if fatal:
+                    return
+                await asyncio.sleep(CONNECT_BACKOFF_S[attempt])
+                attempt += 1
+                continue
+            attempt = 0
+            self.emit("model_connected", {"url": self.cfg.model_url})
+            sender = asyncio.create_task(self._send_audio(self.conn))
+            try:
+                async for event in self.conn.events():
+                    await self._on_server_event(event)
+            finally:
+                sender.cancel()
+            if self.closed:
+                return
+            self._abandon_items()
+            self.emit("model_disconnected", {"code": self.conn.close_code,
+                                             "reason": self.conn.close_reason})
+
+    async def _send_audio(self, conn: RealtimeConnection) -> None:
+        hop = self.stats.hop("dsp_to_model_sent")
+        while True:
+            msg = await self.outbox.get()
+            await conn.append_audio(msg.pcm)
+            hop.record_ns(time.monotonic_ns() - msg.dsp_ns)
+            self.stats.count("chunks_sent")
+
+    def _abandon_items(self) -> None:
+        """The link dropped mid-response: whatever was in flight is over."""
+        for item in self.items.values():
+            if not item.done:
+                self.send("playout", AgentItemDone(self.session, item.item_id, True))
+        self.items.clear()
+        self.response_id = None
+
+    # -- server events ---------------------------------------------------------
+    async def _on_server_event(self, e: ev.ServerEvent) -> None:
+        s = self.session
+        if isinstance(e, ev.AudioDelta):
+            self._forward_audio(e)
+        elif isinstance(e, ev.TranscriptDelta):
+            self.send("playout", AgentText(s, e.item_id, e.content_index, e.delta))
+        elif isinstance(e, ev.SpeechStarted):
+            # Barge-in: playout goes silent at its next frame and reports what played.
+            self.send("playout", PlayoutFlush(s, "speech_started", time.monotonic_ns()))
+            self.emit("user_started_speaking", {"item_id": e.item_id,
+                                                "audio_start_ms": e.audio_start_ms})
+        elif isinstance(e, ev.SpeechStopped):
+            self.emit("user_stopped_speaking", {"item_id": e.item_id,
+                                                "audio_end_ms": e.audio_end_ms})
+        elif isinstance(e, ev.InputCommitted):
+            self.emit("user_speech_committed", {"item_id": e.item_id})
+        elif isinstance(e, ev.InputTranscriptCompleted):
+            self.emit("user_transcript", {"item_id": e.item_id, "text": e.transcript})
+        elif isinstance(e, ev.ResponseCreated):
+            self.response_id = e.response_id
+            self.emit("response_created", {"response_id": e.response_id})
+        elif isinstance(e, ev.ContentPartAdded) and e.part_type == "audio":
+            self.items.setdefault(e.item_id, AudioItemState(e.item_id, e.content_index))
+        elif isinstance(e, ev.AudioDone):
+            self._item_done(e.item_id, interrupted=False)
+        elif isinstance(e, ev.TranscriptDone):
+            self.emit("agent_transcript", {"item_id": e.item_id, "text": e.transcript})
+        elif isinstance(e, ev.ResponseDone):
+            self._response_done(e)
+        elif isinstance(e, ev.ServerError):
+            self.stats.count("model_errors")
+            self.emit("model_error", {"code": e.code, "message": e.message,
+                                      "event_id": e.event_id})
+
+    def _forward_audio(self, e: ev.AudioDelta) -> None:
+        state = self.items.get(e.item_id)
+        if state is None:
+            state = self.items[e.item_id] = AudioItemState(e.item_id, e.content_index)
+        rx = time.monotonic_ns()
+        step = 2 * self.cfg.output_rate * SLICE_MS // 1000
+        pcm = e.pcm
+        for off in range(0, len(pcm), step):
+            piece = pcm[off : off + step]
+            self.send("playout", AgentAudio(self.session, e.item_id, e.content_index, state.seq,
+                                            self.cfg.output_rate, piece, rx))
+            state.seq += 1
+        state.received += len(pcm) // 2
+
+    def _item_done(self, item_id: str, interrupted: bool) -> None:
+        state = self.items.get(item_id)
+        if state is None or state.done:
+            return
+        state.done = True
+        self.send("playout", AgentItemDone(self.session, item_id, interrupted))
+
+    def _response_done(self, e: ev.ResponseDone) -> None:
+        interrupted = e.status != "completed"
+        for item_id in list(self.items):
+            self._item_done(item_id, interrupted)
+        self.emit("response_done", {
+            "response_id": e.response_id, "status": e.status, "reason": e.status_reason,
+            "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
+        })
+        self.response_id = None
+        # Keep received counts for truncation of what is still playing; forget the rest.
+        if len(self.items) > 16:
+            for item_id in list(self.items)[:-16]:
+                del self.items[item_id]

@@ -1,0 +1,1 @@
+"""Realtime model providers: the OpenAI Realtime protocol client and the offline model server."""

@@ -1,0 +1,242 @@
+"""`voxpipe model-server`: the websocket server and its command line.
+
+Serves the OpenAI Realtime protocol on any request path ending in
+`/realtime` (the official SDK connects to `{base}/realtime?model=…`); other
+paths get HTTP 404. With an API key set, a connection without
+`Authorization: Bearer <key>` gets HTTP 401; a server bound to a non-loopback
+address refuses to start without a key. All sessions share one event loop.
+
+    python -m pipeline.models.local.server --port 8765 --pace 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .reply_engine import EchoReplyEngine, ReplyEngine
+from .response_run import Pacing
+from .session import RealtimeSession
+from .session_options import MAX_CHUNK_MS, MAX_PACE, SessionOptions
+from .wire import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "VOXPIPE_MODEL_SERVER_KEY"
+# One append of 15 MiB base64 is the API's documented maximum message size.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to run a model server."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0 picks a free ephemeral port (see `RunningServer.port`)."""
+    api_key: str | None = None
+    chunk_ms: int = 50
+    """Audio per `response.output_audio.delta`, in milliseconds."""
+    pace: float = 0.0
+    """0: send deltas as fast as possible; X: X times real time."""
+    max_buffer_seconds: float = 15 * 60
+    """Bound on each session's uncommitted input audio."""
+    engine_factory: Callable[[], ReplyEngine] = field(default=EchoReplyEngine)
+    """Makes each session's reply engine."""
+
+    def check(self) -> None:
+        """Raise ValueError if this configuration must not be served."""
+        if not is_loopback(self.host) and not self.api_key:
+            raise ValueError(
+                f"refusing to listen on non-loopback address {self.host!r} without an API key "
+                f"(--api-key or ${API_KEY_ENV})"
+            )
+        if not 1 <= self.chunk_ms <= MAX_CHUNK_MS:
+            raise ValueError(f"chunk_ms must be 1..{MAX_CHUNK_MS}, got {self.chunk_ms}")
+        if not 0.0 <= self.pace <= MAX_PACE:
+            raise ValueError(f"pace must be 0..{MAX_PACE}, got {self.pace}")
+
+    def session_defaults(self) -> SessionOptions:
+        """Options every session starts from (a URL query may override some)."""
+        return SessionOptions(
+            pacing=Pacing(chunk_ms=self.chunk_ms, pace=self.pace),
+            max_buffer_samples=round(self.max_buffer_seconds * SAMPLE_RATE),
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback IP literals; other names count as exposed."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RunningServer:
+    """A started server: where it listens and how to stop it."""
+
+    def __init__(self, server: Server, host: str, port: int) -> None:
+        self._server = server
+        self.host = host
+        self.port = port
+        self.connections = 0
+        """Connections currently open."""
+
+    @property
+    def url(self) -> str:
+        """The websocket URL clients connect to."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}/v1/realtime"
+
+    async def close(self) -> None:
+        """Close every connection (code 1001) and stop listening."""
+        self._server.close(close_connections=True)
+        await self._server.wait_closed()
+
+
+class _Connections:
+    """Per-server connection handling: handshake checks, then one session per socket."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self._config = config
+        self._defaults = config.session_defaults()
+        self.running: RunningServer | None = None
+
+    def _options(self, request: Request) -> SessionOptions:
+        return self._defaults.for_request(request.path, request.headers.get("OpenAI-Beta"))
+
+    def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        if not urlsplit(request.path).path.endswith("/realtime"):
+            return conn.respond(HTTPStatus.NOT_FOUND, "Not Found: use /v1/realtime\n")
+        key = self._config.api_key
+        if key:
+            got = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(got.encode(), f"Bearer {key}".encode()):
+                log.info("refused %s: missing or wrong API key", conn.remote_address)
+                return conn.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+        try:
+            self._options(request)
+        except ValueError as exc:
+            return conn.respond(HTTPStatus.BAD_REQUEST, f"Bad Request: {exc}\n")
+        return None
+
+    async def handle(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        options = self._options(ws.request)
+
+        async def send(data: bytes) -> None:
+            # A closed socket is noticed by the receive loop, which ends the session.
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(data, text=True)
+
+        session = RealtimeSession(options, send, self._config.engine_factory())
+        if self.running is not None:
+            self.running.connections += 1
+        log.info("session %s opened from %s (beta=%s)", session.config.id, ws.remote_address,
+                 options.beta)
+        try:
+            await session.open()
+            async for message in ws:
+                await session.handle_message(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            session.close()
+            if self.running is not None:
+                self.running.connections -= 1
+            log.info("session %s closed (%d errors sent)", session.config.id,
+                     session.errors_sent)
+
+
+async def start_server(config: ServerConfig) -> RunningServer:
+    """Start serving on the current event loop; raises ValueError for a refused config."""
+    config.check()
+    connections = _Connections(config)
+    server = await serve(
+        connections.handle,
+        config.host,
+        config.port,
+        process_request=connections.process_request,
+        max_size=MAX_MESSAGE_BYTES,
+    )
+    port = next(iter(server.sockets)).getsockname()[1]
+    running = RunningServer(server, config.host, port)
+    connections.running = running
+    return running
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voxpipe model-server",
+        description="Offline server speaking the OpenAI Realtime protocol (echo replies).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
+    parser.add_argument("--port", type=int, default=0, help="port, 0 = ephemeral (default)")
+    parser.add_argument(
+        "--api-key", default=None,
+        help=f"required bearer key (default ${API_KEY_ENV}); mandatory off loopback",
+    )
+    parser.add_argument("--chunk-ms", type=int, default=50, help="audio per delta (default 50)")
+    parser.add_argument(
+        "--pace", type=float, default=0.0,
+        help="0 = send deltas as fast as possible (default), X = X times real time",
+    )
+    return parser
+
+
+async def _serve(config: ServerConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # the handler only wakes the loop
+    try:
+        running = await start_server(config)
+    except OSError as exc:
+        log.error("cannot listen on %s:%d: %s", config.host, config.port, exc)
+        return 1
+    print(f"voxpipe model-server listening on {running.url}", flush=True)
+    await stop.wait()
+    log.info("shutting down (%d open connections)", running.connections)
+    await running.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the model server until SIGTERM/SIGINT; 0 on a clean stop."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = ServerConfig(
+        host=args.host, port=args.port,
+        api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
+        chunk_ms=args.chunk_ms, pace=args.pace,
+    )
+    try:
+        config.check()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    return asyncio.run(_serve(config))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""Energy-based server VAD (turn detection) on pcm16 24 kHz mono.
+
+The state machine is pipecat's QUIET → STARTING → SPEAKING → STOPPING, run on
+10 ms frames whose energies are computed for a whole block at once (numpy, no
+per-sample Python); only the per-frame state update is a Python loop, about a
+hundred steps per second of audio.
+
+A frame is *loud* when its RMS level clears both
+
+- an absolute threshold mapped from OpenAI's `threshold` (0..1, default 0.5):
+  ``on_dbfs = -70 + 40 * threshold``, so 0 → −70 dBFS, 0.5 → −50 dBFS,
+  1 → −30 dBFS (higher = needs louder audio, as the API documents); and
+- an adaptive noise floor plus 10 dB. The floor is the quietest frame of the
+  last 5 s (minimum statistics over ten 0.5 s blocks, tracked in every state),
+  so it drops at once, and steady noise lifts it within 5 s even mid-"turn",
+  which ends a turn that noise alone was sustaining; the pauses of real speech
+  keep it low. Before the session began the history counts as digital silence.
+
+Hysteresis: once speaking, a frame still counts as speech down to 6 dB under
+the on-threshold. Speech starts after 3 consecutive loud frames (30 ms, which
+rejects clicks) and is dated at the first of them; it stops after
+`silence_duration_ms` of quiet frames and is dated at the end of the last
+speech frame, so the stop sample excludes the trailing silence.
+
+Digital silence is clamped to −100 dBFS; white noise at −60 dBFS stays about
+10 dB under the default threshold.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+from .wire import SAMPLE_RATE
+
+FRAME_SAMPLES = SAMPLE_RATE // 100
+"""One VAD frame: 10 ms at 24 kHz."""
+
+_FLOOR_MARGIN_DB = 10.0
+_HYSTERESIS_DB = 6.0
+_MIN_LEVEL_DBFS = -100.0
+_START_FRAMES = 3
+_FLOOR_BLOCK_FRAMES = 50
+_FLOOR_BLOCKS = 10
+_FULL_SCALE_SQ = 32768.0 * 32768.0
+
+
+def threshold_to_dbfs(threshold: float) -> float:
+    """Absolute speech threshold in dBFS for the API's 0..1 `threshold`."""
+    clamped = min(max(threshold, 0.0), 1.0)
+    return -70.0 + 40.0 * clamped
+
+
+@dataclass(frozen=True)
+class VadParams:
+    """Turn-detection knobs, named as in the API's `server_vad` object."""
+
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    """Speech began at `sample` (index on the VAD's own timeline)."""
+
+    sample: int
+
+
+@dataclass(frozen=True)
+class SpeechStop:
+    """Speech ended at `sample` (end of the last speech frame, silence excluded).
+
+    `detected_at` is where the silence timeout ran out (`sample` + the silence).
+    """
+
+    sample: int
+    detected_at: int
+
+
+VadEvent = SpeechStart | SpeechStop
+
+
+class VadState(Enum):
+    """Where the detector is in a turn."""
+
+    QUIET = "quiet"
+    STARTING = "starting"
+    SPEAKING = "speaking"
+    STOPPING = "stopping"
+
+
+def frame_levels_dbfs(frames: npt.NDArray[np.int16]) -> npt.NDArray[np.float64]:
+    """RMS level in dBFS of each row of an (n, FRAME_SAMPLES) int16 array."""
+    x = frames.astype(np.float32)
+    mean_sq = np.einsum("ij,ij->i", x, x, dtype=np.float64) / frames.shape[1]
+    with np.errstate(divide="ignore"):
+        levels: npt.NDArray[np.float64] = 10.0 * np.log10(mean_sq / _FULL_SCALE_SQ)
+    return np.maximum(levels, _MIN_LEVEL_DBFS)
+
+
+class ServerVad:
+    """Streaming turn detector; feed it pcm16 in any chunk size."""
+
+    def __init__(self, params: VadParams) -> None:
+        self._params = params
+        self._on_dbfs = threshold_to_dbfs(params.threshold)
+        self._silence_frames = max(1, -(-params.silence_duration_ms // 10))
+        self._pending = np.empty(0, dtype=np.int16)
+        self._frames_seen = 0
+        self.state = VadState.QUIET
+        self.noise_floor_dbfs = _MIN_LEVEL_DBFS
+        self._block_mins = deque([_MIN_LEVEL_DBFS] * _FLOOR_BLOCKS, maxlen=_FLOOR_BLOCKS)
+        self._block_min = float("inf")
+        self._block_frames = 0
+        self._run_start = 0
+        self._run_len = 0
+        self._speech_end = 0
+        self._quiet_frames = 0
+
+    @property
+    def params(self) -> VadParams:
+        """The knobs this detector was built with."""
+        return self._params
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples consumed so far, whole frames only."""
+        return self._frames_seen * FRAME_SAMPLES
+
+    @property
+    def in_speech(self) -> bool:
+        """True between a SpeechStart and its SpeechStop."""
+        return self.state in (VadState.SPEAKING, VadState.STOPPING)
+
+    def reset(self) -> None:
+        """Forget any turn in progress (keeps the timeline and the noise floor)."""
+        self.state = VadState.QUIET
+        self._run_len = 0
+        self._quiet_frames = 0
+
+    def process(self, samples: npt.NDArray[np.int16]) -> list[VadEvent]:
+        """Consume `samples`; return the turn boundaries they complete."""
+        if self._pending.size:
+            samples = np.concatenate((self._pending, samples))
+        n_frames = samples.size // FRAME_SAMPLES
+        used = n_frames * FRAME_SAMPLES
+        self._pending = samples[used:].copy()
+        if n_frames == 0:
+            return []
+        levels = frame_levels_dbfs(samples[:used].reshape(n_frames, FRAME_SAMPLES))
+        events: list[VadEvent] = []
+        for level in levels.tolist():
+            event = self._step(level)
+            if event is not None:
+                events.append(event)
+            self._frames_seen += 1
+        return events
+
+    def _step(self, level: float) -> VadEvent | None:
+        on = max(self._on_dbfs, self.noise_floor_dbfs + _FLOOR_MARGIN_DB)
+        self._track_floor(level)
+        frame = self._frames_seen
+        if self.state in (VadState.QUIET, VadState.STARTING):
+            if level >= on:
+                if self.state is VadState.QUIET:
+                    self.state = VadState.STARTING
+                    self._run_start = frame
+                    self._run_len = 0
+                self._run_len += 1
+                if self._run_len >= _START_FRAMES:
+                    self.state = VadState.SPEAKING
+                    self._speech_end = frame + 1
+                    return SpeechStart(self._run_start * FRAME_SAMPLES)
+                return None
+            self.state = VadState.QUIET
+            return None
+        # SPEAKING or STOPPING: hysteresis keeps weak speech frames in the turn.
+        if level >= on - _HYSTERESIS_DB:
+            self.state = VadState.SPEAKING
+            self._speech_end = frame + 1
+            self._quiet_frames = 0
+            return None
+        self.state = VadState.STOPPING
+        self._quiet_frames += 1
+        if self._quiet_frames >= self._silence_frames:
+            self.reset()
+            return SpeechStop(self._speech_end * FRAME_SAMPLES, (frame + 1) * FRAME_SAMPLES)
+        return None
+
+    def _track_floor(self, level: float) -> None:
+        self._block_min = min(self._block_min, level)
+        self._block_frames += 1
+        if self._block_frames == _FLOOR_BLOCK_FRAMES:
+            self._block_mins.append(self._block_min)
+            self._block_min = float("inf")
+            self._block_frames = 0
+        self.noise_floor_dbfs = min(min(self._block_mins), self._block_min)

@@ -1,0 +1,1 @@
+"""The stage processes: capture, dsp, model, playout (one module each)."""

@@ -1,0 +1,190 @@
+"""model: one websocket per session to the realtime model, all on one event loop.
+
+The only asyncio stage: its traffic is ~10 messages a second per session
+(100 ms chunks up, model events down), where a ``zmq.asyncio`` receiver's cost
+is irrelevant and websockets want a loop. Pings are answered from this loop,
+so a stalled loop is a dead stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from ipc.heartbeat import ParentWatch, PeerLiveness
+from ipc.schema import (
+    ControlMsg,
+    DataMsg,
+    Hello,
+    Ping,
+    Pong,
+    SessionConfig,
+    SessionEnd,
+    SessionStart,
+    Shutdown,
+    StageEvent,
+    StatsReply,
+    StatsRequest,
+    StreamEvent,
+    TruncatePoint,
+    UserAudio,
+    control_encoder,
+    data_encoder,
+    event_encoder,
+)
+from ipc.sockets import (
+    bind_pull,
+    connect_dealer,
+    connect_pub,
+    connect_push,
+    decode_control,
+    decode_data,
+)
+from ipc.stats import StageStats
+from pipeline.model_link import ModelLink
+from pipeline.stages.runner import prepare_stage_process, stage_arg_parser
+
+log = logging.getLogger("voxpipe.model")
+
+
+class ModelStage:
+    name = "model"
+
+    def __init__(self, runtime_dir: str, supervisor_timeout: float) -> None:
+        self.stats = StageStats()
+        self.links: dict[str, ModelLink] = {}
+        self.ctx = zmq.asyncio.Context()
+        sync_ctx: Any = self.ctx  # the factories only call .socket()
+        # zmq.asyncio sockets, typed loosely: pyzmq's stubs type recv/send as sync.
+        self.inbox: Any = bind_pull(sync_ctx, f"ipc://{runtime_dir}/model.in")
+        self.control: Any = connect_dealer(sync_ctx, f"ipc://{runtime_dir}/control", self.name)
+        self.events: Any = connect_pub(sync_ctx, f"ipc://{runtime_dir}/events")
+        self.playout: Any = connect_push(sync_ctx, f"ipc://{runtime_dir}/playout.in")
+        self.supervisor = PeerLiveness(supervisor_timeout)
+        self.parent = ParentWatch()
+        self.stopping = asyncio.Event()
+
+    # -- outbound --------------------------------------------------------------
+    def send(self, dst: str, msg: DataMsg) -> None:
+        try:
+            self.playout.send(data_encoder.encode(msg), zmq.NOBLOCK)
+        except zmq.Again:
+            self.stats.count(f"send_dropped.{dst}")
+
+    def emit_for(self, session: str) -> Any:
+        def emit(kind: str, data: dict[str, Any]) -> None:
+            now = time.monotonic_ns()
+            if kind == "error":
+                # Straight to the supervisor too: it must hear of a fatal error even
+                # with playout down.
+                self._publish(StageEvent(session, self.name, kind, now, data))
+            self.send("playout", StreamEvent(session, kind, data, now))
+        return emit
+
+    def _publish(self, ev: StageEvent) -> None:
+        try:
+            self.events.send(event_encoder.encode(ev), zmq.NOBLOCK)
+        except zmq.Again:
+            self.stats.count("events_dropped.hwm")
+
+    async def _control_send(self, msg: msgspec.Struct) -> None:
+        await self.control.send(control_encoder.encode(msg))
+
+    # -- loops -----------------------------------------------------------------
+    async def control_loop(self) -> None:
+        while not self.stopping.is_set():
+            parts = await self.control.recv_multipart()
+            self.supervisor.seen()
+            msg = decode_control(parts, self.stats)
+            if msg is not None:
+                await self._on_control(msg)
+
+    async def _on_control(self, msg: ControlMsg) -> None:
+        if isinstance(msg, Ping):
+            await self._control_send(Pong(msg.token, msg.sent_ns))
+        elif isinstance(msg, SessionStart):
+            self._start_link(msg.config)
+        elif isinstance(msg, SessionEnd):
+            link = self.links.pop(msg.session, None)
+            if link is not None:
+                await link.close()
+        elif isinstance(msg, StatsRequest):
+            counters, lat = self.stats.snapshot()
+            await self._control_send(StatsReply(msg.request_id, self.name, os.getpid(),
+                                                counters, lat))
+        elif isinstance(msg, Shutdown):
+            self.stopping.set()
+
+    def _start_link(self, cfg: SessionConfig) -> None:
+        if cfg.session in self.links:
+            return
+        link = ModelLink(cfg, self.send, self.emit_for(cfg.session), self.stats)
+        self.links[cfg.session] = link
+        link.start()
+
+    async def inbox_loop(self) -> None:
+        while not self.stopping.is_set():
+            parts = await self.inbox.recv_multipart()
+            msg = decode_data(parts, self.stats)
+            if msg is None:
+                continue
+            link = self.links.get(msg.session)
+            if link is None:
+                self.stats.count("frames_dropped.unknown_session")
+                continue
+            self.stats.count("frames_in")
+            if isinstance(msg, UserAudio):
+                link.on_user_audio(msg)
+            elif isinstance(msg, TruncatePoint):
+                await link.on_truncate_point(msg)
+            else:
+                self.stats.count("frames_dropped.unexpected_type")
+
+    async def watchdog(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(0.2)
+            if self.parent.parent_gone() or self.supervisor.expired():
+                log.warning("supervisor gone; exiting")
+                self.stopping.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        await self._control_send(Hello(self.name, os.getpid()))
+        tasks = [asyncio.create_task(c) for c in
+                 (self.control_loop(), self.inbox_loop(), self.watchdog())]
+        try:
+            await self.stopping.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(link.close() for link in self.links.values()),
+                                 return_exceptions=True)
+            for sock in (self.inbox, self.control, self.events, self.playout):
+                sock.close(linger=0)
+            self.ctx.term()
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = stage_arg_parser("model").parse_args(argv)
+    prepare_stage_process("model", args.log_level)
+
+    async def _main() -> int:
+        return await ModelStage(args.runtime_dir, args.supervisor_timeout).run()
+
+    return asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""playout: a realtime clock per session; the agent's voice leaves here.
+
+Every ``playout_frame_ms`` of the session timeline (origin ``t0``) one frame of
+agent audio (or silence) goes to the transport; for files that is the right
+channel of ``conversation.wav`` at the clock's position, with the user's audio
+on the left at its capture position. Events are stamped with the same clock and
+appended to ``events.jsonl``, then published to the supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ipc.schema import (
+    AgentAudio,
+    AgentItemDone,
+    AgentText,
+    DataMsg,
+    PlayoutFlush,
+    SessionConfig,
+    StreamEvent,
+    TruncatePoint,
+    UserAudio,
+)
+from pipeline.logs import session_extra
+from pipeline.playout_queue import AgentItem, FrameResult, PlayoutQueue
+from pipeline.stages.runner import HotStage, run_stage
+from pipeline.transports.file.event_log import EventLog
+from pipeline.transports.file.timeline_recorder import TimelineRecorder
+
+# A clock further behind than this (the process was stopped, or starved) jumps
+# to now: the frames it missed are gone, like on a live call.
+MAX_LATE_FRAMES: Final = 10
+
+
+@dataclass
+class SessionClock:
+    """Frame k of a session is due at ``t0 + k * frame``."""
+
+    t0_ns: int
+    frame_ns: int
+    frame_samples: int
+    tick: int = 0
+
+    def due_ns(self) -> int:
+        return self.t0_ns + self.tick * self.frame_ns
+
+    def position(self) -> int:
+        return self.tick * self.frame_samples
+
+    def t_ms(self, now_ns: int) -> float:
+        return round((now_ns - self.t0_ns) / 1e6, 1)
+
+
+@dataclass
+class SessionPlayout:
+    cfg: SessionConfig
+    clock: SessionClock
+    queue: PlayoutQueue
+    recorder: TimelineRecorder
+    log: EventLog
+    frame: bytearray
+    out_dir: Path
+
+
+class PlayoutStage(HotStage):
+    name = "playout"
+    pushes_to = ("model",)
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__(args)
+        self.playing: dict[str, SessionPlayout] = {}
+
+    def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
+        out = Path(cfg.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        frame_samples = cfg.output_rate * cfg.playout_frame_ms // 1000
+        clock = SessionClock(cfg.t0_ns, cfg.playout_frame_ms * 1_000_000, frame_samples)
+        # Resume on the timeline where the clock stands now (restart mid-call).
+        clock.tick = max(0, (time.monotonic_ns() - cfg.t0_ns) // clock.frame_ns)
+        sp = SessionPlayout(cfg, clock, PlayoutQueue(), TimelineRecorder(out, cfg.output_rate),
+                            EventLog(out / "events.jsonl"), bytearray(2 * frame_samples), out)
+        self.playing[cfg.session] = sp
+        self._log_event(sp, "session_resumed" if resumed else "session_started",
+                        {"t0_ns": cfg.t0_ns, "pid": os.getpid()})
+
+    def on_session_end(self, session: str) -> None:
+        sp = self.playing.pop(session, None)
+        if sp is None:
+            return
+        wav = sp.out_dir / "conversation.wav"
+        frames = sp.recorder.finalize(wav)
+        self._log_event(sp, "session_closed", {"wav": str(wav), "frames": frames,
+                                               "duration_s": frames / sp.cfg.output_rate})
+        sp.log.close()
+
+    # -- inbound ---------------------------------------------------------------
+    def on_data(self, msg: DataMsg) -> None:
+        sp = self.playing.get(msg.session)
+        if sp is None:
+            return
+        now = time.monotonic_ns()
+        if isinstance(msg, AgentAudio):
+            self.stats.hop("model_rx_to_playout_rx").record_ns(now - msg.model_rx_ns)
+            if sp.queue.push(msg.item_id, msg.content_index, msg.pcm, msg.model_rx_ns) is None:
+                self.stats.count("agent_audio_dropped.flushed")
+        elif isinstance(msg, UserAudio):
+            self.stats.hop("dsp_to_playout").record_ns(now - msg.dsp_ns)
+            sp.recorder.write_user(msg.position, msg.pcm)
+        elif isinstance(msg, AgentText):
+            sp.queue.add_text(msg.item_id, msg.delta)
+        elif isinstance(msg, AgentItemDone):
+            sp.queue.mark_done(msg.item_id)
+        elif isinstance(msg, PlayoutFlush):
+            self._flush(sp, msg, now)
+        elif isinstance(msg, StreamEvent):
+            self._log_event(sp, msg.kind, msg.data, origin="model")
+        else:
+            self.stats.count("frames_dropped.unexpected_type")
+
+    def _flush(self, sp: SessionPlayout, msg: PlayoutFlush, now: int) -> None:
+        cut = sp.queue.flush()
+        self.stats.hop("bargein_to_flush").record_ns(now - msg.onset_ns)
+        for item in cut:
+            self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
+                                             item.played, item.received, sp.cfg.output_rate))
+            if item.started:
+                self._stopped(sp, item)
+        sp.queue.forget_stopped()
+
+    # -- clock -----------------------------------------------------------------
+    def on_tick(self, now_ns: int) -> int | None:
+        next_ns: int | None = None
+        for sp in self.playing.values():
+            clock = sp.clock
+            late = (now_ns - clock.due_ns()) // clock.frame_ns
+            if late > MAX_LATE_FRAMES:
+                self.stats.count("late_frames_skipped", int(late))
+                clock.tick += int(late)
+            while clock.due_ns() <= now_ns:
+                self._play_frame(sp, now_ns)
+                clock.tick += 1
+            due = clock.due_ns()
+            next_ns = due if next_ns is None else min(next_ns, due)
+        return next_ns
+
+    def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
+        result = FrameResult()
+        sp.queue.fill(sp.frame, result)
+        for rx in result.first_rx_ns:
+            self.stats.hop("model_rx_to_played").record_ns(now_ns - rx)
+        for item in result.started:
+            self._log_event(sp, "agent_started_speaking",
+                            {"item_id": item.item_id, "position": sp.clock.position()})
+        if result.filled:
+            sp.recorder.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
+            self.stats.count("agent_samples_played", result.filled)
+        if result.underrun:
+            self.stats.count("underrun_frames")
+        for item in result.finished:
+            self._stopped(sp, item)
+        if result.finished:
+            sp.queue.forget_stopped()
+
+    def _stopped(self, sp: SessionPlayout, item: AgentItem) -> None:
+        text = item.text + ("..." if item.interrupted else "")
+        self._log_event(sp, "agent_stopped_speaking", {
+            "item_id": item.item_id, "interrupted": item.interrupted,
+            "played_ms": round(item.played * 1000 / sp.cfg.output_rate, 1),
+            "received_ms": round(item.received * 1000 / sp.cfg.output_rate, 1),
+            "text": text,
+        })
+
+    # -- events ----------------------------------------------------------------
+    def _log_event(self, sp: SessionPlayout, kind: str, data: dict[str, Any],
+                   origin: str = "playout") -> None:
+        t_ms = sp.clock.t_ms(time.monotonic_ns())
+        record = {"t_ms": t_ms, "session": sp.cfg.session, "type": kind, "origin": origin, **data}
+        try:
+            sp.log.append(record)
+        except OSError as exc:
+            self.stats.count("event_log_errors")
+            self.log.error("events.jsonl write failed: %s", exc,
+                           extra=session_extra(sp.cfg.session))
+        self.emit(sp.cfg.session, kind, {"t_ms": t_ms, "origin": origin, **data})
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage(PlayoutStage, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The loop every hot stage (capture, dsp, playout) runs.
+
+Shape (STYLE 9/10/12): set up sockets -> loop (poll with a deadline -> handle
+-> heartbeat) -> close with LINGER 0. Signal handlers only set a flag; all work
+and logging happen in the loop. Pings are answered from this loop, so a stage
+that stops looping stops answering and gets restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import faulthandler
+import logging
+import os
+import signal
+import sys
+import time
+from typing import Final
+
+import msgspec
+import zmq
+
+from ipc.heartbeat import ParentWatch, PeerLiveness
+from ipc.runtime_dir import STAGE_INBOXES
+from ipc.schema import (
+    ControlMsg,
+    DataMsg,
+    Hello,
+    Ping,
+    Pong,
+    SessionConfig,
+    SessionEnd,
+    SessionStart,
+    Shutdown,
+    StageEvent,
+    StatsReply,
+    StatsRequest,
+    control_encoder,
+    event_encoder,
+)
+from ipc.sockets import (
+    bind_pull,
+    connect_dealer,
+    connect_pub,
+    decode_control,
+    decode_data,
+    send_data,
+)
+from ipc.stats import StageStats
+from pipeline.logs import setup_logging
+
+# Messages handled per socket per wake-up before looking at deadlines again:
+# bounds how long a flood on one socket can delay ticks on another.
+MAX_BATCH: Final = 256
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def stage_arg_parser(stage: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"voxpipe-{stage}", description=f"voxpipe {stage} stage")
+    p.add_argument("--runtime-dir", required=True, help="the run's private ipc directory")
+    p.add_argument("--supervisor-timeout", type=float, default=5.0,
+                   help="exit when the supervisor is silent this long (s)")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGTERM us when the supervisor dies (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the getppid() check in the loop still catches it
+
+
+class HotStage:
+    """Base of a poller-loop stage. Subclasses override the ``on_*`` hooks."""
+
+    name: str = "stage"
+    #: stages whose inboxes this stage pushes to
+    pushes_to: tuple[str, ...] = ()
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.log = logging.getLogger(f"voxpipe.{self.name}")
+        self.stats = StageStats()
+        self.sessions: dict[str, SessionConfig] = {}
+        self._stopping = False
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        rd = args.runtime_dir
+        self.inbox = bind_pull(self._ctx, f"ipc://{rd}/{self.name}.in")
+        self.control = connect_dealer(self._ctx, f"ipc://{rd}/control", self.name)
+        self.events = connect_pub(self._ctx, f"ipc://{rd}/events")
+        self.push: dict[str, zmq.Socket[bytes]] = {
+            dst: self._push_socket(rd, dst) for dst in self.pushes_to
+        }
+        self.supervisor = PeerLiveness(args.supervisor_timeout)
+        self.parent = ParentWatch()
+
+    def _push_socket(self, rd: str, dst: str) -> zmq.Socket[bytes]:
+        if dst not in STAGE_INBOXES:
+            raise ValueError(f"unknown stage inbox {dst!r}")
+        from ipc.sockets import connect_push
+
+        return connect_push(self._ctx, f"ipc://{rd}/{dst}.in")
+
+    # -- hooks ---------------------------------------------------------------
+    def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
+        """A session begins, or is replayed to this restarted stage (``resumed``)."""
+
+    def on_session_end(self, session: str) -> None:
+        """Flush and free a session's state."""
+
+    def on_data(self, msg: DataMsg) -> None:
+        """One validated message from the inbox."""
+
+    def on_tick(self, now_ns: int) -> int | None:
+        """Do due work; return the next deadline (monotonic ns) or None."""
+        return None
+
+    def on_shutdown(self) -> None:
+        """Graceful stop: finish every live session's outputs."""
+        for session in list(self.sessions):
+            self.end_session(session)
+
+    # -- services for subclasses ---------------------------------------------
+    def send(self, dst: str, msg: msgspec.Struct) -> bool:
+        from ipc.schema import data_encoder
+
+        return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
+
+    def emit(self, session: str, kind: str, data: dict[str, object] | None = None) -> None:
+        ev = StageEvent(session, self.name, kind, time.monotonic_ns(), dict(data or {}))
+        try:
+            self.events.send(event_encoder.encode(ev), zmq.NOBLOCK)
+        except zmq.Again:
+            self.stats.count("events_dropped.hwm")
+
+    def end_session(self, session: str) -> None:
+        if session in self.sessions:
+            self.on_session_end(session)
+            del self.sessions[session]
+
+    # -- loop ----------------------------------------------------------------
+    def _handle_control(self, msg: ControlMsg) -> None:
+        if isinstance(msg, Ping):
+            self._send_control(Pong(msg.token, msg.sent_ns))
+        elif isinstance(msg, SessionStart):
+            cfg = msg.config
+            known = cfg.session in self.sessions
+            self.sessions[cfg.session] = cfg
+            if not known:
+                self.on_session_start(cfg, resumed=msg.resumed)
+        elif isinstance(msg, SessionEnd):
+            self.end_session(msg.session)
+        elif isinstance(msg, StatsRequest):
+            counters, lat = self.stats.snapshot()
+            self._send_control(StatsReply(msg.request_id, self.name, os.getpid(), counters, lat))
+        elif isinstance(msg, Shutdown):
+            self._stopping = True
+
+    def _send_control(self, msg: msgspec.Struct) -> None:
+        try:
+            self.control.send(control_encoder.encode(msg), zmq.NOBLOCK)
+        except zmq.Again:
+            self.stats.count("control_send_dropped")
+
+    def _drain(self, sock: zmq.Socket[bytes]) -> None:
+        for _ in range(MAX_BATCH):
+            try:
+                parts = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if sock is self.control:
+                self.supervisor.seen()
+                cmsg = decode_control(parts, self.stats)
+                if cmsg is not None:
+                    self._handle_control(cmsg)
+            else:
+                dmsg = decode_data(parts, self.stats)
+                if dmsg is None:
+                    continue
+                if dmsg.session not in self.sessions:
+                    self.stats.count("frames_dropped.unknown_session")
+                    continue
+                self.stats.count("frames_in")
+                self.on_data(dmsg)
+
+    def run(self) -> int:
+        self._send_control(Hello(self.name, os.getpid()))
+        poller = zmq.Poller()
+        poller.register(self.inbox, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
+        next_ns: int | None = None
+        try:
+            while not self._stopping:
+                now_ns = time.monotonic_ns()
+                timeout_ms = 50.0
+                if next_ns is not None:
+                    timeout_ms = max(0.0, min(timeout_ms, -(-(next_ns - now_ns) // 1_000_000)))
+                for sock, _ in poller.poll(int(timeout_ms)):
+                    self._drain(sock)  # type: ignore[arg-type]
+                next_ns = self.on_tick(time.monotonic_ns())
+                if self.parent.parent_gone() or self.supervisor.expired():
+                    self.log.warning("supervisor gone; exiting")
+                    self._stopping = True
+            self.on_shutdown()
+            return 0
+        finally:
+            for sock in (self.inbox, self.control, self.events, *self.push.values()):
+                sock.close(linger=0)
+            self._ctx.term()
+
+    def request_stop(self, *_: object) -> None:
+        self._stopping = True
+
+
+def run_stage(cls: type[HotStage], argv: list[str] | None) -> int:
+    """Process entry for a hot stage: title, signals, logging, then the loop."""
+    args = stage_arg_parser(cls.name).parse_args(argv)
+    prepare_stage_process(cls.name, args.log_level)
+    stage = cls(args)
+    signal.signal(signal.SIGTERM, stage.request_stop)
+    return stage.run()
+
+
+def prepare_stage_process(name: str, log_level: str) -> None:
+    """What every stage process does first, whatever its loop."""
+    import setproctitle
+
+    setproctitle.setproctitle(f"voxpipe: {name}")
+    setup_logging(log_level, process=name)
+    # The supervisor coordinates Ctrl-C for the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGABRT from the supervisor on a missed deadline dumps every thread's stack.
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    _die_with_parent()

@@ -1,0 +1,1 @@
+"""The supervisor process: stage lifecycle, sessions, the event bus."""

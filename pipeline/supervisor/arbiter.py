@@ -1,0 +1,171 @@
+"""Stage processes: spawn, reap, kill on a missed deadline, give up on a crash loop.
+
+gunicorn's arbiter shape without its size: one ``manage`` step, called from the
+supervisor's loop, does ``reap`` (``Popen.poll`` is ``waitpid(WNOHANG)``) ->
+``kill_unresponsive`` (SIGABRT so faulthandler dumps the stack, SIGKILL after a
+grace) -> ``respawn``. A stage that keeps dying at boot stops everything with a
+reason instead of spinning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Final
+
+from ipc.heartbeat import PeerLiveness
+
+log = logging.getLogger("voxpipe.supervisor")
+
+STAGES: Final = ("capture", "dsp", "model", "playout")
+ABORT_GRACE_S: Final = 0.5
+
+
+class CrashLoop(RuntimeError):
+    """A stage died too often too fast; the message names it and its exit code."""
+
+
+@dataclass(frozen=True)
+class ArbiterOptions:
+    heartbeat_interval_s: float = 0.5
+    heartbeat_timeout_s: float = 3.0
+    boot_timeout_s: float = 15.0
+    crash_loop_spawns: int = 5
+    crash_loop_window_s: float = 10.0
+    log_level: str = "INFO"
+
+
+@dataclass
+class StageProcess:
+    name: str
+    proc: subprocess.Popen[bytes] | None = None
+    liveness: PeerLiveness = field(default_factory=lambda: PeerLiveness(3.0))
+    ready: bool = False  # said Hello since its last spawn
+    spawned_at: float = 0.0
+    spawns: deque[float] = field(default_factory=lambda: deque(maxlen=32))
+    restarts: int = 0
+    abort_sent_at: float | None = None
+    last_exit: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+
+class Arbiter:
+    def __init__(self, runtime_dir: str, opts: ArbiterOptions) -> None:
+        self.runtime_dir = runtime_dir
+        self.opts = opts
+        self.stages = {name: StageProcess(name) for name in STAGES}
+        self.fault: str | None = None  # set when the run must stop (crash loop)
+
+    def command(self, name: str) -> list[str]:
+        return [
+            sys.executable, "-m", f"pipeline.stages.{name}",
+            "--runtime-dir", self.runtime_dir,
+            "--supervisor-timeout", str(max(2.0, self.opts.heartbeat_timeout_s * 2)),
+            "--log-level", self.opts.log_level,
+        ]
+
+    def spawn(self, st: StageProcess) -> None:
+        now = time.monotonic()
+        st.spawns.append(now)
+        recent = [t for t in st.spawns if now - t <= self.opts.crash_loop_window_s]
+        if len(recent) > self.opts.crash_loop_spawns:
+            self.fault = (f"stage {st.name} keeps dying (last exit code {st.last_exit}); "
+                          f"{len(recent) - 1} starts in {self.opts.crash_loop_window_s:.0f} s, "
+                          "giving up")
+            raise CrashLoop(self.fault)
+        st.proc = subprocess.Popen(self.command(st.name), stdin=subprocess.DEVNULL,
+                                   close_fds=True)
+        st.spawned_at = now
+        st.ready = False
+        st.abort_sent_at = None
+        st.liveness = PeerLiveness(self.opts.boot_timeout_s, last_seen=now)
+        log.info("started %s (pid %d)", st.name, st.proc.pid)
+
+    def spawn_all(self) -> None:
+        for st in self.stages.values():
+            self.spawn(st)
+
+    def mark_ready(self, name: str, pid: int) -> StageProcess | None:
+        st = self.stages.get(name)
+        if st is None or st.pid != pid:
+            return None  # a Hello from a process we already replaced
+        st.ready = True
+        st.liveness = PeerLiveness(self.opts.heartbeat_timeout_s)
+        return st
+
+    def seen(self, name: str) -> None:
+        st = self.stages.get(name)
+        if st is not None:
+            st.liveness.seen()
+
+    def manage(self) -> list[StageProcess]:
+        """One pass: reap, kill the unresponsive, respawn. Returns respawned stages."""
+        respawned = []
+        now = time.monotonic()
+        for st in self.stages.values():
+            if st.proc is None:
+                continue
+            code = st.proc.poll()
+            if code is None:
+                self._check_deadline(st, now)
+                continue
+            st.last_exit = code
+            log.warning("stage %s (pid %d) exited with code %d; restarting",
+                        st.name, st.proc.pid, code)
+            st.restarts += 1
+            self.spawn(st)
+            respawned.append(st)
+        return respawned
+
+    def _check_deadline(self, st: StageProcess, now: float) -> None:
+        assert st.proc is not None
+        if st.abort_sent_at is not None:
+            if now - st.abort_sent_at >= ABORT_GRACE_S:
+                self._signal(st, signal.SIGKILL)
+            return
+        if not st.liveness.expired(now):
+            return
+        what = "did not start" if not st.ready else "missed its heartbeat deadline"
+        log.error("stage %s (pid %d) %s (silent %.1f s); dumping its stack and killing it",
+                  st.name, st.proc.pid, what, st.liveness.silent_for(now))
+        # A stopped process cannot dump; SIGKILL still works on it after the grace.
+        self._signal(st, signal.SIGABRT)
+        self._signal(st, signal.SIGCONT)
+        st.abort_sent_at = now
+
+    @staticmethod
+    def _signal(st: StageProcess, sig: int) -> None:
+        if st.proc is not None and st.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(st.proc.pid, sig)
+
+    def terminate_all(self, timeout_s: float = 1.5) -> None:
+        """SIGTERM every stage, wait, then SIGKILL stragglers; reap them all."""
+        for st in self.stages.values():
+            self._signal(st, signal.SIGTERM)
+        self.wait_all(timeout_s)
+
+    def wait_all(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for st in self.stages.values():
+            if st.proc is None:
+                continue
+            try:
+                st.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("stage %s did not stop in time; killing it", st.name)
+                self._signal(st, signal.SIGKILL)
+                st.proc.wait()
+
+    def pids(self) -> dict[str, int]:
+        return {n: st.pid for n, st in self.stages.items() if st.pid is not None}

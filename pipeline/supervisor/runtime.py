@@ -1,0 +1,289 @@
+"""The supervisor: owns the stage processes, the sessions and the event bus.
+
+Runs on the caller's asyncio loop (user code lives here, never audio). Control
+goes out on a ROUTER (one DEALER per stage, identity = stage name); events come
+in on a SUB that every stage's PUB connects to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from ipc.runtime_dir import RuntimeDir
+from ipc.schema import (
+    Hello,
+    Ping,
+    Pong,
+    SessionConfig,
+    SessionEnd,
+    SessionStart,
+    Shutdown,
+    StageEvent,
+    StatsReply,
+    StatsRequest,
+    control_encoder,
+)
+from ipc.sockets import bind_router, bind_sub, decode_control, decode_event
+from ipc.stats import StageStats
+from pipeline.logs import session_extra
+from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
+from pipeline.supervisor.session import Session, SessionSpec, SessionSummary
+from pipeline.supervisor.stale import remove_stale_runtime_dirs
+from pipeline.transports.file.wav_reader import WavSource
+
+log = logging.getLogger("voxpipe.supervisor")
+
+# Stages get a session's start downstream-first, so nothing arrives before its receiver knows it.
+START_ORDER = ("playout", "model", "dsp", "capture")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    arbiter: ArbiterOptions = field(default_factory=ArbiterOptions)
+    runtime_parent: str | None = None
+    manage_interval_s: float = 0.05
+
+
+class Runtime:
+    """Start with ``async with Runtime(opts) as rt``; then ``start_session``."""
+
+    def __init__(self, opts: RuntimeOptions | None = None) -> None:
+        self.opts = opts or RuntimeOptions()
+        self.stats = StageStats()
+        self.sessions: dict[str, Session] = {}
+        self.dir: RuntimeDir | None = None
+        self.arbiter: Arbiter | None = None
+        self.fault: str | None = None
+        self.failed = asyncio.Event()
+        self._ctx = zmq.asyncio.Context()
+        # zmq.asyncio sockets; typed loosely because pyzmq's stubs type recv as sync.
+        self._router: Any = None
+        self._sub: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stats_waiters: dict[int, asyncio.Future[StatsReply]] = {}
+        self._request_ids = itertools.count(1)
+        self._ready = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        remove_stale_runtime_dirs(self.opts.runtime_parent)
+        self.dir = RuntimeDir.create(self.opts.runtime_parent)
+        (self.dir.path / "owner.pid").write_text(str(os.getpid()))
+        ctx: Any = self._ctx
+        self._router = bind_router(ctx, self.dir.control)
+        self._sub = bind_sub(ctx, self.dir.events)
+        self.arbiter = Arbiter(str(self.dir.path), self.opts.arbiter)
+        self.arbiter.spawn_all()
+        self._tasks = [asyncio.create_task(c) for c in
+                       (self._control_loop(), self._event_loop(), self._manage_loop())]
+        try:
+            await asyncio.wait_for(self._ready.wait(), self.opts.arbiter.boot_timeout_s)
+        except TimeoutError:
+            missing = [n for n, s in self.arbiter.stages.items() if not s.ready]
+            await self.stop()
+            raise RuntimeError(f"stages did not start in time: {', '.join(missing)}") from None
+        if self.fault:
+            await self.stop()
+            raise RuntimeError(self.fault)
+
+    async def stop(self, grace_s: float = 1.0) -> None:
+        """End every session (files finalised), stop every stage, remove the runtime dir."""
+        if self.arbiter is None:
+            return
+        live = [s for s in self.sessions.values() if not s.closed.done()]
+        for s in live:
+            self.end_session(s.id)
+        if live:
+            await asyncio.wait([s.closed for s in live], timeout=grace_s)
+        for name in self.arbiter.stages:
+            self._send_control(name, Shutdown())
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.arbiter.wait_all, 1.0)
+        for s in live:
+            self._close(s)
+        for sock in (self._router, self._sub):
+            if sock is not None:
+                sock.close(linger=0)
+        self._ctx.term()
+        if self.dir is not None:
+            self.dir.remove()
+        self.arbiter = None
+
+    # -- sessions --------------------------------------------------------------
+    def start_session(self, spec: SessionSpec) -> Session:
+        """Validate the input, tell every stage, return the live session."""
+        with WavSource.open(spec.input_path) as src:
+            rate, channels, frames = src.sample_rate, src.channels, src.frames
+        sid = spec.new_id()
+        if sid in self.sessions:
+            raise ValueError(f"session id {sid!r} is already in use")
+        spec.out_dir.mkdir(parents=True, exist_ok=True)
+        cfg = SessionConfig(
+            session=sid, t0_ns=time.monotonic_ns() + 50_000_000, out_dir=str(spec.out_dir),
+            input_path=str(spec.input_path), input_rate=rate, input_channels=channels,
+            input_frames=frames, realtime=spec.realtime, tail_silence_ms=spec.tail_silence_ms,
+            chunk_ms=spec.chunk_ms, model_url=spec.model_url, api_key=spec.api_key,
+            protocol=spec.protocol, model_name=spec.model_name, instructions=spec.instructions,
+            voice=spec.voice, server_vad=spec.server_vad,
+            prefix_padding_ms=spec.prefix_padding_ms,
+            silence_duration_ms=spec.silence_duration_ms,
+        )
+        session = Session(sid, spec, cfg)
+        self.sessions[sid] = session
+        for name in START_ORDER:
+            self._send_control(name, SessionStart(cfg))
+        log.info("session started: %s -> %s", spec.input_path, spec.out_dir,
+                 extra=session_extra(sid))
+        return session
+
+    def end_session(self, sid: str) -> None:
+        s = self.sessions.get(sid)
+        if s is None or s.ending:
+            return
+        s.ending = True
+        # Upstream first, so playout finalises after the last audio it will get.
+        for name in reversed(START_ORDER):
+            self._send_control(name, SessionEnd(sid))
+
+    def _close(self, s: Session) -> None:
+        if not s.closed.done():
+            s.closed.set_result(s.summary())
+        log.info("session closed", extra=session_extra(s.id))
+
+    async def wait_closed(self, sessions: Iterable[Session]) -> list[SessionSummary]:
+        return [await s.closed for s in sessions]
+
+    # -- queries ---------------------------------------------------------------
+    async def stage_stats(self, timeout_s: float = 2.0) -> dict[str, StatsReply]:
+        """Counters and hop latencies from every stage."""
+        assert self.arbiter is not None
+        waiters = {}
+        for name in self.arbiter.stages:
+            rid = next(self._request_ids)
+            fut = self._stats_waiters[rid] = asyncio.get_running_loop().create_future()
+            waiters[name] = fut
+            self._send_control(name, StatsRequest(rid))
+        done: dict[str, StatsReply] = {}
+        for name, fut in waiters.items():
+            with contextlib.suppress(TimeoutError):
+                done[name] = await asyncio.wait_for(fut, timeout_s)
+        return done
+
+    def pids(self) -> dict[str, int]:
+        return self.arbiter.pids() if self.arbiter else {}
+
+    # -- loops -----------------------------------------------------------------
+    def _send_control(self, stage: str, msg: msgspec.Struct) -> None:
+        if self._router is None:
+            return
+        try:
+            self._router.send_multipart([stage.encode(), control_encoder.encode(msg)],
+                                        zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self.stats.count("control_send_dropped")
+
+    async def _control_loop(self) -> None:
+        assert self._router is not None and self.arbiter is not None
+        while True:
+            frames = await self._router.recv_multipart()
+            if len(frames) < 2:
+                self.stats.count("control_dropped.parts")
+                continue
+            stage = frames[0].decode(errors="replace")
+            msg = decode_control(frames[1:], self.stats)
+            if msg is None:
+                continue
+            self.arbiter.seen(stage)
+            if isinstance(msg, Hello):
+                self._on_hello(msg)
+            elif isinstance(msg, StatsReply):
+                fut = self._stats_waiters.pop(msg.request_id, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
+            elif isinstance(msg, Pong):
+                pass
+
+    def _on_hello(self, msg: Hello) -> None:
+        assert self.arbiter is not None
+        st = self.arbiter.mark_ready(msg.stage, msg.pid)
+        if st is None:
+            return
+        log.info("stage %s ready (pid %d)", msg.stage, msg.pid)
+        # A restarted stage gets every live session back, positioned where it stands.
+        for s in self.sessions.values():
+            if not s.ending:
+                cfg = msgspec.structs.replace(s.config, resume_frame=s.progress_frame)
+                self._send_control(msg.stage, SessionStart(cfg, resumed=True))
+        if all(x.ready for x in self.arbiter.stages.values()):
+            self._ready.set()
+
+    async def _event_loop(self) -> None:
+        assert self._sub is not None
+        while True:
+            ev = decode_event(await self._sub.recv_multipart(), self.stats)
+            if ev is not None:
+                self._on_event(ev)
+
+    def _on_event(self, ev: StageEvent) -> None:
+        s = self.sessions.get(ev.session)
+        if s is None:
+            return
+        s.apply(ev)
+        if ev.kind == "error" and ev.data.get("fatal") and not s.ending:
+            log.error("session failed: %s", s.error, extra=session_extra(s.id))
+            self.end_session(s.id)
+        for listener in s.listeners:
+            try:
+                listener(ev)
+            except Exception:  # user code must not take the supervisor down
+                log.exception("event listener failed", extra=session_extra(s.id))
+        if ev.kind == "session_closed":
+            self._close(s)
+
+    async def _manage_loop(self) -> None:
+        assert self.arbiter is not None
+        token = 0
+        next_ping = 0.0
+        while True:
+            await asyncio.sleep(self.opts.manage_interval_s)
+            now = time.monotonic()
+            try:
+                self.arbiter.manage()
+            except CrashLoop as exc:
+                self.fault = str(exc)
+                log.error("%s", exc)
+                self._ready.set()
+                self.failed.set()
+                return
+            if now >= next_ping:
+                token += 1
+                for name, st in self.arbiter.stages.items():
+                    if st.ready:
+                        self._send_control(name, Ping(token, time.monotonic_ns()))
+                next_ping = now + self.opts.arbiter.heartbeat_interval_s
+            for s in list(self.sessions.values()):
+                if s.should_close(now):
+                    self.end_session(s.id)
+                elif s.ending and now - s.last_activity > 5.0 and not s.closed.done():
+                    self._close(s)  # playout never confirmed: do not hang the caller

@@ -1,0 +1,149 @@
+"""A session as the supervisor sees it: its spec, live state and summary."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ipc.schema import SessionConfig, StageEvent
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What a caller asks for: one conversation from an input to an output dir."""
+
+    input_path: Path
+    out_dir: Path
+    model_url: str
+    api_key: str = ""
+    realtime: bool = True
+    session_id: str | None = None
+    protocol: Literal["ga", "beta"] = "ga"
+    model_name: str = "gpt-realtime"
+    instructions: str = ""
+    voice: str = "alloy"
+    server_vad: bool = True
+    silence_duration_ms: int = 500
+    prefix_padding_ms: int = 300
+    tail_silence_ms: int = 1500
+    chunk_ms: int = 100
+    # After the input ended and everything went quiet, close after this long.
+    idle_close_s: float = 0.8
+    # Never wait longer than this after the input ended.
+    max_tail_s: float = 60.0
+
+    def new_id(self) -> str:
+        return self.session_id or f"s{next(_ids)}-{int(time.time()) % 100000}"
+
+
+@dataclass
+class Turn:
+    """One user turn and the agent's answer, on the playout timeline (ms)."""
+
+    user_end_ms: float
+    agent_start_ms: float | None = None
+
+    @property
+    def first_audio_latency_ms(self) -> float | None:
+        if self.agent_start_ms is None:
+            return None
+        return self.agent_start_ms - self.user_end_ms
+
+
+@dataclass
+class SessionSummary:
+    session: str
+    out_dir: Path
+    turns: list[Turn]
+    error: str | None
+    wav: Path | None
+    events: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+Listener = Callable[[StageEvent], None]
+
+
+@dataclass
+class Session:
+    """Live state, updated from the event bus."""
+
+    id: str
+    spec: SessionSpec
+    config: SessionConfig
+    progress_frame: int = 0
+    input_ended: bool = False
+    user_speaking: bool = False
+    agent_speaking: bool = False
+    responses: set[str] = field(default_factory=set)
+    last_activity: float = field(default_factory=time.monotonic)
+    input_ended_at: float = 0.0
+    ending: bool = False
+    error: str | None = None
+    turns: list[Turn] = field(default_factory=list)
+    wav: Path | None = None
+    listeners: list[Listener] = field(default_factory=list)
+    closed: asyncio.Future[SessionSummary] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def on(self, listener: Listener) -> None:
+        """Call ``listener`` with every event of this session (in the supervisor loop)."""
+        self.listeners.append(listener)
+
+    def apply(self, ev: StageEvent) -> None:
+        d: dict[str, Any] = ev.data
+        k = ev.kind
+        if k == "input_progress":
+            self.progress_frame = max(self.progress_frame, int(d.get("frame", 0)))
+            return
+        self.last_activity = time.monotonic()
+        if k == "input_ended":
+            self.input_ended = True
+            self.input_ended_at = self.last_activity
+        elif k == "user_started_speaking":
+            self.user_speaking = True
+        elif k == "user_stopped_speaking":
+            self.user_speaking = False
+            self.turns.append(Turn(float(d.get("audio_end_ms", d.get("t_ms", 0.0)))))
+        elif k == "response_created":
+            self.responses.add(str(d.get("response_id")))
+        elif k == "response_done":
+            self.responses.discard(str(d.get("response_id")))
+        elif k == "agent_started_speaking":
+            self.agent_speaking = True
+            if self.turns and self.turns[-1].agent_start_ms is None:
+                self.turns[-1].agent_start_ms = float(d.get("t_ms", 0.0))
+        elif k == "agent_stopped_speaking":
+            self.agent_speaking = False
+        elif k == "model_disconnected":
+            self.responses.clear()
+        elif k == "error" and d.get("fatal"):
+            self.error = str(d.get("message", "unknown error"))
+        elif k == "session_closed":
+            self.wav = Path(str(d["wav"])) if d.get("wav") else None
+
+    def quiet_since(self, now: float) -> float:
+        busy = self.user_speaking or self.agent_speaking or bool(self.responses)
+        return 0.0 if busy else now - self.last_activity
+
+    def should_close(self, now: float) -> bool:
+        if self.ending or not self.input_ended:
+            return False
+        if now - self.input_ended_at > self.spec.max_tail_s:
+            return True
+        return self.quiet_since(now) >= self.spec.idle_close_s
+
+    def summary(self) -> SessionSummary:
+        out = Path(self.config.out_dir)
+        return SessionSummary(self.id, out, self.turns, self.error, self.wav,
+                              out / "events.jsonl")

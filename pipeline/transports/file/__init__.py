@@ -1,0 +1,1 @@
+"""File transport: WAV in, WAV out, conversation timeline and event log."""
