@@ -36,7 +36,7 @@ HOPS = (
     ("model", "dsp_to_model_sent", "dsp -> model ws send"),
     ("playout", "dsp_to_playout", "dsp -> playout (user)"),
     ("playout", "model_rx_to_playout_rx", "model rx -> playout rx"),
-    ("playout", "model_rx_to_played", "model rx -> played"),
+    ("playout", "model_rx_to_first_played", "model rx -> 1st sample out"),
 )
 
 

@@ -35,7 +35,7 @@ class FrameResult:
     started: list[AgentItem] = field(default_factory=list)
     finished: list[AgentItem] = field(default_factory=list)
     underrun: bool = False  # an item was mid-stream and ran dry
-    first_rx_ns: list[int] = field(default_factory=list)  # rx stamp of segments begun
+    first_rx_ns: list[int] = field(default_factory=list)  # rx stamp of items' first audio
 
 
 class PlayoutQueue:
@@ -85,7 +85,6 @@ class PlayoutQueue:
             if not item.started:
                 item.started = True
                 result.started.append(item)
-            if self._offset == 0:
                 result.first_rx_ns.append(rx_ns)
             take = min(want - pos, len(seg) - self._offset)
             out[pos : pos + take] = seg[self._offset : self._offset + take]

@@ -26,6 +26,9 @@ READ_BLOCK_FRAMES: Final = 100
 FAST_BURST: Final = 20
 # Report progress this often (frames) so a restarted capture resumes there.
 PROGRESS_EVERY: Final = 100
+# Frames due within this much of now go out in the same wake-up: one wake-up serves
+# every session whose frame falls in the window, instead of one per session.
+SEND_AHEAD_NS: Final = 2_000_000
 # Real-time sessions further behind than this skip ahead (the audio is gone, as
 # on a live line) instead of bursting stale frames into the pipeline.
 MAX_LAG_FRAMES: Final = 20
@@ -129,7 +132,7 @@ class CaptureStage(HotStage):
             if lag > MAX_LAG_FRAMES:
                 self.stats.count("frames_skipped", int(lag))
                 cur.next_seq = min(cur.total - 1, cur.next_seq + int(lag))
-            while not cur.ended and cur.due_ns(cur.next_seq) <= now_ns:
+            while not cur.ended and cur.due_ns(cur.next_seq) <= now_ns + SEND_AHEAD_NS:
                 if not self._send_frame(cur):
                     break
             if not cur.ended:

@@ -37,6 +37,9 @@ from pipeline.transports.file.timeline_recorder import TimelineRecorder
 # A clock further behind than this (the process was stopped, or starved) jumps
 # to now: the frames it missed are gone, like on a live call.
 MAX_LATE_FRAMES: Final = 10
+# Frames due within this much of now are played in the same wake-up (one wake-up
+# serves every session in the window); the transport buffers at least this much.
+PLAY_AHEAD_NS: Final = 2_000_000
 
 
 @dataclass
@@ -143,7 +146,7 @@ class PlayoutStage(HotStage):
             if late > MAX_LATE_FRAMES:
                 self.stats.count("late_frames_skipped", int(late))
                 clock.tick += int(late)
-            while clock.due_ns() <= now_ns:
+            while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
                 self._play_frame(sp, now_ns)
                 clock.tick += 1
             due = clock.due_ns()
@@ -154,7 +157,7 @@ class PlayoutStage(HotStage):
         result = FrameResult()
         sp.queue.fill(sp.frame, result)
         for rx in result.first_rx_ns:
-            self.stats.hop("model_rx_to_played").record_ns(now_ns - rx)
+            self.stats.hop("model_rx_to_first_played").record_ns(now_ns - rx)
         for item in result.started:
             self._log_event(sp, "agent_started_speaking",
                             {"item_id": item.item_id, "position": sp.clock.position()})

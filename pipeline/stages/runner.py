@@ -54,6 +54,7 @@ from pipeline.logs import setup_logging
 # bounds how long a flood on one socket can delay ticks on another.
 MAX_BATCH: Final = 256
 _PR_SET_PDEATHSIG: Final = 1
+LIVENESS_CHECK_NS: Final = 100_000_000
 
 
 def stage_arg_parser(stage: str) -> argparse.ArgumentParser:
@@ -193,6 +194,7 @@ class HotStage:
         poller.register(self.inbox, zmq.POLLIN)
         poller.register(self.control, zmq.POLLIN)
         next_ns: int | None = None
+        next_check_ns = 0
         try:
             while not self._stopping:
                 now_ns = time.monotonic_ns()
@@ -201,10 +203,13 @@ class HotStage:
                     timeout_ms = max(0.0, min(timeout_ms, -(-(next_ns - now_ns) // 1_000_000)))
                 for sock, _ in poller.poll(int(timeout_ms)):
                     self._drain(sock)  # type: ignore[arg-type]
-                next_ns = self.on_tick(time.monotonic_ns())
-                if self.parent.parent_gone() or self.supervisor.expired():
-                    self.log.warning("supervisor gone; exiting")
-                    self._stopping = True
+                now_ns = time.monotonic_ns()
+                next_ns = self.on_tick(now_ns)
+                if now_ns >= next_check_ns:
+                    next_check_ns = now_ns + LIVENESS_CHECK_NS
+                    if self.parent.parent_gone() or self.supervisor.expired():
+                        self.log.warning("supervisor gone; exiting")
+                        self._stopping = True
             self.on_shutdown()
             return 0
         finally:

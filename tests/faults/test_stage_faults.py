@@ -93,7 +93,7 @@ def test_sigterm_stops_everything_cleanly(tmp_path: Path, three_turns: Any) -> N
     finally:
         if proc.poll() is None:
             proc.kill()
-    stdout, stderr = proc.communicate()
+    _stdout, stderr = proc.communicate()
     assert code == 0, stderr.decode()
     assert took <= 2.5, took
     assert not [c for c in children if psutil.pid_exists(c)]
