@@ -9,7 +9,6 @@ that stops looping stops answering and gets restarted.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import faulthandler
 import logging
 import os
@@ -49,11 +48,11 @@ from ipc.sockets import (
 )
 from ipc.stats import StageStats
 from pipeline.logs import setup_logging
+from pipeline.proc import die_with_parent
 
 # Messages handled per socket per wake-up before looking at deadlines again:
 # bounds how long a flood on one socket can delay ticks on another.
 MAX_BATCH: Final = 256
-_PR_SET_PDEATHSIG: Final = 1
 LIVENESS_CHECK_NS: Final = 100_000_000
 
 
@@ -64,15 +63,6 @@ def stage_arg_parser(stage: str) -> argparse.ArgumentParser:
                    help="exit when the supervisor is silent this long (s)")
     p.add_argument("--log-level", default="INFO")
     return p
-
-
-def _die_with_parent() -> None:
-    """Ask the kernel to SIGTERM us when the supervisor dies (Linux)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: the getppid() check in the loop still catches it
 
 
 class HotStage:
@@ -240,4 +230,4 @@ def prepare_stage_process(name: str, log_level: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # SIGABRT from the supervisor on a missed deadline dumps every thread's stack.
     faulthandler.enable(file=sys.stderr, all_threads=True)
-    _die_with_parent()
+    die_with_parent()

@@ -32,15 +32,15 @@ def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path
     rate, user, agent = read_stereo(summary.wav)
     events = read_event_log(summary.events)
     starts = [e["t_ms"] / 1000 for e in events if e["type"] == "agent_started_speaking"]
-    # The user channel is the input, resampled, on the same timeline.
     ref = read_mono(input_wav, rate)
-    n = min(len(ref), len(user))
-    assert max_ncc(user[:n], ref[:n], 240) > 0.97
     found = []
     for i, turn in enumerate(labels["turns"]):
         if turns is not None and i not in turns:
             continue
         on, off = turn["onset_s"], turn["offset_s"]
+        # The user channel is the input, resampled, at the same place on the timeline.
+        span = slice(int((on - 0.1) * rate), int((off + 0.1) * rate))
+        assert max_ncc(user[span], ref[span], 48) > 0.97, f"turn {i}: user channel"
         ev_start = next((t for t in starts if t > off), None)
         assert ev_start is not None, f"turn {i}: no agent_started_speaking after {off:.2f} s"
         latency = ev_start - off

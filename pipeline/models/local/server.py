@@ -29,6 +29,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from pipeline.proc import die_with_parent
+
 from .reply_engine import EchoReplyEngine, ReplyEngine
 from .response_run import Pacing
 from .session import RealtimeSession
@@ -193,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", default=None,
         help=f"required bearer key (default ${API_KEY_ENV}); mandatory off loopback",
     )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when the process that started it dies (used by voxpipe run)")
     parser.add_argument("--chunk-ms", type=int, default=50, help="audio per delta (default 50)")
     parser.add_argument(
         "--pace", type=float, default=0.0,
@@ -222,9 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the model server until SIGTERM/SIGINT; 0 on a clean stop."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO,
+        stream=sys.stderr, level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if args.exit_with_parent:
+        die_with_parent()
     config = ServerConfig(
         host=args.host, port=args.port,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,

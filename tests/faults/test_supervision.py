@@ -1,0 +1,126 @@
+"""Supervision faults: a crash loop, a hung stage, a SIGKILLed supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions
+from pipeline.supervisor.runtime import Runtime, RuntimeOptions
+from pipeline.supervisor.session import SessionSpec
+from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_crash_loop_stops_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Arbiter.command
+
+    def failing_dsp(self: Arbiter, name: str) -> list[str]:
+        if name == "dsp":
+            return [sys.executable, "-c", "raise SystemExit(1)"]
+        return real(self, name)
+
+    monkeypatch.setattr(Arbiter, "command", failing_dsp)
+    spawned: list[float] = []
+    real_spawn = Arbiter.spawn
+
+    def counting_spawn(self: Arbiter, st: Any) -> None:
+        if st.name == "dsp":
+            spawned.append(time.monotonic())
+        real_spawn(self, st)
+
+    monkeypatch.setattr(Arbiter, "spawn", counting_spawn)
+    opts = ArbiterOptions(crash_loop_spawns=5, crash_loop_window_s=10.0)
+
+    async def boot() -> str:
+        rt = Runtime(RuntimeOptions(arbiter=opts))
+        cpu0 = time.process_time()
+        t0 = time.monotonic()
+        try:
+            await rt.start()
+        except RuntimeError as exc:
+            took = time.monotonic() - t0
+            assert time.process_time() - cpu0 < 0.5 * took + 0.5, "busy spin while failing"
+            return str(exc)
+        await rt.stop()
+        return "started"
+
+    message = asyncio.run(boot())
+    assert "stage dsp keeps dying" in message and "exit code 1" in message
+    assert len(spawned) == 6  # the sixth attempt is refused: five processes ran
+    assert spawned[-1] - spawned[0] < 10.0
+
+
+async def _hang(model_url: str, wav: Path, out: Path) -> tuple[Any, int, int, float, float]:
+    async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
+        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        await asyncio.sleep(7.0)
+        old = rt.pids()["dsp"]
+        os.kill(old, signal.SIGSTOP)
+        t = time.monotonic()
+        worst_rtt = 0.0
+        while rt.pids()["dsp"] == old and time.monotonic() - t < 10:
+            t_rtt = time.monotonic()
+            await rt.stage_stats(timeout_s=0.5)  # the supervisor answers meanwhile
+            worst_rtt = max(worst_rtt, time.monotonic() - t_rtt)
+            await asyncio.sleep(0.05)
+        replaced_after = time.monotonic() - t
+        summary = await asyncio.wait_for(session.closed, 60)
+        assert rt.arbiter is not None
+        return summary, old, rt.arbiter.stages["dsp"].restarts, replaced_after, worst_rtt
+
+
+def test_hung_stage_is_killed_and_replaced(model_url: str, three_turns: Any,
+                                           tmp_path: Path) -> None:
+    wav, labels = three_turns
+    summary, old, restarts, replaced_after, _ = asyncio.run(_hang(model_url, wav, tmp_path))
+    assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
+    assert restarts == 1
+    # heartbeat timeout 1.5 s + abort grace 0.5 s, with room for a loaded machine
+    assert replaced_after <= FAST_HEARTBEAT.heartbeat_timeout_s + 1.0 + 0.5
+    assert summary.error is None
+    assert check_turns(summary, labels, wav, turns=[2])
+
+
+def test_killed_supervisor_takes_every_stage_with_it(tmp_path: Path, three_turns: Any) -> None:
+    wav, _ = three_turns
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(rundir))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "run", "--input", str(wav), "--out",
+         str(tmp_path / "out")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    children: list[int] = []
+    while time.monotonic() < deadline and len(children) < 5:
+        time.sleep(0.1)
+        children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    assert len(children) >= 5
+    time.sleep(1.5)
+    proc.kill()
+    proc.wait()
+    t = time.monotonic()
+    while time.monotonic() - t < 2.0 and any(psutil.pid_exists(c) for c in children):
+        time.sleep(0.05)
+    assert not [c for c in children if psutil.pid_exists(c)], "orphans outlived 2 s"
+    stale = list(rundir.glob("voxpipe-*"))
+    assert stale, "the killed supervisor's runtime dir should still be there"
+
+    async def next_start() -> None:
+        async with Runtime(RuntimeOptions(runtime_parent=str(rundir))):
+            pass
+
+    asyncio.run(next_start())
+    assert not [p for p in rundir.rglob("*") if p.is_socket()]
+    assert not list(rundir.glob("voxpipe-*"))

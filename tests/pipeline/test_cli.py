@@ -1,0 +1,93 @@
+"""The command line: help, and every way a run can fail — one line, non-zero, no leftovers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pipeline.local_model import LocalModelServer
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "audio" / "three_turns.wav"
+
+
+def voxpipe(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def stage_processes_since(t0: float) -> list[str]:
+    """voxpipe processes started since t0 from this checkout (other runs may share the host)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "create_time", "cwd"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if p.info["create_time"] < t0 - 1 or p.info["cwd"] != str(ROOT):
+            continue
+        if "voxpipe: " in cmd or "pipeline.stages" in cmd or "pipeline.models.local" in cmd:
+            found.append(cmd)
+    return found
+
+
+def assert_one_line_error(res: subprocess.CompletedProcess[str], code: int, words: str) -> None:
+    assert res.returncode == code, (res.returncode, res.stderr)
+    assert "Traceback" not in res.stderr and "Traceback" not in res.stdout
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("voxpipe: error:")]
+    assert len(errors) == 1, res.stderr
+    assert words in errors[0], errors[0]
+
+
+def test_help_names_every_command_and_option() -> None:
+    top = voxpipe("--help")
+    assert top.returncode == 0 and "run" in top.stdout and "model-server" in top.stdout
+    run = voxpipe("run", "--help")
+    for opt in ("--input", "--out", "--model", "--fast", "--base-url"):
+        assert opt in run.stdout
+    server = voxpipe("model-server", "--help")
+    assert server.returncode == 0 and "--port" in server.stdout and "--api-key" in server.stdout
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    (lambda d: d / "missing.wav", "input not found"),
+    (lambda d: (d / "text.wav").write_text("hello") and d / "text.wav", "not a RIFF/WAVE"),
+    (lambda d: (d / "empty.wav").write_bytes(b"") or d / "empty.wav", "cannot use input"),
+])
+def test_bad_input_is_one_line(tmp_path: Path, make: object, words: str) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    t0 = time.time()
+    res = voxpipe("run", "--input", str(path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(res, 2, words)
+    assert stage_processes_since(t0) == []
+
+
+def test_openai_without_key_is_one_line(tmp_path: Path) -> None:
+    res = voxpipe("run", "--input", str(EXAMPLE), "--out", str(tmp_path), "--model", "openai",
+                  env={"OPENAI_API_KEY": ""})
+    assert_one_line_error(res, 2, "OPENAI_API_KEY")
+
+
+def test_unreachable_model_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    t0 = time.time()
+    res = voxpipe("run", "--input", str(EXAMPLE), "--out", str(tmp_path),
+                  "--base-url", "ws://127.0.0.1:9/v1/realtime")
+    assert_one_line_error(res, 1, "cannot reach the model at ws://127.0.0.1:9")
+    time.sleep(0.3)
+    assert stage_processes_since(t0) == []
+
+
+def test_rejected_key_is_one_line(tmp_path: Path) -> None:
+    with LocalModelServer(["--api-key", "right-key"]) as server:
+        base = server.url.rsplit("/realtime", 1)[0]
+        t0 = time.time()
+        res = voxpipe("run", "--input", str(EXAMPLE), "--out", str(tmp_path), "--model",
+                      "openai", "--base-url", base, env={"OPENAI_API_KEY": "wrong-key"})
+    assert_one_line_error(res, 1, "rejected the API key (HTTP 401)")
+    time.sleep(0.3)
+    assert stage_processes_since(t0) == []
