@@ -92,18 +92,26 @@ class DspStage(HotStage):
         now = time.monotonic_ns()
         self.stats.hop("capture_to_dsp").record_ns(now - msg.capture_ns)
         if msg.seq != chain.next_seq:
-            self._realign(chain, msg.seq)
+            chain = self._realign(chain, msg.seq)
         chain.next_seq = msg.seq + 1
         self._process(chain, msg)
 
-    def _realign(self, chain: SessionDsp, seq: int) -> None:
-        """First frame, or frames lost upstream: restart the chunk timeline at seq."""
+    def _realign(self, chain: SessionDsp, seq: int) -> SessionDsp:
+        """First frame, or frames lost upstream: restart the chain at ``seq``.
+
+        A fresh resampler too: the old one still holds pre-gap input, which would
+        shift everything after the gap late by its delay.
+        """
         if chain.next_seq >= 0:
             self.stats.count("seq_gaps")
             self.stats.count("seq_gap_frames", max(0, seq - chain.next_seq))
-        chain.chunker.reset()
+            chunk_seq = chain.chunk_seq
+            chain = self.chains[chain.cfg.session] = self._build(chain.cfg, chain.in_rate,
+                                                                 chain.in_channels)
+            chain.chunk_seq = chunk_seq
         cfg = chain.cfg
         chain.position = seq * _frame_samples(cfg.model_rate, cfg.frame_ms)
+        return chain
 
     def _process(self, chain: SessionDsp, msg: CaptureFrame) -> None:
         pcm: bytes | bytearray = msg.pcm

@@ -41,7 +41,7 @@ async def _kill_mid_call(model_url: str, wav: Path, out: Path, stage: str,
     return summary, old, new, restarts, respawn_s
 
 
-@pytest.mark.parametrize("stage", ["dsp", "playout"])
+@pytest.mark.parametrize("stage", ["capture", "dsp", "model", "playout"])
 def test_stage_killed_mid_call_is_restarted_and_the_call_goes_on(
         model_url: str, three_turns: Any, tmp_path: Path, stage: str) -> None:
     wav, labels = three_turns
