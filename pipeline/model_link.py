@@ -186,8 +186,20 @@ class ModelLink:
                                                 "audio_end_ms": e.audio_end_ms})
         elif isinstance(e, ev.InputCommitted):
             self.emit("user_speech_committed", {"item_id": e.item_id})
+        elif isinstance(e, ev.InputTranscriptDelta):
+            self.emit("user_transcript", {"item_id": e.item_id, "text": e.delta,
+                                          "final": False})
         elif isinstance(e, ev.InputTranscriptCompleted):
-            self.emit("user_transcript", {"item_id": e.item_id, "text": e.transcript})
+            self.emit("user_transcript", {"item_id": e.item_id, "text": e.transcript,
+                                          "final": True})
+        elif isinstance(e, ev.InputTranscriptFailed):
+            self.emit("user_transcript_failed", {"item_id": e.item_id, "message": e.message})
+        elif isinstance(e, ev.TextDone):
+            # A text-only answer (no audio): the agent layer decides how to recover.
+            self.emit("agent_text", {"item_id": e.item_id, "text": e.text})
+        elif isinstance(e, ev.FunctionCallArgumentsDone):
+            self.emit("function_call", {"item_id": e.item_id, "call_id": e.call_id,
+                                        "name": e.name, "arguments": e.arguments})
         elif isinstance(e, ev.ResponseCreated):
             self.response_id = e.response_id
             self.emit("response_created", {"response_id": e.response_id})

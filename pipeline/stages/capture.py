@@ -88,7 +88,7 @@ class CaptureStage(HotStage):
         start = seq * fs
         if start >= cur.source.frames:
             return bytes(2 * fs * ch)
-        if not cur.block_start <= seq < cur.block_start + READ_BLOCK_FRAMES:
+        if cur.block_start < 0 or not cur.block_start <= seq < cur.block_start + READ_BLOCK_FRAMES:
             cur.block_start = seq
             cur.block = cur.source.read_s16(start, fs * READ_BLOCK_FRAMES)
         off = (seq - cur.block_start) * fs * ch * 2

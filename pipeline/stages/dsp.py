@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
-from ipc.schema import CaptureFrame, DataMsg, SessionConfig, UserAudio
+from ipc.schema import CaptureFrame, DataMsg, SessionConfig, UserAudio, data_encoder
 from native.chunker import Chunker
 from native.convert import downmix_s16, f32_to_s16, s16_to_f32
 from pipeline.stages.runner import HotStage, run_stage
@@ -141,8 +141,9 @@ class DspStage(HotStage):
         while chain.chunker.pop(chain.chunk):
             out = UserAudio(cfg.session, chain.chunk_seq, cfg.model_rate, bytes(chain.chunk),
                             chain.chunk_capture_ns, time.monotonic_ns(), chain.position)
-            self.send("model", out)
-            self.send("playout", out)
+            payload = data_encoder.encode(out)
+            self.send_encoded("model", payload)
+            self.send_encoded("playout", payload)
             chain.chunk_seq += 1
             chain.position += len(chain.chunk) // 2
             chain.chunk_capture_ns = capture_ns

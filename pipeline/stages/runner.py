@@ -36,12 +36,14 @@ from ipc.schema import (
     StatsReply,
     StatsRequest,
     control_encoder,
+    data_encoder,
     event_encoder,
 )
 from ipc.sockets import (
     bind_pull,
     connect_dealer,
     connect_pub,
+    connect_push,
     decode_control,
     decode_data,
     send_data,
@@ -92,8 +94,6 @@ class HotStage:
     def _push_socket(self, rd: str, dst: str) -> zmq.Socket[bytes]:
         if dst not in STAGE_INBOXES:
             raise ValueError(f"unknown stage inbox {dst!r}")
-        from ipc.sockets import connect_push
-
         return connect_push(self._ctx, f"ipc://{rd}/{dst}.in")
 
     # -- hooks ---------------------------------------------------------------
@@ -117,9 +117,11 @@ class HotStage:
 
     # -- services for subclasses ---------------------------------------------
     def send(self, dst: str, msg: msgspec.Struct) -> bool:
-        from ipc.schema import data_encoder
-
         return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
+
+    def send_encoded(self, dst: str, payload: bytes) -> bool:
+        """Send an already-encoded data message (one encode for several destinations)."""
+        return send_data(self.push[dst], payload, self.stats, dst)
 
     def emit(self, session: str, kind: str, data: dict[str, object] | None = None) -> None:
         ev = StageEvent(session, self.name, kind, time.monotonic_ns(), dict(data or {}))
@@ -159,10 +161,11 @@ class HotStage:
 
     def _drain(self, sock: zmq.Socket[bytes]) -> None:
         for _ in range(MAX_BATCH):
-            try:
-                parts = sock.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
+            # Checking EVENTS first: ending every drain on a raised zmq.Again costs
+            # more than the message handling itself.
+            if not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                 return
+            parts = sock.recv_multipart(zmq.NOBLOCK)
             if sock is self.control:
                 self.supervisor.seen()
                 cmsg = decode_control(parts, self.stats)

@@ -1,0 +1,50 @@
+"""Other inputs through the real processes: 48 kHz stereo float, and --fast pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.supervisor.runtime import Runtime, RuntimeOptions
+from pipeline.supervisor.session import SessionSpec, SessionSummary
+from tests.conftest import EXAMPLES
+from tests.pipeline.audio_checks import max_ncc, read_mono, read_stereo
+from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
+
+
+async def _run(model_url: str, wav: Path, out: Path, realtime: bool) -> tuple[SessionSummary,
+                                                                              float]:
+    async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
+        t = time.monotonic()
+        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url,
+                                               realtime=realtime))
+        summary = await asyncio.wait_for(session.closed, 60)
+        return summary, time.monotonic() - t
+
+
+def test_48k_stereo_float_input_is_downmixed_resampled_and_echoed(model_url: str,
+                                                                   tmp_path: Path) -> None:
+    wav = EXAMPLES / "one_turn_48k_stereo.wav"
+    labels = json.loads((EXAMPLES / "one_turn_48k_stereo.json").read_text())
+    summary, _ = asyncio.run(_run(model_url, wav, tmp_path, realtime=True))
+    assert summary.error is None
+    assert len(check_turns(summary, labels, wav)) == 1
+
+
+def test_fast_input_is_fed_faster_than_real_time(model_url: str, three_turns: Any,
+                                                 tmp_path: Path) -> None:
+    wav, labels = three_turns
+    summary, took = asyncio.run(_run(model_url, wav, tmp_path, realtime=False))
+    assert summary.error is None
+    duration = labels["frames"] / labels["sample_rate"] if "frames" in labels else 19.9
+    # The input reaches the model far faster than real time; replies still play in real time,
+    # and turns arriving back to back cut the earlier replies short.
+    assert took < duration
+    rate, user, _agent = read_stereo(summary.wav)  # type: ignore[arg-type]
+    ref = read_mono(wav, rate)
+    n = min(len(ref), len(user))
+    assert n >= len(ref) - rate // 100
+    assert max_ncc(user[:n], ref[:n], 48) > 0.97
