@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
 # Installs voxpipe editable with its test extras and builds the Cython kernels in place.
-$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx)
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx native/*.pxi)
 	$(BIN)/pip install -q -e ".[test]"
 	$(BIN)/python setup.py -q build_ext --inplace
 	touch $(STAMP)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import math
 import os
-import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from native.chunker import Chunker
+from tests.native.scaling import thread_scaling
 from tests.reference.chunker_ref import ChunkerRef
 
 SEED = 20240608
@@ -228,44 +226,6 @@ def test_chunked_pushes_equal_one_shot(rng: np.random.Generator) -> None:
 
 
 # --- the GIL is released ----------------------------------------------------
-
-
-def wall_time(workers: list[Callable[[], None]]) -> float:
-    """Seconds from a common start until every worker (one thread each) is done."""
-    start = threading.Barrier(len(workers) + 1)
-
-    def run(work: Callable[[], None]) -> None:
-        start.wait()
-        work()
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    start.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0
-
-
-def thread_scaling(make_worker: Callable[[int], Callable[[], None]]) -> float:
-    """Throughput of 2 threads over 1, each thread doing the single thread's work.
-
-    Same protocol as tests/native/test_convert.py: calibrated runs >= 0.2 s,
-    interleaved 1/2 pairs, best of at least 5 (up to 30 while under 1.7x).
-    """
-    iterations = 8
-    while wall_time([make_worker(iterations)]) < 0.2:
-        iterations *= 2
-    best_one = best_two = math.inf
-    for rep in range(30):
-        best_one = min(best_one, wall_time([make_worker(iterations)]))
-        best_two = min(best_two, wall_time([make_worker(iterations) for _ in range(2)]))
-        ratio = 2 * best_one / best_two
-        print(f"rep {rep}: 1 thread {best_one:.3f} s, 2 threads {best_two:.3f} s, x{ratio:.2f}")
-        if rep >= 4 and ratio >= 1.7:
-            break
-    return ratio
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPUs")
