@@ -185,6 +185,9 @@ def _print_summary(summary: object) -> None:
         shown = f"{lat:7.0f} ms" if lat is not None else "  no reply"
         print(f"    turn {i}: user ended at {turn.user_end_ms / 1000:6.2f} s, "
               f"first agent audio after {shown}")
+    if summary.turns:
+        print("    (end of speech to first agent audio, including the model's end-of-turn "
+              "silence window)")
     print(f"  audio:  {summary.wav or '(not written)'}")
     print(f"  events: {summary.events}")
 

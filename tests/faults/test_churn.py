@@ -1,0 +1,41 @@
+"""Start/stop churn: every cycle leaves no process, socket file or descriptor behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import psutil
+
+from pipeline.supervisor.arbiter import ArbiterOptions
+from pipeline.supervisor.runtime import Runtime, RuntimeOptions
+
+CYCLES = 50
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_start_stop_churn_leaks_nothing(tmp_path: Path) -> None:
+    opts = RuntimeOptions(arbiter=ArbiterOptions(heartbeat_interval_s=0.2),
+                          runtime_parent=str(tmp_path))
+    seen_pids: set[int] = set()
+
+    async def cycle() -> None:
+        async with Runtime(opts) as rt:
+            seen_pids.update(rt.pids().values())
+            assert len(rt.pids()) == 4
+
+    asyncio.run(cycle())  # warm-up: imports, first sockets
+    fds_before = _fds()
+    threads_before = psutil.Process().num_threads()
+    for _ in range(CYCLES):
+        asyncio.run(cycle())
+    assert len(seen_pids) == 4 * (CYCLES + 1)
+    assert not [p for p in seen_pids if psutil.pid_exists(p)]
+    assert list(tmp_path.iterdir()) == []
+    assert _fds() <= fds_before + 2
+    assert psutil.Process().num_threads() <= threads_before + 1
+    assert psutil.Process().children(recursive=True) == []
