@@ -31,7 +31,11 @@ from ipc.stats import StageStats
 from pipeline.logs import session_extra
 from pipeline.models.openai import server_events as ev
 from pipeline.models.openai.config import RealtimeSessionConfig, TurnDetection
-from pipeline.models.openai.connection import ModelConnectError, RealtimeConnection
+from pipeline.models.openai.connection import (
+    ModelConnectError,
+    ModelConnectionClosed,
+    RealtimeConnection,
+)
 
 log = logging.getLogger("voxpipe.model")
 
@@ -41,6 +45,8 @@ SEND_QUEUE_CHUNKS: Final = 50
 # Agent audio is forwarded to playout in slices no longer than this.
 SLICE_MS: Final = 100
 CONNECT_BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0)
+# A link that dies sooner than this after connecting counts as a failed attempt.
+LINK_MIN_LIFE_S: Final = 2.0
 
 SendFn = Callable[[str, DataMsg], None]
 EmitFn = Callable[[str, dict[str, Any]], None]
@@ -113,18 +119,23 @@ class ModelLink:
         conn = self.conn
         if conn is None:
             return
-        if played == 0:
-            # Truncating at 0 ms leaves an empty item the model may still "remember".
-            await conn.delete_item(tp.item_id)
-            self.emit("agent_item_deleted", {"item_id": tp.item_id})
-        else:
-            end_ms = played * 1000 // tp.sample_rate
-            await conn.truncate(tp.item_id, tp.content_index, end_ms)
-            self.emit("agent_item_truncated", {"item_id": tp.item_id, "audio_end_ms": end_ms})
+        try:
+            if played == 0:
+                # Truncating at 0 ms leaves an empty item the model may still "remember".
+                await conn.delete_item(tp.item_id)
+                self.emit("agent_item_deleted", {"item_id": tp.item_id})
+            else:
+                end_ms = played * 1000 // tp.sample_rate
+                await conn.truncate(tp.item_id, tp.content_index, end_ms)
+                self.emit("agent_item_truncated", {"item_id": tp.item_id,
+                                                   "audio_end_ms": end_ms})
+        except ModelConnectionClosed:
+            # The link dropped; the item went with the model-side conversation.
+            self.stats.count("truncate_on_closed_link")
 
     # -- the link --------------------------------------------------------------
     async def _run(self) -> None:
-        attempt = 0
+        attempt = 0  # consecutive failures: refused connects or links that died young
         while not self.closed:
             try:
                 self.conn = await RealtimeConnection.connect(
@@ -139,7 +150,7 @@ class ModelLink:
                 await asyncio.sleep(CONNECT_BACKOFF_S[attempt])
                 attempt += 1
                 continue
-            attempt = 0
+            connected_at = time.monotonic()
             self.emit("model_connected", {"url": self.cfg.model_url})
             sender = asyncio.create_task(self._send_audio(self.conn))
             try:
@@ -152,12 +163,27 @@ class ModelLink:
             self._abandon_items()
             self.emit("model_disconnected", {"code": self.conn.close_code,
                                              "reason": self.conn.close_reason})
+            # A link that keeps dying right after connecting counts as a failure, so a
+            # server that accepts and drops cannot make us spin.
+            if time.monotonic() - connected_at < LINK_MIN_LIFE_S:
+                if attempt >= len(CONNECT_BACKOFF_S):
+                    self.emit("error", {"fatal": True, "source": "model",
+                                        "message": "the model keeps closing the connection "
+                                        f"(code {self.conn.close_code})"})
+                    return
+                await asyncio.sleep(CONNECT_BACKOFF_S[attempt])
+                attempt += 1
+            else:
+                attempt = 0
 
     async def _send_audio(self, conn: RealtimeConnection) -> None:
         hop = self.stats.hop("dsp_to_model_sent")
         while True:
             msg = await self.outbox.get()
-            await conn.append_audio(msg.pcm)
+            try:
+                await conn.append_audio(msg.pcm)
+            except ModelConnectionClosed:
+                return  # the event loop in _run sees the close and reconnects
             hop.record_ns(time.monotonic_ns() - msg.dsp_ns)
             self.stats.count("chunks_sent")
 

@@ -162,6 +162,7 @@ class Runtime:
         if s is None or s.ending:
             return
         s.ending = True
+        s.ending_at = time.monotonic()
         # Upstream first, so playout finalises after the last audio it will get.
         for name in reversed(START_ORDER):
             self._send_control(name, SessionEnd(sid))
@@ -169,7 +170,8 @@ class Runtime:
     def _close(self, s: Session) -> None:
         if not s.closed.done():
             s.closed.set_result(s.summary())
-        log.info("session closed", extra=session_extra(s.id))
+            log.info("session closed", extra=session_extra(s.id))
+        self.sessions.pop(s.id, None)
 
     async def wait_closed(self, sessions: Iterable[Session]) -> list[SessionSummary]:
         return [await s.closed for s in sessions]
@@ -285,5 +287,5 @@ class Runtime:
             for s in list(self.sessions.values()):
                 if s.should_close(now):
                     self.end_session(s.id)
-                elif s.ending and now - s.last_activity > 5.0 and not s.closed.done():
+                elif s.ending and now - s.ending_at > 5.0 and not s.closed.done():
                     self._close(s)  # playout never confirmed: do not hang the caller

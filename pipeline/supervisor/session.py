@@ -89,6 +89,7 @@ class Session:
     last_activity: float = field(default_factory=time.monotonic)
     input_ended_at: float = 0.0
     ending: bool = False
+    ending_at: float = 0.0
     error: str | None = None
     turns: list[Turn] = field(default_factory=list)
     wav: Path | None = None

@@ -58,6 +58,7 @@ async def _soak(model_url: str, wav: Path, out: Path, duration: float) -> dict[s
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)
 def test_soak(model_url: str, three_turns: Any, tmp_path: Path) -> None:
     wav, _ = three_turns
     duration = float(os.environ.get("VOXPIPE_SOAK_S", "600"))
