@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--base-url", default=None,
                      help=f"realtime websocket base URL (openai default {OPENAI_BASE_URL})")
     run.add_argument("--model-name", default="gpt-realtime", help="realtime model name")
+    run.add_argument("--protocol", choices=("ga", "beta"), default="ga",
+                     help="Realtime API event names: ga (default) or the beta ones")
     run.add_argument("--fast", action="store_true",
                      help="feed the input as fast as the pipeline takes it instead of in real "
                      "time (replies still play in real time; turns may overlap them)")
@@ -125,6 +127,7 @@ async def _run(args: argparse.Namespace) -> int:
         spec = SessionSpec(input_path=args.input, out_dir=args.out, model_url=url,
                            api_key=api_key, realtime=not args.fast,
                            model_name=args.model_name, instructions=args.instructions,
+                           protocol=args.protocol,
                            silence_duration_ms=args.silence_ms)
         session = runtime.start_session(spec)
         log.info("conversation of %.1f s of input running; pids %s", duration, runtime.pids())

@@ -91,3 +91,16 @@ def test_rejected_key_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(res, 1, "rejected the API key (HTTP 401)")
     time.sleep(0.3)
     assert stage_processes_since(t0) == []
+
+
+def test_openai_path_holds_a_conversation_with_a_key(tmp_path: Path) -> None:
+    """--model openai end to end: key header, ?model= URL, GA events — against the
+    offline server standing in for the unreachable API."""
+    one_turn = ROOT / "examples" / "audio" / "one_turn_48k_stereo.wav"
+    with LocalModelServer(["--api-key", "sk-test"]) as server:
+        base = server.url.rsplit("/realtime", 1)[0]
+        res = voxpipe("run", "--input", str(one_turn), "--out", str(tmp_path), "--model",
+                      "openai", "--base-url", base, env={"OPENAI_API_KEY": "sk-test"})
+    assert res.returncode == 0, res.stderr
+    assert "turns: 1" in res.stdout and "first agent audio after" in res.stdout
+    assert (tmp_path / "conversation.wav").stat().st_size > 44

@@ -48,3 +48,19 @@ def test_fast_input_is_fed_faster_than_real_time(model_url: str, three_turns: An
     n = min(len(ref), len(user))
     assert n >= len(ref) - rate // 100
     assert max_ncc(user[:n], ref[:n], 48) > 0.97
+
+
+async def _run_beta(model_url: str, wav: Path, out: Path) -> SessionSummary:
+    async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
+        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url,
+                                               protocol="beta"))
+        return await asyncio.wait_for(session.closed, 60)
+
+
+def test_beta_protocol_conversation(model_url: str, tmp_path: Path) -> None:
+    """The beta event names (response.audio.delta, ...) carry the same conversation."""
+    wav = EXAMPLES / "one_turn_48k_stereo.wav"
+    labels = json.loads((EXAMPLES / "one_turn_48k_stereo.json").read_text())
+    summary = asyncio.run(_run_beta(model_url, wav, tmp_path))
+    assert summary.error is None
+    assert len(check_turns(summary, labels, wav)) == 1
