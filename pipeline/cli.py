@@ -96,6 +96,14 @@ async def _run(args: argparse.Namespace) -> int:
         return _fail(f"input not found: {args.input}", EXIT_USAGE)
     except (OSError, ValueError) as exc:
         return _fail(f"cannot use input {args.input}: {exc}", EXIT_USAGE)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        probe = args.out / ".voxpipe-write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        return _fail(f"cannot write to output directory {args.out}: {exc.strerror or exc}",
+                     EXIT_USAGE)
     api_key = ""
     server = None
     if args.model == "openai":
@@ -131,7 +139,7 @@ async def _run(args: argparse.Namespace) -> int:
                            silence_duration_ms=args.silence_ms)
         session = runtime.start_session(spec)
         log.info("conversation of %.1f s of input running; pids %s", duration, runtime.pids())
-        session.on(_progress_printer(log, session.id))
+        session.on(_progress_printer(log, session.id, duration))
         waiters: set[asyncio.Future[Any]] = {
             asyncio.ensure_future(session.closed), asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(runtime.failed.wait())}
@@ -154,7 +162,8 @@ async def _run(args: argparse.Namespace) -> int:
             server.stop()
 
 
-def _progress_printer(log: logging.Logger, sid: str) -> Callable[[StageEvent], None]:
+def _progress_printer(log: logging.Logger, sid: str,
+                      duration_s: float) -> Callable[[StageEvent], None]:
     shown = {"user_started_speaking": "user started speaking",
              "user_stopped_speaking": "user stopped speaking",
              "agent_started_speaking": "agent speaking",
@@ -162,6 +171,13 @@ def _progress_printer(log: logging.Logger, sid: str) -> Callable[[StageEvent], N
              "model_error": "model error", "error": "error"}
 
     def show(ev: StageEvent) -> None:
+        if ev.kind == "input_progress":
+            # A heartbeat for long, quiet inputs: every 10 s of input.
+            frame = int(ev.data.get("frame", 0))
+            if frame and frame % 1000 == 0:
+                log.info("input %.0f s of %.0f s", frame / 100, duration_s,
+                         extra={"session": sid})
+            return
         label = shown.get(ev.kind)
         if label is None:
             return

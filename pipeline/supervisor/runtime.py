@@ -23,6 +23,7 @@ import zmq.asyncio
 
 from ipc.runtime_dir import RuntimeDir
 from ipc.schema import (
+    MAX_SESSION_ID_LEN,
     Hello,
     Ping,
     Pong,
@@ -136,6 +137,9 @@ class Runtime:
         with WavSource.open(spec.input_path) as src:
             rate, channels, frames = src.sample_rate, src.channels, src.frames
         sid = spec.new_id()
+        if not sid or len(sid) > MAX_SESSION_ID_LEN or not sid.isprintable():
+            raise ValueError(f"session_id must be 1-{MAX_SESSION_ID_LEN} printable characters, "
+                             f"got {sid!r}")
         if sid in self.sessions:
             raise ValueError(f"session id {sid!r} is already in use")
         spec.out_dir.mkdir(parents=True, exist_ok=True)

@@ -104,3 +104,10 @@ def test_openai_path_holds_a_conversation_with_a_key(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert "turns: 1" in res.stdout and "first agent audio after" in res.stdout
     assert (tmp_path / "conversation.wav").stat().st_size > 44
+
+
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    res = voxpipe("run", "--input", str(EXAMPLE), "--out", str(blocker / "out"))
+    assert_one_line_error(res, 2, "cannot write to output directory")
