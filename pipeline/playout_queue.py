@@ -133,5 +133,10 @@ class PlayoutQueue:
             self.flushed.clear()
 
     @property
+    def idle(self) -> bool:
+        """Nothing queued and no item mid-stream: a tick would only play silence."""
+        return not self._segments and all(i.stopped for i in self.items.values())
+
+    @property
     def busy(self) -> bool:
         return bool(self._segments) or any(not i.stopped for i in self.items.values())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ipc.schema import CaptureFrame, SessionConfig
+from pipeline.deadlines import DeadlineQueue
 from pipeline.logs import session_extra
 from pipeline.stages.runner import HotStage, run_stage
 from pipeline.transports.file.wav_reader import WavSource
@@ -24,6 +25,8 @@ READ_BLOCK_FRAMES: Final = 100
 # In fast mode, frames sent per session per wake-up: keeps one session from
 # filling the dsp hop while others wait.
 FAST_BURST: Final = 20
+# After a refused send (dsp restarting, or its inbox full), try again this much later.
+RETRY_NS: Final = 5_000_000
 # Report progress this often (frames) so a restarted capture resumes there.
 PROGRESS_EVERY: Final = 100
 # Frames due within this much of now go out in the same wake-up: one wake-up serves
@@ -58,6 +61,7 @@ class CaptureStage(HotStage):
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.cursors: dict[str, InputCursor] = {}
+        self.due = DeadlineQueue()
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         try:
@@ -74,12 +78,14 @@ class CaptureStage(HotStage):
             # Resume where the clock says the caller is now, not where we died.
             elapsed = (time.monotonic_ns() - cfg.t0_ns) // (cfg.frame_ms * 1_000_000)
             seq = max(seq, int(elapsed))
-        self.cursors[cfg.session] = InputCursor(cfg, source, frame_samples, total, seq)
+        cur = self.cursors[cfg.session] = InputCursor(cfg, source, frame_samples, total, seq)
+        self.due.schedule(cfg.session, cur.due_ns(seq))
         if resumed:
             self.log.info("resumed input at frame %d", seq, extra=session_extra(cfg.session))
 
     def on_session_end(self, session: str) -> None:
         cur = self.cursors.pop(session, None)
+        self.due.cancel(session)
         if cur is not None:
             cur.source.close()
 
@@ -118,27 +124,31 @@ class CaptureStage(HotStage):
         return True
 
     def on_tick(self, now_ns: int) -> int | None:
-        next_ns: int | None = None
-        for cur in self.cursors.values():
-            if cur.ended:
+        for session in self.due.pop_due(now_ns + SEND_AHEAD_NS):
+            cur = self.cursors.get(session)
+            if cur is None or cur.ended:
                 continue
             if not cur.cfg.realtime:
-                for _ in range(FAST_BURST):
-                    if cur.ended or not self._send_frame(cur):
-                        break
-                next_ns = now_ns  # more to send: come straight back
+                sent = 0
+                while sent < FAST_BURST and not cur.ended and self._send_frame(cur):
+                    sent += 1
+                if not cur.ended:
+                    # More to send: come straight back, unless the hop is full.
+                    self.due.schedule(session, now_ns if sent == FAST_BURST else now_ns + RETRY_NS)
                 continue
             lag = (now_ns - cur.due_ns(cur.next_seq)) // (cur.cfg.frame_ms * 1_000_000)
             if lag > MAX_LAG_FRAMES:
                 self.stats.count("frames_skipped", int(lag))
                 cur.next_seq = min(cur.total - 1, cur.next_seq + int(lag))
+            blocked = False
             while not cur.ended and cur.due_ns(cur.next_seq) <= now_ns + SEND_AHEAD_NS:
                 if not self._send_frame(cur):
+                    blocked = True  # dsp gone or full: retry soon, do not spin
                     break
             if not cur.ended:
-                due = cur.due_ns(cur.next_seq)
-                next_ns = due if next_ns is None else min(next_ns, due)
-        return next_ns
+                retry = now_ns + RETRY_NS if blocked else cur.due_ns(cur.next_seq)
+                self.due.schedule(session, retry)
+        return self.due.next_due()
 
 
 def main(argv: list[str] | None = None) -> int:

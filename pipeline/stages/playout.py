@@ -28,6 +28,7 @@ from ipc.schema import (
     TruncatePoint,
     UserAudio,
 )
+from pipeline.deadlines import DeadlineQueue
 from pipeline.logs import session_extra
 from pipeline.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
@@ -79,6 +80,7 @@ class PlayoutStage(HotStage):
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.playing: dict[str, SessionPlayout] = {}
+        self.due = DeadlineQueue()
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         out = Path(cfg.out_dir)
@@ -90,11 +92,13 @@ class PlayoutStage(HotStage):
         sp = SessionPlayout(cfg, clock, PlayoutQueue(), TimelineRecorder(out, cfg.output_rate),
                             EventLog(out / "events.jsonl"), bytearray(2 * frame_samples), out)
         self.playing[cfg.session] = sp
+        self.due.schedule(cfg.session, clock.due_ns())
         self._log_event(sp, "session_resumed" if resumed else "session_started",
                         {"t0_ns": cfg.t0_ns, "pid": os.getpid()})
 
     def on_session_end(self, session: str) -> None:
         sp = self.playing.pop(session, None)
+        self.due.cancel(session)
         if sp is None:
             return
         wav = sp.out_dir / "conversation.wav"
@@ -139,8 +143,10 @@ class PlayoutStage(HotStage):
 
     # -- clock -----------------------------------------------------------------
     def on_tick(self, now_ns: int) -> int | None:
-        next_ns: int | None = None
-        for sp in self.playing.values():
+        for session in self.due.pop_due(now_ns + PLAY_AHEAD_NS):
+            sp = self.playing.get(session)
+            if sp is None:
+                continue
             clock = sp.clock
             late = (now_ns - clock.due_ns()) // clock.frame_ns
             if late > MAX_LATE_FRAMES:
@@ -149,11 +155,12 @@ class PlayoutStage(HotStage):
             while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
                 self._play_frame(sp, now_ns)
                 clock.tick += 1
-            due = clock.due_ns()
-            next_ns = due if next_ns is None else min(next_ns, due)
-        return next_ns
+            self.due.schedule(session, clock.due_ns())
+        return self.due.next_due()
 
     def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
+        if sp.queue.idle:
+            return  # silence: the recording's gaps read as zeros, nothing to write
         result = FrameResult()
         sp.queue.fill(sp.frame, result)
         for rx in result.first_rx_ns:
