@@ -25,6 +25,7 @@ class AgentItem:
     interrupted: bool = False
     text: str = ""  # transcript received so far
     first_rx_ns: int = 0
+    queued: int = 0  # segments of it still in the queue
 
 
 @dataclass
@@ -59,6 +60,7 @@ class PlayoutQueue:
         item.received += len(pcm) // 2
         if pcm:
             self._segments.append((item, memoryview(pcm), rx_ns))
+            item.queued += 1
         return item
 
     def add_text(self, item_id: str, delta: str) -> None:
@@ -93,6 +95,7 @@ class PlayoutQueue:
             item.played += take // 2
             if self._offset >= len(seg):
                 self._segments.popleft()
+                item.queued -= 1
                 self._offset = 0
         if pos < want:
             out[pos:] = bytes(want - pos)
@@ -102,9 +105,8 @@ class PlayoutQueue:
     def _finish_done(self, result: FrameResult) -> None:
         """Items that are done and fully played stop; a started, unfinished item
         with nothing queued is an underrun (an audible gap)."""
-        queued = {id(seg_item) for seg_item, _, _ in self._segments}
         for item in self.items.values():
-            if item.stopped or not item.started or id(item) in queued:
+            if item.stopped or not item.started or item.queued:
                 continue
             if item.done:
                 item.stopped = True
@@ -119,6 +121,7 @@ class PlayoutQueue:
             if item.stopped:
                 continue
             item.stopped = item.interrupted = True
+            item.queued = 0
             self.flushed.add(item.item_id)
             cut.append(item)
         self._segments.clear()
