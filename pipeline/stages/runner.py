@@ -104,7 +104,8 @@ class HotStage:
         """Flush and free a session's state."""
 
     def on_data(self, msg: DataMsg) -> None:
-        """One validated message from the inbox."""
+        """One validated message from the inbox (a stage that takes none drops it)."""
+        self.stats.count("frames_dropped.unexpected_type")
 
     def on_tick(self, now_ns: int) -> int | None:
         """Do due work; return the next deadline (monotonic ns) or None."""
