@@ -19,6 +19,7 @@ from typing import Any
 
 from ipc.schema import StageEvent
 from pipeline.logs import setup_logging
+from pipeline.supervisor.session import SessionSummary
 
 EXIT_OK, EXIT_SESSION_FAILED, EXIT_USAGE, EXIT_CRASH_LOOP = 0, 1, 2, 3
 OPENAI_BASE_URL = "wss://api.openai.com/v1"
@@ -193,10 +194,7 @@ def _progress_printer(log: logging.Logger, sid: str,
     return show
 
 
-def _print_summary(summary: object) -> None:
-    from pipeline.supervisor.session import SessionSummary
-
-    assert isinstance(summary, SessionSummary)
+def _print_summary(summary: SessionSummary) -> None:
     print(f"\nvoxpipe: conversation {summary.session} done")
     print(f"  turns: {len(summary.turns)}")
     for i, turn in enumerate(summary.turns, 1):

@@ -20,20 +20,17 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from ipc.control import standard_reply
 from ipc.heartbeat import ParentWatch, PeerLiveness
 from ipc.schema import (
     ControlMsg,
     DataMsg,
     Hello,
-    Ping,
-    Pong,
     SessionConfig,
     SessionEnd,
     SessionStart,
     Shutdown,
     StageEvent,
-    StatsReply,
-    StatsRequest,
     StreamEvent,
     TruncatePoint,
     UserAudio,
@@ -113,18 +110,15 @@ class ModelStage:
                 await self._on_control(msg)
 
     async def _on_control(self, msg: ControlMsg) -> None:
-        if isinstance(msg, Ping):
-            await self._control_send(Pong(msg.token, msg.sent_ns))
+        reply = standard_reply(msg, self.name, self.stats)
+        if reply is not None:
+            await self._control_send(reply)
         elif isinstance(msg, SessionStart):
             self._start_link(msg.config)
         elif isinstance(msg, SessionEnd):
             link = self.links.pop(msg.session, None)
             if link is not None:
                 await link.close()
-        elif isinstance(msg, StatsRequest):
-            counters, lat = self.stats.snapshot()
-            await self._control_send(StatsReply(msg.request_id, self.name, os.getpid(),
-                                                counters, lat))
         elif isinstance(msg, Shutdown):
             self.stopping.set()
 

@@ -20,21 +20,18 @@ from typing import Final
 import msgspec
 import zmq
 
+from ipc.control import standard_reply
 from ipc.heartbeat import ParentWatch, PeerLiveness
 from ipc.runtime_dir import STAGE_INBOXES
 from ipc.schema import (
     ControlMsg,
     DataMsg,
     Hello,
-    Ping,
-    Pong,
     SessionConfig,
     SessionEnd,
     SessionStart,
     Shutdown,
     StageEvent,
-    StatsReply,
-    StatsRequest,
     control_encoder,
     data_encoder,
     event_encoder,
@@ -138,8 +135,9 @@ class HotStage:
 
     # -- loop ----------------------------------------------------------------
     def _handle_control(self, msg: ControlMsg) -> None:
-        if isinstance(msg, Ping):
-            self._send_control(Pong(msg.token, msg.sent_ns))
+        reply = standard_reply(msg, self.name, self.stats)
+        if reply is not None:
+            self._send_control(reply)
         elif isinstance(msg, SessionStart):
             cfg = msg.config
             known = cfg.session in self.sessions
@@ -148,9 +146,6 @@ class HotStage:
                 self.on_session_start(cfg, resumed=msg.resumed)
         elif isinstance(msg, SessionEnd):
             self.end_session(msg.session)
-        elif isinstance(msg, StatsRequest):
-            counters, lat = self.stats.snapshot()
-            self._send_control(StatsReply(msg.request_id, self.name, os.getpid(), counters, lat))
         elif isinstance(msg, Shutdown):
             self._stopping = True
 

@@ -1,0 +1,177 @@
+"""ipc/: wire schema round trips, the receive boundary's drop reasons, the runtime
+dir, liveness and latency bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import msgspec
+import pytest
+import zmq
+
+from ipc.control import standard_reply
+from ipc.heartbeat import PeerLiveness, PingSchedule
+from ipc.runtime_dir import RuntimeDir
+from ipc.schema import (
+    AgentAudio,
+    AgentItemDone,
+    AgentText,
+    CaptureFrame,
+    Hello,
+    Ping,
+    PlayoutFlush,
+    Pong,
+    SessionConfig,
+    SessionEnd,
+    SessionStart,
+    Shutdown,
+    StageEvent,
+    StatsReply,
+    StatsRequest,
+    StreamEvent,
+    TruncatePoint,
+    UserAudio,
+    control_decoder,
+    control_encoder,
+    data_decoder,
+    data_encoder,
+    event_decoder,
+    event_encoder,
+)
+from ipc.sockets import decode_control, decode_data, decode_event, send_data
+from ipc.stats import LatencyRecorder, StageStats, percentiles
+
+PCM = bytes(range(256)) * 4
+CFG = SessionConfig(session="s1", t0_ns=1, out_dir="/tmp/x", input_path="/tmp/in.wav",
+                    input_rate=16000, input_channels=1, input_frames=100)
+
+DATA = [
+    CaptureFrame("s1", 3, 48000, 2, PCM, 123),
+    UserAudio("s1", 4, 24000, PCM, 1, 2, 4800),
+    AgentAudio("s1", "item_1", 0, 5, 24000, PCM, 9),
+    AgentText("s1", "item_1", 0, "héllo"),
+    AgentItemDone("s1", "item_1", True),
+    PlayoutFlush("s1", "speech_started", 77),
+    TruncatePoint("s1", "item_1", 0, 480, 960, 24000),
+    StreamEvent("s1", "user_started_speaking", {"audio_start_ms": 10}, 5),
+]
+CONTROL = [Hello("dsp", 42), Ping(1, 2), Pong(1, 2), SessionStart(CFG, resumed=True),
+           SessionEnd("s1"), StatsRequest(7), StatsReply(7, "dsp", 42, {"a": 1}, {"h": [1]}),
+           Shutdown()]
+
+
+@pytest.mark.parametrize("msg", DATA, ids=lambda m: type(m).__name__)
+def test_data_messages_round_trip_and_pass_the_boundary(msg: msgspec.Struct) -> None:
+    wire = data_encoder.encode(msg)
+    assert data_decoder.decode(wire) == msg
+    stats = StageStats()
+    assert decode_data([wire], stats) == msg
+    assert not stats.counters
+
+
+@pytest.mark.parametrize("msg", CONTROL, ids=lambda m: type(m).__name__)
+def test_control_messages_round_trip(msg: msgspec.Struct) -> None:
+    assert control_decoder.decode(control_encoder.encode(msg)) == msg
+    assert decode_control([control_encoder.encode(msg)], StageStats()) == msg
+
+
+def test_events_round_trip() -> None:
+    ev = StageEvent("s1", "playout", "agent_started_speaking", 9, {"t_ms": 1.5})
+    assert event_decoder.decode(event_encoder.encode(ev)) == ev
+    stats = StageStats()
+    assert decode_event([b"\xc1"], stats) is None and stats.counters == {"events_dropped.decode": 1}
+
+
+def test_a_10ms_frame_costs_few_bytes_of_header() -> None:
+    frame = CaptureFrame("s1", 123456, 48000, 1, bytes(960), time.monotonic_ns())
+    wire = data_encoder.encode(frame)
+    assert len(wire) - 960 <= 32
+
+
+@pytest.mark.parametrize(("parts", "reason"), [
+    ([b"\xc1"], "decode"),
+    ([b""], "decode"),
+    ([data_encoder.encode(DATA[0]), b"x"], "parts"),
+    ([data_encoder.encode(DATA[0])[:-3]], "decode"),
+    ([data_encoder.encode(CaptureFrame("s1", 1, 48000, 2, PCM[:-2], 0))], "pcm_length"),
+    ([data_encoder.encode(CaptureFrame("s1", 1, 48000, 9, PCM, 0))], "format"),
+    ([data_encoder.encode(CaptureFrame("s1", 1, 1000, 1, PCM, 0))], "format"),
+    ([data_encoder.encode(UserAudio("s1", 1, 24000, PCM[:-1], 0, 0, 0))], "pcm_length"),
+    ([data_encoder.encode(AgentAudio("", "i", 0, 0, 24000, PCM, 0))], "session_id"),
+    ([data_encoder.encode(TruncatePoint("s1", "i", 0, -5, 0, 24000))], "bounds"),
+    ([b"\x92\xa2cf\xc0"], "decode"),
+    ([b"\x93\xa2zz\x01\x02"], "decode"),
+    ([bytes([0x82, 0xa1, 0x61, 0xff, 0xa1, 0x62, 0xfe])], "decode"),  # invalid utf-8 key path
+])
+def test_boundary_counts_each_drop_reason(parts: list[bytes], reason: str) -> None:
+    stats = StageStats()
+    assert decode_data(parts, stats) is None
+    assert stats.counters == {f"frames_dropped.{reason}": 1}
+
+
+def test_send_at_hwm_is_dropped_and_counted_never_blocking() -> None:
+    """A consumer that is gone (or stalled) fills the hop to its HWM; past that,
+    frames are dropped and counted instead of blocking the loop."""
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    try:
+        push.setsockopt(zmq.SNDHWM, 5)
+        push.connect("ipc:///nonexistent-voxpipe/none")  # the peer never comes
+        stats = StageStats()
+        t = time.monotonic()
+        sent = [send_data(push, b"x", stats, "dsp") for _ in range(12)]
+        assert time.monotonic() - t < 0.1
+        assert 0 < sum(sent) < 12
+        assert stats.counters == {"send_dropped.dsp": 12 - sum(sent)}
+    finally:
+        push.close(linger=0)
+        ctx.term()
+
+
+def test_runtime_dir_is_private_short_and_removable(tmp_path: os.PathLike[str]) -> None:
+    rd = RuntimeDir.create(str(tmp_path))
+    assert stat.S_IMODE(os.stat(rd.path).st_mode) == 0o700
+    assert len(rd.inbox("playout").removeprefix("ipc://")) < 107
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.bind(rd.inbox("dsp"))
+    assert [p.name for p in rd.socket_files()] == ["dsp.in"]
+    sock.close(linger=0)
+    ctx.term()
+    rd.remove()
+    assert not rd.path.exists() and rd.socket_files() == []
+
+
+def test_standard_replies_echo_the_token_and_report_stats() -> None:
+    stats = StageStats()
+    stats.count("frames_in", 3)
+    stats.hop("capture_to_dsp").record_ns(2_500_000)
+    assert standard_reply(Ping(41, 99), "dsp", stats) == Pong(41, 99)
+    reply = standard_reply(StatsRequest(8), "dsp", stats)
+    assert isinstance(reply, StatsReply)
+    assert (reply.request_id, reply.stage, reply.pid) == (8, "dsp", os.getpid())
+    assert reply.counters == {"frames_in": 3} and reply.latency_us == {"capture_to_dsp": [2500]}
+    assert standard_reply(Shutdown(), "dsp", stats) is None
+
+
+def test_liveness_and_ping_schedule() -> None:
+    peer = PeerLiveness(timeout_s=1.0, last_seen=100.0)
+    assert not peer.expired(100.9) and peer.expired(101.1)
+    peer.seen(101.0)
+    assert peer.silent_for(101.5) == pytest.approx(0.5)
+    pings = PingSchedule(interval_s=0.5)
+    assert pings.due(0.0) and pings.next_token(0.0) == 1
+    assert not pings.due(0.4) and pings.due(0.5) and pings.next_token(0.5) == 2
+
+
+def test_latency_ring_keeps_the_last_samples_and_percentiles() -> None:
+    rec = LatencyRecorder(capacity=4)
+    for us in (1, 2, 3, 4, 5, 6):
+        rec.record_ns(us * 1000)
+    assert sorted(rec.samples()) == [3, 4, 5, 6] and len(rec) == 4
+    p = percentiles(list(range(1, 1001)))
+    assert p["n"] == 1000 and p["max_ms"] == 1.0
+    assert p["p50_ms"] == pytest.approx(0.5005) and p["p99_ms"] == pytest.approx(0.99001)
+    assert percentiles([])["n"] == 0
