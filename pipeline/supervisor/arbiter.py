@@ -149,12 +149,6 @@ class Arbiter:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(st.proc.pid, sig)
 
-    def terminate_all(self, timeout_s: float = 1.5) -> None:
-        """SIGTERM every stage, wait, then SIGKILL stragglers; reap them all."""
-        for st in self.stages.values():
-            self._signal(st, signal.SIGTERM)
-        self.wait_all(timeout_s)
-
     def wait_all(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         for st in self.stages.values():

@@ -13,7 +13,6 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from ipc.heartbeat import PingSchedule
 from ipc.runtime_dir import RuntimeDir
 from ipc.schema import (
     MAX_SESSION_ID_LEN,
@@ -40,7 +40,7 @@ from ipc.sockets import bind_router, bind_sub, decode_control, decode_event
 from ipc.stats import StageStats
 from pipeline.logs import session_extra
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
-from pipeline.supervisor.session import Session, SessionSpec, SessionSummary
+from pipeline.supervisor.session import Session, SessionSpec
 from pipeline.supervisor.stale import remove_stale_runtime_dirs
 from pipeline.transports.file.wav_reader import WavSource
 
@@ -177,9 +177,6 @@ class Runtime:
             log.info("session closed", extra=session_extra(s.id))
         self.sessions.pop(s.id, None)
 
-    async def wait_closed(self, sessions: Iterable[Session]) -> list[SessionSummary]:
-        return [await s.closed for s in sessions]
-
     # -- queries ---------------------------------------------------------------
     async def stage_stats(self, timeout_s: float = 2.0) -> dict[str, StatsReply]:
         """Counters and hop latencies from every stage."""
@@ -269,8 +266,7 @@ class Runtime:
 
     async def _manage_loop(self) -> None:
         assert self.arbiter is not None
-        token = 0
-        next_ping = 0.0
+        pings = PingSchedule(self.opts.arbiter.heartbeat_interval_s)
         while True:
             await asyncio.sleep(self.opts.manage_interval_s)
             now = time.monotonic()
@@ -282,12 +278,11 @@ class Runtime:
                 self._ready.set()
                 self.failed.set()
                 return
-            if now >= next_ping:
-                token += 1
+            if pings.due(now):
+                token = pings.next_token(now)
                 for name, st in self.arbiter.stages.items():
                     if st.ready:
                         self._send_control(name, Ping(token, time.monotonic_ns()))
-                next_ping = now + self.opts.arbiter.heartbeat_interval_s
             for s in list(self.sessions.values()):
                 if s.should_close(now):
                     self.end_session(s.id)

@@ -66,10 +66,6 @@ class SessionSummary:
     wav: Path | None
     events: Path
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
 
 Listener = Callable[[StageEvent], None]
 
