@@ -48,7 +48,7 @@ CONNECT_BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0)
 # A link that dies sooner than this after connecting counts as a failed attempt.
 LINK_MIN_LIFE_S: Final = 2.0
 
-SendFn = Callable[[str, DataMsg], None]
+SendFn = Callable[[DataMsg], None]
 EmitFn = Callable[[str, dict[str, Any]], None]
 
 
@@ -77,7 +77,7 @@ class AudioItemState:
 @dataclass
 class ModelLink:
     cfg: SessionConfig
-    send: SendFn  # (destination stage, message)
+    to_playout: SendFn  # the model stage pushes only to playout
     emit: EmitFn  # session event for the timeline/bus
     stats: StageStats
     outbox: asyncio.Queue[UserAudio] = field(
@@ -191,7 +191,7 @@ class ModelLink:
         """The link dropped mid-response: whatever was in flight is over."""
         for item in self.items.values():
             if not item.done:
-                self.send("playout", AgentItemDone(self.session, item.item_id, True))
+                self.to_playout(AgentItemDone(self.session, item.item_id, True))
         self.items.clear()
         self.response_id = None
 
@@ -201,10 +201,10 @@ class ModelLink:
         if isinstance(e, ev.AudioDelta):
             self._forward_audio(e)
         elif isinstance(e, ev.TranscriptDelta):
-            self.send("playout", AgentText(s, e.item_id, e.content_index, e.delta))
+            self.to_playout(AgentText(s, e.item_id, e.content_index, e.delta))
         elif isinstance(e, ev.SpeechStarted):
             # Barge-in: playout goes silent at its next frame and reports what played.
-            self.send("playout", PlayoutFlush(s, "speech_started", time.monotonic_ns()))
+            self.to_playout(PlayoutFlush(s, "speech_started", time.monotonic_ns()))
             self.emit("user_started_speaking", {"item_id": e.item_id,
                                                 "audio_start_ms": e.audio_start_ms})
         elif isinstance(e, ev.SpeechStopped):
@@ -251,7 +251,7 @@ class ModelLink:
         pcm = e.pcm
         for off in range(0, len(pcm), step):
             piece = pcm[off : off + step]
-            self.send("playout", AgentAudio(self.session, e.item_id, e.content_index, state.seq,
+            self.to_playout(AgentAudio(self.session, e.item_id, e.content_index, state.seq,
                                             self.cfg.output_rate, piece, rx))
             state.seq += 1
         state.received += len(pcm) // 2
@@ -261,7 +261,7 @@ class ModelLink:
         if state is None or state.done:
             return
         state.done = True
-        self.send("playout", AgentItemDone(self.session, item_id, interrupted))
+        self.to_playout(AgentItemDone(self.session, item_id, interrupted))
 
     def _response_done(self, e: ev.ResponseDone) -> None:
         interrupted = e.status != "completed"

@@ -75,11 +75,11 @@ class ModelStage:
         self.stopping = asyncio.Event()
 
     # -- outbound --------------------------------------------------------------
-    def send(self, dst: str, msg: DataMsg) -> None:
+    def to_playout(self, msg: DataMsg) -> None:
         try:
             self.playout.send(data_encoder.encode(msg), zmq.NOBLOCK)
         except zmq.Again:
-            self.stats.count(f"send_dropped.{dst}")
+            self.stats.count("send_dropped.playout")
 
     def emit_for(self, session: str) -> Any:
         def emit(kind: str, data: dict[str, Any]) -> None:
@@ -88,7 +88,7 @@ class ModelStage:
                 # Straight to the supervisor too: it must hear of a fatal error even
                 # with playout down.
                 self._publish(StageEvent(session, self.name, kind, now, data))
-            self.send("playout", StreamEvent(session, kind, data, now))
+            self.to_playout(StreamEvent(session, kind, data, now))
         return emit
 
     def _publish(self, ev: StageEvent) -> None:
@@ -125,7 +125,7 @@ class ModelStage:
     def _start_link(self, cfg: SessionConfig) -> None:
         if cfg.session in self.links:
             return
-        link = ModelLink(cfg, self.send, self.emit_for(cfg.session), self.stats)
+        link = ModelLink(cfg, self.to_playout, self.emit_for(cfg.session), self.stats)
         self.links[cfg.session] = link
         link.start()
 

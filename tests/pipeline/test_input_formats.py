@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
@@ -15,12 +15,12 @@ from tests.pipeline.audio_checks import max_ncc, read_mono, read_stereo
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
 
 
-async def _run(model_url: str, wav: Path, out: Path, realtime: bool) -> tuple[SessionSummary,
-                                                                              float]:
+async def _run(model_url: str, wav: Path, out: Path, realtime: bool = True,
+               protocol: Literal["ga", "beta"] = "ga") -> tuple[SessionSummary, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
         t = time.monotonic()
         session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url,
-                                               realtime=realtime))
+                                               realtime=realtime, protocol=protocol))
         summary = await asyncio.wait_for(session.closed, 60)
         return summary, time.monotonic() - t
 
@@ -50,17 +50,10 @@ def test_fast_input_is_fed_faster_than_real_time(model_url: str, three_turns: An
     assert max_ncc(user[:n], ref[:n], 48) > 0.97
 
 
-async def _run_beta(model_url: str, wav: Path, out: Path) -> SessionSummary:
-    async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url,
-                                               protocol="beta"))
-        return await asyncio.wait_for(session.closed, 60)
-
-
 def test_beta_protocol_conversation(model_url: str, tmp_path: Path) -> None:
     """The beta event names (response.audio.delta, ...) carry the same conversation."""
     wav = EXAMPLES / "one_turn_48k_stereo.wav"
     labels = json.loads((EXAMPLES / "one_turn_48k_stereo.json").read_text())
-    summary = asyncio.run(_run_beta(model_url, wav, tmp_path))
+    summary, _ = asyncio.run(_run(model_url, wav, tmp_path, protocol="beta"))
     assert summary.error is None
     assert len(check_turns(summary, labels, wav)) == 1
