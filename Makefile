@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint build clean bench
+.PHONY: demo test lint build clean bench bench-dsp bench-peers
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,15 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/latency.py --sessions 20
+	$(BIN)/python benchmarks/dsp.py --seconds 10 --peers voxpipe,plain
+	$(BIN)/python benchmarks/barge_in.py --runs 3
+	$(BIN)/python benchmarks/model_latency.py
+
+# The inbound DSP chain against livekit-agents' and pipecat's (their packages are the
+# optional `bench` extra, never a runtime dependency).
+bench-peers: $(STAMP)
+	$(BIN)/pip install -q -e ".[test,bench]"
+	$(BIN)/python benchmarks/dsp.py --seconds 30 --json out/bench_dsp.json
 
 clean:
 	rm -rf build out native/*.so native/*.c *.egg-info

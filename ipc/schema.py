@@ -95,6 +95,7 @@ class TruncatePoint(_Data, tag="tp", frozen=True):
     played_samples: int
     received_samples: int
     sample_rate: int
+    reason: str = "speech_started"  # the flush's reason: the model cancels itself only then
 
 
 class StreamEvent(_Data, tag="se", frozen=True):
@@ -146,6 +147,14 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     vad_threshold: float = 0.5
     prefix_padding_ms: int = 300
     silence_duration_ms: int = 500
+    # An agent (MultimodalAgent) drives this session from the supervisor: playout
+    # reports playback progress so the agent can pace its transcript.
+    agent: bool = False
+    # Local VAD in dsp (barge-in before the model hears the user); 0 disables it.
+    local_vad_min_speech_ms: int = 0
+    local_vad_threshold_db: float = 0.0  # 0: the kernel's default
+    # Reconnect before the provider's session time cap (0: never).
+    max_session_s: float = 0.0
 
 
 class _Control(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="t"):
@@ -194,7 +203,41 @@ class Shutdown(_Control, tag="shutdown", frozen=True):
     """Stop gracefully: finish sessions' files, then exit 0."""
 
 
-ControlMsg = Hello | Ping | Pong | SessionStart | SessionEnd | StatsRequest | StatsReply | Shutdown
+class ModelCommand(_Control, tag="mcmd", frozen=True):
+    """Client events for a session's model connection, sent in order (agent -> model)."""
+
+    session: str
+    events: list[dict[str, Any]]
+
+
+class PlayoutInterrupt(_Control, tag="pint", frozen=True):
+    """Stop the session's agent audio now (user code called ``interrupt()``)."""
+
+    session: str
+    reason: str
+
+
+class SessionNote(_Control, tag="note", frozen=True):
+    """An event from the supervisor to place on the session timeline (events.jsonl)."""
+
+    session: str
+    kind: str
+    data: dict[str, Any]
+
+
+ControlMsg = (
+    Hello
+    | Ping
+    | Pong
+    | SessionStart
+    | SessionEnd
+    | StatsRequest
+    | StatsReply
+    | Shutdown
+    | ModelCommand
+    | PlayoutInterrupt
+    | SessionNote
+)
 
 
 class StageEvent(msgspec.Struct, frozen=True, gc=False, array_like=True):

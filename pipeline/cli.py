@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--base-url", default=None,
                      help=f"realtime websocket base URL (openai default {OPENAI_BASE_URL})")
     run.add_argument("--model-name", default="gpt-realtime", help="realtime model name")
+    run.add_argument("--model-engine", choices=("dialogue", "echo"), default="dialogue",
+                     help="--model local: the offline model's replies: dialogue (speech "
+                     "recognition, rules and tool calls, speech synthesis; default) or echo")
     run.add_argument("--protocol", choices=("ga", "beta"), default="ga",
                      help="Realtime API event names: ga (default) or the beta ones")
     run.add_argument("--fast", action="store_true",
@@ -55,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--instructions", default="", help="system instructions for the model")
     run.add_argument("--silence-ms", type=int, default=500,
                      help="server VAD: silence that ends a user turn (ms)")
+    run.add_argument("--agent", type=Path, default=None, metavar="FILE.py",
+                     help="run the MultimodalAgent entrypoint in FILE.py (async def "
+                     "entrypoint(ctx)) on this call; the agent picks its own model")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     ms = sub.add_parser("model-server", add_help=False,
                         help="serve the offline realtime model (see model-server --help)")
@@ -105,6 +111,8 @@ async def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write to output directory {args.out}: {exc.strerror or exc}",
                      EXIT_USAGE)
+    if args.agent is not None:
+        return await _run_agent(args, duration)
     api_key = ""
     server = None
     if args.model == "openai":
@@ -117,7 +125,7 @@ async def _run(args: argparse.Namespace) -> int:
     elif args.base_url:
         url = args.base_url
     else:
-        server = LocalModelServer()
+        server = LocalModelServer(["--engine", args.model_engine])
         try:
             url = await asyncio.to_thread(server.start)
         except RuntimeError as exc:
@@ -161,6 +169,46 @@ async def _run(args: argparse.Namespace) -> int:
         await runtime.stop()
         if server is not None:
             server.stop()
+
+
+async def _run_agent(args: argparse.Namespace, duration: float) -> int:
+    from pipeline.agent_runner import AgentFileError, load_entrypoint, run_agent
+    from pipeline.supervisor.runtime import Runtime
+
+    try:
+        entry = load_entrypoint(args.agent)
+    except AgentFileError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    log = logging.getLogger("voxpipe")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = Runtime()
+    try:
+        try:
+            await runtime.start()
+        except RuntimeError as exc:
+            return _fail(str(exc), EXIT_CRASH_LOOP)
+        log.info("agent %s on %.1f s of input; pids %s", args.agent, duration, runtime.pids())
+        try:
+            summary = await run_agent(entry, runtime, args.input, args.out,
+                                      realtime=not args.fast, stop=stop)
+        except Exception as exc:  # the user's entrypoint failed: one line, exit 1
+            return _fail(f"agent entrypoint failed: {type(exc).__name__}: {exc}",
+                         EXIT_SESSION_FAILED)
+        if runtime.fault:
+            return _fail(runtime.fault, EXIT_CRASH_LOOP)
+        await runtime.stop()
+        if summary is None:
+            return _fail("the agent never started a session (no participant linked?)",
+                         EXIT_SESSION_FAILED)
+        if summary.error:
+            return _fail(summary.error, EXIT_SESSION_FAILED)
+        _print_summary(summary)
+        return EXIT_OK
+    finally:
+        await runtime.stop()
 
 
 def _progress_printer(log: logging.Logger, sid: str,

@@ -72,6 +72,7 @@ class AudioItemState:
     received: int = 0
     seq: int = 0
     done: bool = False
+    pending_text: list[str] = field(default_factory=list)  # deltas awaiting their audio
 
 
 @dataclass
@@ -86,6 +87,7 @@ class ModelLink:
     items: dict[str, AudioItemState] = field(default_factory=dict)
     response_id: str | None = None
     closed: bool = False
+    recycling: bool = False
     _task: asyncio.Task[None] | None = None
 
     @property
@@ -111,6 +113,19 @@ class ModelLink:
             self.stats.count("user_audio_dropped.backlog")
         self.outbox.put_nowait(msg)
 
+    async def send_events(self, events: list[dict[str, Any]]) -> None:
+        """Client events from the agent, in order; without a link they are dropped
+        (the agent replays its state on ``model_connected``)."""
+        conn = self.conn
+        if conn is None:
+            self.stats.count("commands_dropped.no_link", len(events))
+            return
+        try:
+            for event in events:
+                await conn.send(event)
+        except ModelConnectionClosed:
+            self.stats.count("commands_dropped.closed")
+
     async def on_truncate_point(self, tp: TruncatePoint) -> None:
         """Playout reports what of an interrupted item was heard; fix the item."""
         state = self.items.get(tp.item_id)
@@ -120,6 +135,10 @@ class ModelLink:
         if conn is None:
             return
         try:
+            if tp.reason != "speech_started" and self.response_id is not None:
+                # The server cancels on its own VAD's speech start; any other cut
+                # (local VAD, user code) must cancel the reply itself.
+                await conn.cancel_response()
             if played == 0:
                 # Truncating at 0 ms leaves an empty item the model may still "remember".
                 await conn.delete_item(tp.item_id)
@@ -152,17 +171,25 @@ class ModelLink:
                 continue
             connected_at = time.monotonic()
             self.emit("model_connected", {"url": self.cfg.model_url})
-            sender = asyncio.create_task(self._send_audio(self.conn))
+            helpers = [asyncio.create_task(self._send_audio(self.conn))]
+            if self.cfg.max_session_s > 0:
+                helpers.append(asyncio.create_task(self._recycle_after(self.conn)))
             try:
                 async for event in self.conn.events():
                     await self._on_server_event(event)
             finally:
-                sender.cancel()
+                for helper in helpers:
+                    helper.cancel()
             if self.closed:
                 return
             self._abandon_items()
             self.emit("model_disconnected", {"code": self.conn.close_code,
-                                             "reason": self.conn.close_reason})
+                                             "reason": self.conn.close_reason,
+                                             "recycled": self.recycling})
+            if self.recycling:
+                self.recycling = False
+                attempt = 0
+                continue
             # A link that keeps dying right after connecting counts as a failure, so a
             # server that accepts and drops cannot make us spin.
             if time.monotonic() - connected_at < LINK_MIN_LIFE_S:
@@ -175,6 +202,16 @@ class ModelLink:
                 attempt += 1
             else:
                 attempt = 0
+
+    async def _recycle_after(self, conn: RealtimeConnection) -> None:
+        """Reconnect before the provider's session time cap, between two responses
+        (the agent replays the conversation on ``model_connected``)."""
+        await asyncio.sleep(self.cfg.max_session_s)
+        while self.response_id is not None or any(not i.done for i in self.items.values()):
+            await asyncio.sleep(0.05)
+        self.recycling = True
+        self.stats.count("model_recycled")
+        await conn.close()
 
     async def _send_audio(self, conn: RealtimeConnection) -> None:
         hop = self.stats.hop("dsp_to_model_sent")
@@ -202,6 +239,13 @@ class ModelLink:
             self._forward_audio(e)
         elif isinstance(e, ev.TranscriptDelta):
             self.to_playout(AgentText(s, e.item_id, e.content_index, e.delta))
+            state = self.items.get(e.item_id)
+            if state is None:
+                state = self.items[e.item_id] = AudioItemState(e.item_id, e.content_index)
+            # A word's audio starts somewhere in the audio that follows its text: the
+            # delta is reported once that audio has arrived, with its end as the word's
+            # earliest start, so the agent never shows a word before it is heard.
+            state.pending_text.append(e.delta)
         elif isinstance(e, ev.SpeechStarted):
             # Barge-in: playout goes silent at its next frame and reports what played.
             self.to_playout(PlayoutFlush(s, "speech_started", time.monotonic_ns()))
@@ -223,14 +267,21 @@ class ModelLink:
         elif isinstance(e, ev.TextDone):
             # A text-only answer (no audio): the agent layer decides how to recover.
             self.emit("agent_text", {"item_id": e.item_id, "text": e.text})
-        elif isinstance(e, ev.FunctionCallArgumentsDone):
+        elif isinstance(e, ev.OutputItemDone) and e.item_type == "function_call":
+            # The done item, not the arguments event: the beta protocol names the
+            # function only on the item.
             self.emit("function_call", {"item_id": e.item_id, "call_id": e.call_id,
-                                        "name": e.name, "arguments": e.arguments})
+                                        "name": e.name, "arguments": e.arguments,
+                                        "response_id": e.response_id})
         elif isinstance(e, ev.ResponseCreated):
             self.response_id = e.response_id
             self.emit("response_created", {"response_id": e.response_id})
-        elif isinstance(e, ev.ContentPartAdded) and e.part_type == "audio":
-            self.items.setdefault(e.item_id, AudioItemState(e.item_id, e.content_index))
+        elif isinstance(e, ev.ContentPartAdded):
+            if e.part_type == "audio":
+                self.items.setdefault(e.item_id, AudioItemState(e.item_id, e.content_index))
+            self.emit("response_content_added", {"item_id": e.item_id,
+                                                 "content_index": e.content_index,
+                                                 "content_type": e.part_type})
         elif isinstance(e, ev.AudioDone):
             self._item_done(e.item_id, interrupted=False)
         elif isinstance(e, ev.TranscriptDone):
@@ -255,11 +306,20 @@ class ModelLink:
                                             self.cfg.output_rate, piece, rx))
             state.seq += 1
         state.received += len(pcm) // 2
+        self._release_text(state)
+
+    def _release_text(self, state: AudioItemState) -> None:
+        for delta in state.pending_text:
+            self.emit("agent_transcript_delta", {
+                "item_id": state.item_id, "content_index": state.content_index,
+                "delta": delta, "position": state.received})
+        state.pending_text.clear()
 
     def _item_done(self, item_id: str, interrupted: bool) -> None:
         state = self.items.get(item_id)
         if state is None or state.done:
             return
+        self._release_text(state)
         state.done = True
         self.to_playout(AgentItemDone(self.session, item_id, interrupted))
 

@@ -63,17 +63,25 @@ class PlayoutQueue:
             item.queued += 1
         return item
 
-    def add_text(self, item_id: str, delta: str) -> None:
+    def add_text(self, item_id: str, content_index: int, delta: str) -> None:
+        if item_id in self.flushed:
+            return
         item = self.items.get(item_id)
-        if item is not None and item_id not in self.flushed:
+        if item is None:
+            # Transcript may lead its audio (the model sends the first word first).
+            item = self.items[item_id] = AgentItem(item_id, content_index)
+        if not item.stopped:
             item.text += delta
 
-    def mark_done(self, item_id: str) -> AgentItem | None:
+    def mark_done(self, item_id: str, interrupted: bool = False) -> AgentItem | None:
+        """No more audio for the item; ``interrupted``: it was cut short upstream (the
+        reply was cancelled or the model link dropped), so it ends as interrupted."""
         item = self.items.get(item_id)
         if item is None:
             # A response with no audio at all (text only, or cancelled before audio).
             return None
         item.done = True
+        item.interrupted = item.interrupted or interrupted
         if item.received == 0:
             item.stopped = True  # nothing to play: it never starts
         return item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,15 +11,48 @@ from typing import Any
 import pytest
 
 from pipeline.local_model import LocalModelServer
+from pipeline.models.protocol_trace import TRACE_ENV
+from tests.protocol_trace_check import check_trace_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "audio"
 
 
+# Test modules whose every test opens model-server sessions: each such test must leave at
+# least one server event in the trace, or the tracing itself broke.
+_TRACED_MODULES = (
+    "test_local_server.py", "test_local_server_vad.py", "test_faults.py",
+    "test_protocol_complete.py",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def protocol_trace(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """Record every Realtime event of the run, then validate all against the `openai` types.
+
+    Autouse and session-scoped, so the variable is set before any server or pipeline
+    process starts; children inherit it.
+    """
+    preset = os.environ.get(TRACE_ENV)
+    trace_dir = Path(preset) if preset else tmp_path_factory.mktemp("protocol-trace")
+    os.environ[TRACE_ENV] = str(trace_dir)
+    yield trace_dir
+    if not preset:
+        del os.environ[TRACE_ENV]
+    report = check_trace_dir(trace_dir)
+    assert not report.invalid, report.summary()
+    traced_tests = sum(item.path.name in _TRACED_MODULES for item in request.session.items)
+    if not request.session.testsfailed:
+        server_events = sum(n for k, n in report.checked.items() if k.startswith("server/"))
+        assert server_events >= traced_tests, report.summary()
+
+
 @pytest.fixture(scope="session")
 def model_url() -> Iterator[str]:
-    """The bundled offline model server, on loopback, for the whole test run."""
-    with LocalModelServer() as server:
+    """The bundled offline model server (echo engine), on loopback, for the whole test run."""
+    with LocalModelServer(["--engine", "echo"]) as server:
         yield server.url
 
 

@@ -1,10 +1,12 @@
 """dsp: every microphone frame of every session passes here.
 
-Per frame: downmix -> int16->float -> resample to the model's input rate ->
-float->int16 -> re-chunk to ``chunk_ms`` chunks, each sent to the model stage
-and to playout (the user channel of the recording). The per-sample work is in
-``native`` (Cython, GIL released) and soxr; buffers are allocated once per
-session, never per frame.
+Per frame: downmix -> resample to the model's input rate (int16 in, int16 out)
+-> re-chunk to ``chunk_ms`` chunks, each sent to the model stage and to playout
+(the user channel of the recording); with a local VAD, 10 ms frames of the
+resampled audio go through it too, and a speech onset flushes playout at once
+(barge-in before the model has even heard the words). All per-sample work is in
+``native`` (Cython, GIL released); buffers are allocated once per session,
+never per frame.
 """
 
 from __future__ import annotations
@@ -13,15 +15,24 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-import soxr
-
-from ipc.schema import CaptureFrame, DataMsg, SessionConfig, UserAudio, data_encoder
+from ipc.schema import (
+    CaptureFrame,
+    DataMsg,
+    PlayoutFlush,
+    SessionConfig,
+    StreamEvent,
+    UserAudio,
+    data_encoder,
+)
 from native.chunker import Chunker
-from native.convert import downmix_s16, f32_to_s16, s16_to_f32
+from native.convert import downmix_s16
+from native.resample import Resampler
+from native.vad import SPEECH_START, SPEECH_STOP, Vad
 from pipeline.stages.runner import HotStage, run_stage
+
+VAD_FRAME_MS = 10
 
 
 @dataclass
@@ -31,15 +42,18 @@ class SessionDsp:
     cfg: SessionConfig
     in_rate: int
     in_channels: int
-    resampler: soxr.ResampleStream | None
+    resampler: Resampler | None
     chunker: Chunker
     mono: bytearray
-    f32: npt.NDArray[np.float32]
     s16: bytearray
     chunk: bytearray
+    vad: Vad | None
+    vad_chunker: Chunker | None
+    vad_frame: bytearray
     next_seq: int = -1  # capture seq expected next; -1 until the first frame
     chunk_seq: int = 0
     position: int = 0  # timeline sample (model rate) of the chunker's first sample
+    vad_base: int = 0  # timeline sample of the VAD's first sample
     chunk_capture_ns: int = 0
 
 
@@ -57,19 +71,28 @@ class DspStage(HotStage):
 
     def _build(self, cfg: SessionConfig, in_rate: int, in_channels: int) -> SessionDsp:
         frame_in = _frame_samples(in_rate, cfg.frame_ms)
-        # soxr's HQ stream emits in bursts (e.g. 734 samples every third 10 ms frame at
-        # 16->24 kHz): room for half a second of output covers any burst.
-        frame_out = cfg.model_rate // 2
         chunk_samples = cfg.model_rate * cfg.chunk_ms // 1000
         resampler = None
+        frame_out = frame_in
         if in_rate != cfg.model_rate:
-            resampler = soxr.ResampleStream(in_rate, cfg.model_rate, 1, dtype="float32",
-                                            quality="HQ")
+            resampler = Resampler(in_rate, cfg.model_rate)
+            frame_out = resampler.max_output(frame_in)
+        vad = vad_chunker = None
+        vad_samples = cfg.model_rate * VAD_FRAME_MS // 1000
+        if cfg.local_vad_min_speech_ms > 0:
+            # 0 dB means "the kernel's default threshold".
+            threshold: dict[str, Any] = {}
+            if cfg.local_vad_threshold_db:
+                threshold["threshold_db"] = cfg.local_vad_threshold_db
+            vad = Vad(cfg.model_rate, VAD_FRAME_MS, min_speech_ms=cfg.local_vad_min_speech_ms,
+                      min_silence_ms=cfg.silence_duration_ms,
+                      prefix_padding_ms=cfg.prefix_padding_ms, **threshold)
+            vad_chunker = Chunker(vad_samples, vad_samples * 50)
         return SessionDsp(
             cfg, in_rate, in_channels, resampler,
             Chunker(chunk_samples, chunk_samples * 50),
-            bytearray(2 * frame_in), np.zeros(frame_in, np.float32),
-            bytearray(2 * frame_out), bytearray(2 * chunk_samples),
+            bytearray(2 * frame_in), bytearray(2 * frame_out), bytearray(2 * chunk_samples),
+            vad, vad_chunker, bytearray(2 * vad_samples),
         )
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
@@ -110,25 +133,49 @@ class DspStage(HotStage):
                                                                  chain.in_channels)
             chain.chunk_seq = chunk_seq
         cfg = chain.cfg
-        chain.position = seq * _frame_samples(cfg.model_rate, cfg.frame_ms)
+        chain.position = chain.vad_base = seq * _frame_samples(cfg.model_rate, cfg.frame_ms)
         return chain
 
     def _process(self, chain: SessionDsp, msg: CaptureFrame) -> None:
-        pcm: bytes | bytearray = msg.pcm
+        pcm: bytes | bytearray | memoryview = msg.pcm
         n = len(pcm) // (2 * msg.channels)
-        if n > chain.f32.shape[0]:
+        if n * 2 > len(chain.mono):
             self.stats.count("frames_dropped.too_long")
             return
         if msg.channels > 1:
             downmix_s16(pcm, msg.channels, chain.mono)
-            pcm = memoryview(chain.mono)[: 2 * n]  # type: ignore[assignment]
-        if chain.resampler is None:
-            self._push(chain, pcm, msg.capture_ns)
-            return
-        s16_to_f32(pcm, chain.f32)
-        out = chain.resampler.resample_chunk(chain.f32[:n])
-        m = f32_to_s16(np.ascontiguousarray(out, dtype=np.float32), chain.s16)
-        self._push(chain, memoryview(chain.s16)[: 2 * m], msg.capture_ns)
+            pcm = memoryview(chain.mono)[: 2 * n]
+        if chain.resampler is not None:
+            m = chain.resampler.process_s16(memoryview(pcm)[: 2 * n], chain.s16)
+            pcm = memoryview(chain.s16)[: 2 * m]
+        if chain.vad is not None:
+            self._detect(chain, pcm, msg.capture_ns)
+        self._push(chain, pcm, msg.capture_ns)
+
+    def _detect(self, chain: SessionDsp, pcm: bytes | bytearray | memoryview,
+                capture_ns: int) -> None:
+        """Local VAD on 10 ms frames of model-rate audio; an onset flushes playout."""
+        assert chain.vad is not None and chain.vad_chunker is not None
+        chain.vad_chunker.push(pcm)
+        vad, rate = chain.vad, chain.cfg.model_rate
+        while chain.vad_chunker.pop(chain.vad_frame):
+            result = vad.process(chain.vad_frame)
+            if result != SPEECH_START and result != SPEECH_STOP:
+                continue
+            # The onset on the wall clock: this frame's capture stamp minus the audio
+            # between the onset sample and the end of what the VAD has seen.
+            behind = vad.samples_seen - vad.event_sample + chain.vad_chunker.available
+            onset_ns = capture_ns - behind * 1_000_000_000 // rate
+            session = chain.cfg.session
+            if result == SPEECH_START:
+                self.stats.count("local_vad_onsets")
+                self.send("playout", PlayoutFlush(session, "local_vad", onset_ns))
+                kind = "local_speech_started"
+            else:
+                kind = "local_speech_stopped"
+            self.send("playout", StreamEvent(session, kind, {
+                "sample": chain.vad_base + vad.event_sample, "onset_ns": onset_ns},
+                time.monotonic_ns()))
 
     def _push(self, chain: SessionDsp, pcm: bytes | bytearray | memoryview,
               capture_ns: int) -> None:

@@ -26,6 +26,7 @@ from ipc.schema import (
     ControlMsg,
     DataMsg,
     Hello,
+    ModelCommand,
     SessionConfig,
     SessionEnd,
     SessionStart,
@@ -121,6 +122,12 @@ class ModelStage:
                 await link.close()
         elif isinstance(msg, Shutdown):
             self.stopping.set()
+        elif isinstance(msg, ModelCommand):
+            link = self.links.get(msg.session)
+            if link is None:
+                self.stats.count("commands_dropped.unknown_session")
+            else:
+                await link.send_events(msg.events)
 
     def _start_link(self, cfg: SessionConfig) -> None:
         if cfg.session in self.links:

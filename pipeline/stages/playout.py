@@ -21,9 +21,12 @@ from ipc.schema import (
     AgentAudio,
     AgentItemDone,
     AgentText,
+    ControlMsg,
     DataMsg,
     PlayoutFlush,
+    PlayoutInterrupt,
     SessionConfig,
+    SessionNote,
     StreamEvent,
     TruncatePoint,
     UserAudio,
@@ -41,6 +44,9 @@ MAX_LATE_FRAMES: Final = 10
 # Frames due within this much of now are played in the same wake-up (one wake-up
 # serves every session in the window); the transport buffers at least this much.
 PLAY_AHEAD_NS: Final = 2_000_000
+# With an agent attached, playback progress goes to the supervisor this often (in
+# playout frames): the agent releases transcript words only once their audio played.
+PROGRESS_EVERY_FRAMES: Final = 5
 
 
 @dataclass
@@ -121,22 +127,36 @@ class PlayoutStage(HotStage):
             self.stats.hop("dsp_to_playout").record_ns(now - msg.dsp_ns)
             sp.recorder.write_user(msg.position, msg.pcm)
         elif isinstance(msg, AgentText):
-            sp.queue.add_text(msg.item_id, msg.delta)
+            sp.queue.add_text(msg.item_id, msg.content_index, msg.delta)
         elif isinstance(msg, AgentItemDone):
-            sp.queue.mark_done(msg.item_id)
+            sp.queue.mark_done(msg.item_id, msg.interrupted)
         elif isinstance(msg, PlayoutFlush):
-            self._flush(sp, msg, now)
+            self._flush(sp, msg.reason, msg.onset_ns, now)
         elif isinstance(msg, StreamEvent):
             self._log_event(sp, msg.kind, msg.data, origin="model")
         else:
             self.stats.count("frames_dropped.unexpected_type")
 
-    def _flush(self, sp: SessionPlayout, msg: PlayoutFlush, now: int) -> None:
+    def on_control(self, msg: ControlMsg) -> None:
+        if isinstance(msg, PlayoutInterrupt | SessionNote):
+            sp = self.playing.get(msg.session)
+            if sp is None:
+                self.stats.count("control_dropped.unknown_session")
+            elif isinstance(msg, PlayoutInterrupt):
+                now = time.monotonic_ns()
+                self._flush(sp, msg.reason, now, now)
+            else:
+                self._log_event(sp, msg.kind, msg.data, origin="agent")
+        else:
+            super().on_control(msg)
+
+    def _flush(self, sp: SessionPlayout, reason: str, onset_ns: int, now: int) -> None:
         cut = sp.queue.flush()
-        self.stats.hop("bargein_to_flush").record_ns(now - msg.onset_ns)
+        self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
         for item in cut:
             self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
-                                             item.played, item.received, sp.cfg.output_rate))
+                                             item.played, item.received, sp.cfg.output_rate,
+                                             reason))
             if item.started:
                 self._stopped(sp, item)
         sp.queue.forget_stopped()
@@ -161,13 +181,17 @@ class PlayoutStage(HotStage):
     def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
         if sp.queue.idle:
             return  # silence: the recording's gaps read as zeros, nothing to write
+        if sp.cfg.agent and sp.clock.tick % PROGRESS_EVERY_FRAMES == 0:
+            # Before this frame is filled: what has been heard by its slot's start.
+            self._progress(sp)
         result = FrameResult()
         sp.queue.fill(sp.frame, result)
         for rx in result.first_rx_ns:
             self.stats.hop("model_rx_to_first_played").record_ns(now_ns - rx)
-        for item in result.started:
+        for item, rx in zip(result.started, result.first_rx_ns, strict=True):
             self._log_event(sp, "agent_started_speaking",
-                            {"item_id": item.item_id, "position": sp.clock.position()})
+                            {"item_id": item.item_id, "position": sp.clock.position(),
+                             "rx_to_play_ms": round((now_ns - rx) / 1e6, 2)})
         if result.filled:
             sp.recorder.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             self.stats.count("agent_samples_played", result.filled)
@@ -178,12 +202,21 @@ class PlayoutStage(HotStage):
         if result.finished:
             sp.queue.forget_stopped()
 
+    def _progress(self, sp: SessionPlayout) -> None:
+        """Bus only (not events.jsonl): how much of each playing item has played."""
+        for item in sp.queue.items.values():
+            if item.started and not item.stopped:
+                self.emit(sp.cfg.session, "agent_playout_progress", {
+                    "item_id": item.item_id, "played": item.played,
+                    "t_ms": sp.clock.t_ms(time.monotonic_ns())})
+
     def _stopped(self, sp: SessionPlayout, item: AgentItem) -> None:
         text = item.text + ("..." if item.interrupted else "")
         self._log_event(sp, "agent_stopped_speaking", {
             "item_id": item.item_id, "interrupted": item.interrupted,
             "played_ms": round(item.played * 1000 / sp.cfg.output_rate, 1),
             "received_ms": round(item.received * 1000 / sp.cfg.output_rate, 1),
+            "played_samples": item.played,
             "text": text,
         })
 

@@ -148,6 +148,12 @@ class HotStage:
             self.end_session(msg.session)
         elif isinstance(msg, Shutdown):
             self._stopping = True
+        else:
+            self.on_control(msg)
+
+    def on_control(self, msg: ControlMsg) -> None:
+        """A session-level control message (interrupt, note); stages that take none count it."""
+        self.stats.count("control_dropped.unexpected_type")
 
     def _send_control(self, msg: msgspec.Struct) -> None:
         try:

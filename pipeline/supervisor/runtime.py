@@ -25,10 +25,13 @@ from ipc.runtime_dir import RuntimeDir
 from ipc.schema import (
     MAX_SESSION_ID_LEN,
     Hello,
+    ModelCommand,
     Ping,
+    PlayoutInterrupt,
     Pong,
     SessionConfig,
     SessionEnd,
+    SessionNote,
     SessionStart,
     Shutdown,
     StageEvent,
@@ -151,7 +154,10 @@ class Runtime:
             protocol=spec.protocol, model_name=spec.model_name, instructions=spec.instructions,
             voice=spec.voice, server_vad=spec.server_vad,
             prefix_padding_ms=spec.prefix_padding_ms,
-            silence_duration_ms=spec.silence_duration_ms,
+            silence_duration_ms=spec.silence_duration_ms, agent=spec.agent,
+            local_vad_min_speech_ms=spec.local_vad_min_speech_ms,
+            local_vad_threshold_db=spec.local_vad_threshold_db,
+            max_session_s=spec.max_session_s,
         )
         session = Session(sid, spec, cfg)
         self.sessions[sid] = session
@@ -170,6 +176,19 @@ class Runtime:
         # Upstream first, so playout finalises after the last audio it will get.
         for name in reversed(START_ORDER):
             self._send_control(name, SessionEnd(sid))
+
+    # -- commands from the agent layer -----------------------------------------
+    def send_model_events(self, sid: str, events: list[dict[str, Any]]) -> None:
+        """Client events for the session's model connection, in order."""
+        self._send_control("model", ModelCommand(sid, events))
+
+    def interrupt(self, sid: str, reason: str = "interrupt") -> None:
+        """Silence the session's agent audio at playout's next frame."""
+        self._send_control("playout", PlayoutInterrupt(sid, reason))
+
+    def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
+        """Put an agent-layer event on the session timeline (events.jsonl)."""
+        self._send_control("playout", SessionNote(sid, kind, data))
 
     def _close(self, s: Session) -> None:
         if not s.closed.done():

@@ -34,6 +34,13 @@ class SessionSpec:
     prefix_padding_ms: int = 300
     tail_silence_ms: int = 1500
     chunk_ms: int = 100
+    # Driven by a MultimodalAgent: playout reports playback progress to it.
+    agent: bool = False
+    # Local VAD barge-in in dsp (0 = off): speech this long flushes playout.
+    local_vad_min_speech_ms: int = 0
+    local_vad_threshold_db: float = 0.0
+    # Reconnect the model before its session time cap (0 = never).
+    max_session_s: float = 0.0
     # After the input ended and everything went quiet, close after this long.
     idle_close_s: float = 0.8
     # Never wait longer than this after the input ended.

@@ -424,7 +424,8 @@ def test_session_update_ga_and_beta_shapes() -> None:
             session = (await client.until("session.updated"))[0]["session"]
             assert session["output_modalities"] == ["text"]
             assert session["audio"]["output"]["voice"] == "echo"
-            await client.send(type="session.update", session={"input_audio_format": "g711_ulaw"})
+            # g711_ulaw/g711_alaw are served (tests/models/test_protocol_complete.py); g722 is not.
+            await client.send(type="session.update", session={"input_audio_format": "g722"})
             (err,) = await client.until("error")
             assert err["error"]["param"] == "session.input_audio_format"
 

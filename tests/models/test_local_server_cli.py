@@ -94,35 +94,48 @@ def test_subprocess_prints_url_serves_and_stops_on_sigterm() -> None:
 
 
 def test_official_sdk_holds_a_spoken_turn() -> None:
+    """The openai SDK speaks to the dialogue engine: a recorded request, its transcript,
+    a spoken answer."""
     openai = pytest.importorskip("openai")
-    pcm, _ = speech_track([1.0])
+    from tests.models.test_reply_streaming import request_pcm
+
+    pcm = request_pcm("your_name")
 
     async def scenario() -> None:
-        server = await start_server(ServerConfig())
+        server = await start_server(ServerConfig(engine="dialogue"))
         try:
             base = server.url.removesuffix("/realtime")
             client = openai.AsyncOpenAI(api_key="x", websocket_base_url=base)
             async with client.realtime.connect(model="gpt-realtime") as conn:
                 await conn.session.update(session={
                     "type": "realtime", "output_modalities": ["audio"],
-                    "audio": {"input": {"turn_detection": {"type": "server_vad"}}}})
+                    "audio": {"input": {"turn_detection": {"type": "server_vad"},
+                                        "transcription": {"model": "whisper-1"}}}})
                 step = SR // 10
                 for i in range(0, pcm.size, step):
                     await conn.input_audio_buffer.append(
                         audio=base64.b64encode(pcm[i:i + step].tobytes()).decode())
                 seen: list[str] = []
                 audio = 0
+                transcript = reply = ""
                 async for event in conn:
                     seen.append(event.type)
+                    if event.type == "conversation.item.input_audio_transcription.completed":
+                        transcript = event.transcript
                     if event.type == "response.output_audio.delta":
                         audio += len(base64.b64decode(event.delta)) // 2
+                    if event.type == "response.output_audio_transcript.done":
+                        reply = event.transcript
                     if event.type == "response.done":
                         assert event.response.status == "completed"
+                    if transcript and "response.done" in seen:  # they may come in any order
                         break
                 assert seen[:2] == ["session.created", "session.updated"]
                 assert "input_audio_buffer.speech_stopped" in seen
-                assert audio > SR
+                assert "your name" in transcript.lower(), transcript
+                assert reply == "My name is voxpipe."
+                assert audio > SR // 2
         finally:
             await server.close()
 
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -71,10 +71,16 @@ class RealtimeClient:
         return event
 
     async def until(self, etype: str, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Events received up to and including the next one of type `etype`."""
+        """Events received up to and including the next one of type `etype`.
+
+        `rate_limits.updated` (after every `response.done`) is left out unless asked for;
+        it is still validated and kept in `self.events`.
+        """
         got: list[dict[str, Any]] = []
         while True:
             event = await self.recv(timeout)
+            if event["type"] == "rate_limits.updated" and etype != event["type"]:
+                continue
             got.append(event)
             if event["type"] == etype:
                 return got

@@ -85,10 +85,10 @@ def test_item_done_without_audio_never_starts() -> None:
 
 def test_transcript_accumulates_until_flushed() -> None:
     q = PlayoutQueue()
+    q.add_text("a", 0, "Hello ")  # text may lead the item's first audio
     q.push("a", 0, pcm(10), 1)
-    q.add_text("a", "Hello ")
-    q.add_text("a", "there")
-    assert q.items["a"].text == "Hello there"
+    q.add_text("a", 0, "there")
+    assert q.items["a"].text == "Hello there" and q.items["a"].received == 10
     q.flush()
-    q.add_text("a", " ignored")
+    q.add_text("a", 0, " ignored")
     assert q.items["a"].text == "Hello there"

@@ -62,6 +62,10 @@ class InputAudioBuffer:
         self.drop(until)
         return audio
 
+    def peek(self) -> npt.NDArray[np.int16]:
+        """A copy of every buffered sample, leaving the buffer as it is."""
+        return self._slice(self._end)
+
     def drop(self, until: int) -> None:
         """Discard samples before timeline index `until` (clamped to the buffer)."""
         until = min(max(until, self._start), self._end)

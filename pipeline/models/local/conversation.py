@@ -8,6 +8,7 @@ only `conversation.item.retrieve` pays for base64.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class ContentPart:
     truncated: bool = False
     speech_span: tuple[int, int] | None = None
     """For VAD-committed user audio: [start, end) sample range the VAD heard as speech."""
+    transcription: asyncio.Task[str] | None = None
+    """For user audio: its decode, running or done; sets `transcript` when it ends."""
 
 
 @dataclass

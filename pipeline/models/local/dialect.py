@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import wire
+from .audio_format import GA_TYPE_OF, AudioFormat
 from .conversation import ContentPart, Item
 
 if TYPE_CHECKING:
@@ -37,7 +38,13 @@ _BETA_MODELS = frozenset({
     "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview",
     "gpt-4o-mini-realtime-preview-2024-12-17",
 })
-_PCM_FORMAT = {"type": "audio/pcm", "rate": wire.SAMPLE_RATE}
+
+
+def ga_format(fmt: AudioFormat) -> dict[str, Any]:
+    """A GA audio format object (`{"type": "audio/pcm", "rate": 24000}`, `audio/pcmu`...)."""
+    if fmt == "pcm16":
+        return {"type": "audio/pcm", "rate": wire.SAMPLE_RATE}
+    return {"type": GA_TYPE_OF[fmt]}
 
 
 @dataclass
@@ -60,6 +67,7 @@ class ResponseRecord:
     voice: str
     max_output_tokens: int | str
     metadata: dict[str, str] | None = None
+    output_format: AudioFormat = "pcm16"
     status: str = "in_progress"
     status_details: dict[str, Any] | None = None
     usage: Usage | None = None
@@ -154,12 +162,12 @@ class Dialect:
             out.update(
                 modalities=self.modalities(rec.audio_output),
                 voice=rec.voice,
-                output_audio_format="pcm16",
+                output_audio_format=rec.output_format,
                 temperature=0.8,
             )
         else:
             out["output_modalities"] = self.modalities(rec.audio_output)
-            out["audio"] = {"output": {"format": dict(_PCM_FORMAT), "voice": rec.voice}}
+            out["audio"] = {"output": {"format": ga_format(rec.output_format), "voice": rec.voice}}
         return out
 
     def session(self, cfg: SessionConfig) -> dict[str, Any]:
@@ -182,12 +190,14 @@ class Dialect:
             "include": None,
             "audio": {
                 "input": {
-                    "format": dict(_PCM_FORMAT),
+                    "format": ga_format(cfg.input_format),
                     "transcription": cfg.input_transcription,
                     "noise_reduction": cfg.noise_reduction,
                     "turn_detection": _turn_detection(cfg.turn_detection, ga=True),
                 },
-                "output": {"format": dict(_PCM_FORMAT), "voice": cfg.voice, "speed": cfg.speed},
+                "output": {
+                    "format": ga_format(cfg.output_format), "voice": cfg.voice, "speed": cfg.speed,
+                },
             },
         }
 
@@ -198,8 +208,8 @@ class Dialect:
             "modalities": self.modalities(cfg.audio_output),
             "instructions": cfg.instructions,
             "voice": voice_name(cfg.voice),
-            "input_audio_format": "pcm16",
-            "output_audio_format": "pcm16",
+            "input_audio_format": cfg.input_format,
+            "output_audio_format": cfg.output_format,
             "input_audio_transcription": cfg.input_transcription,
             "input_audio_noise_reduction": cfg.noise_reduction,
             "turn_detection": _turn_detection(cfg.turn_detection, ga=False),

@@ -1,8 +1,9 @@
 """`response.create` parameters, and what a response is asked to answer.
 
 A response answers the latest user message in its context: the conversation,
-or the `input` list when the client gave one. Input token usage is estimated
-from that context (instructions, texts, seconds of user audio).
+or the `input` list when the client gave one. Its `instructions` and
+`tool_choice` replace the session's for this response only. Input token usage
+is estimated from that context (instructions, texts, seconds of user audio).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 from . import wire
 from .conversation import Conversation, Item, item_not_found, parse_item
 from .dialect import Usage, voice_name
-from .reply_engine import UserTurn
-from .response_run import INPUT_AUDIO_TOKENS_PER_S, audio_tokens, text_tokens
+from .reply_engine import ReplyRequest, UserTurn
 from .session_config import SessionConfig
+from .token_estimate import INPUT_AUDIO_TOKENS_PER_S, audio_tokens, text_tokens
 from .wire import ProtocolError
 
 
@@ -30,6 +31,9 @@ class ResponseParams:
     in_conversation: bool = True
     metadata: dict[str, str] | None = None
     input: list[Item] | None = None
+    response_instructions: str | None = None
+    """`instructions` given in `response.create` (None: the session's apply)."""
+    tool_choice: str | dict[str, Any] = "auto"
 
 
 def parse_response_params(
@@ -41,13 +45,22 @@ def parse_response_params(
         audio_output=cfg.audio_output,
         voice=voice_name(cfg.voice),
         max_output_tokens=cfg.max_output_tokens,
+        tool_choice=cfg.tool_choice,
     )
     if raw is None:
         return params
     where = "response."
     instructions = wire.opt_str(raw, "instructions", where)
     if instructions is not None:
-        params.instructions = instructions
+        params.instructions = params.response_instructions = instructions
+    choice = raw.get("tool_choice")
+    if choice is not None:
+        if not isinstance(choice, str | dict):
+            raise ProtocolError("invalid_type", f"Invalid type for '{where}tool_choice'.",
+                                where + "tool_choice")
+        if isinstance(choice, str):
+            wire.one_of(choice, ("auto", "none", "required"), where + "tool_choice")
+        params.tool_choice = choice
     for key in ("output_modalities", "modalities"):
         modalities = wire.opt_list(raw, key, where)
         if modalities is not None:
@@ -98,6 +111,24 @@ def _input_item(raw: Any, where: str, conversation: Conversation) -> Item:
     return parse_item(raw, where)
 
 
+def reply_request(
+    params: ResponseParams, cfg: SessionConfig, context: list[Item]
+) -> ReplyRequest:
+    """What the reply engine is asked: this response's context, instructions and tools."""
+    td = cfg.turn_detection
+    return ReplyRequest(
+        turn=latest_user_turn(context),
+        instructions=params.instructions,
+        audio_output=params.audio_output,
+        prefix_padding_ms=td.prefix_padding_ms if td is not None else 300,
+        session_instructions=cfg.instructions,
+        response_instructions=params.response_instructions,
+        context=tuple(context),
+        tools=tuple(cfg.tools),
+        tool_choice=params.tool_choice,
+    )
+
+
 def latest_user_turn(context: list[Item]) -> UserTurn | None:
     """The newest user message in `context`, as the reply engine sees it."""
     for item in reversed(context):
@@ -105,7 +136,9 @@ def latest_user_turn(context: list[Item]) -> UserTurn | None:
             continue
         for part in item.content:
             if part.type == "input_audio" and part.audio is not None and part.audio.size:
-                return UserTurn(audio=part.audio, speech_span=part.speech_span)
+                text = part.transcript if part.transcription is None else None
+                return UserTurn(audio=part.audio, speech_span=part.speech_span,
+                                text=text or None, transcript=part.transcription)
         text = item.text()
         if text:
             return UserTurn(text=text)

@@ -1,10 +1,20 @@
 """One response, from `response.created` to `response.done`, as an asyncio task.
 
-The run asks the reply engine for a `Reply`, then streams it as audio deltas
-of `chunk_ms` interleaved with transcript deltas (or text deltas in text
-mode), yielding to the event loop after every delta so a cancel or a
-speech-start is handled between two deltas. `pace` 0 sends as fast as the
-socket drains; `pace` X paces the audio at X times real time.
+The run awaits the engine's `Reply` (which may itself await the user's
+transcript), then streams one output item:
+
+- speech: the reply is spoken sentence by sentence (`SentenceSpeaker`, one
+  sentence synthesized ahead) as audio deltas of `chunk_ms`; each word's
+  `response.output_audio_transcript.delta` is sent just before the audio delta
+  holding the word's first sample;
+- text (text-only responses): `response.output_text.delta` word by word;
+- a function call: `response.function_call_arguments.delta` pieces, then
+  `.done` with the full arguments.
+
+It yields to the event loop after every delta, so a cancel or a speech-start
+is handled between two deltas or while a sentence is being synthesized.
+`pace` 0 sends as fast as the socket drains; `pace` X paces the audio at X
+times real time.
 
 Cancelling (client `response.cancel` or a VAD barge-in) closes whatever is
 open in order — audio done, transcript done, content part done, output item
@@ -16,34 +26,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from . import wire
+from .audio_format import encode_output
 from .conversation import ContentPart, Conversation, Item
 from .dialect import Dialect, ResponseRecord, Usage
-from .reply_engine import Reply, ReplyEngine, ReplyRequest
+from .reply_engine import FunctionCall, Reply, ReplyEngine, ReplyRequest
+from .token_estimate import OUTPUT_AUDIO_TOKENS_PER_S, audio_tokens, text_tokens
+
+if TYPE_CHECKING:
+    from .tts import SpokenSentence
+
+log = logging.getLogger(__name__)
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Sends one server event: (GA event type, payload without `type`/`event_id`)."""
 
-# Token estimates: ~10 tokens per second of input audio, ~20 per second of
-# output audio, ~4 characters per text token (the API's published ballparks).
-INPUT_AUDIO_TOKENS_PER_S = 10
-OUTPUT_AUDIO_TOKENS_PER_S = 20
-CHARS_PER_TOKEN = 4
+T = TypeVar("T")
 
-
-def text_tokens(text: str) -> int:
-    """Estimated tokens in `text`."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
-
-
-def audio_tokens(samples: int, per_second: int) -> int:
-    """Estimated tokens in `samples` of 24 kHz audio."""
-    return math.ceil(samples * per_second / wire.SAMPLE_RATE)
+ARGUMENT_DELTAS = 3
+"""Function call arguments are streamed in about this many pieces."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class ResponseRun:
         self._usage = input_usage
         self._wake = asyncio.Event()
         self._cancel_reason: str | None = None
+        self._failure: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.finished = False
         self.item: Item | None = None
@@ -86,6 +97,9 @@ class ResponseRun:
         self._prev_id: str | None = None
         self._sent_samples = 0
         self._sent_text = ""
+        self._spoken = np.empty(0, dtype=np.int16)
+        """All audio of the sentences begun so far; the part's audio is a view of it."""
+        self._t0 = 0.0
 
     @property
     def id(self) -> str:
@@ -120,17 +134,27 @@ class ResponseRun:
         await self._emit(ga_type, payload)
 
     async def _run(self) -> None:
-        rec = self.record
-        reply = await self._until_cancelled(self._engine.reply(self._request))
-        if reply is not None and self._cancel_reason is None:
-            await self._open_output()
-            if rec.audio_output:
-                await self._stream_audio(reply)
-            else:
-                await self._stream_text(reply)
+        try:
+            reply = await self._until_cancelled(self._engine.reply(self._request))
+            if reply is not None and self._cancel_reason is None:
+                await self._stream(reply)
+        except Exception as exc:  # an engine fault fails this response, not the session
+            log.exception("response %s failed", self.id)
+            self._failure = f"{type(exc).__name__}: {exc}"
         await self._finish()
 
-    async def _until_cancelled(self, work: Coroutine[Any, Any, Reply]) -> Reply | None:
+    async def _stream(self, reply: Reply) -> None:
+        if reply.function_call is not None:
+            await self._stream_call(reply.function_call)
+            return
+        await self._open_message()
+        if self.record.audio_output:
+            await self._stream_speech(reply)
+        else:
+            await self._stream_text(reply)
+
+    async def _until_cancelled(self, work: Awaitable[T]) -> T | None:
+        """`work`'s result, or None if the response is cancelled first."""
         work_task = asyncio.ensure_future(work)
         wake_task = asyncio.ensure_future(self._wake.wait())
         await asyncio.wait({work_task, wake_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -140,8 +164,7 @@ class ResponseRun:
             return None
         return work_task.result()
 
-    async def _open_output(self) -> None:
-        item = Item(id=wire.new_id("item"), type="message", status="in_progress", role="assistant")
+    async def _add_item(self, item: Item) -> None:
         self.item = item
         if self._conversation is not None:
             self._prev_id = self._conversation.insert(item)
@@ -154,6 +177,10 @@ class ResponseRun:
                 "conversation.item.added",
                 previous_item_id=self._prev_id, item=self._dialect.item(item),
             )
+
+    async def _open_message(self) -> None:
+        item = Item(id=wire.new_id("item"), type="message", status="in_progress", role="assistant")
+        await self._add_item(item)
         if self.record.audio_output:
             part = ContentPart(type="output_audio", transcript="")
             wire_part: dict[str, Any] = {"type": "audio", "transcript": ""}
@@ -171,43 +198,78 @@ class ResponseRun:
             "content_index": 0,
         }
 
-    async def _stream_audio(self, reply: Reply) -> None:
+    async def _stream_call(self, call: FunctionCall) -> None:
+        item = Item(id=wire.new_id("item"), type="function_call", status="in_progress",
+                    name=call.name, call_id=wire.new_id("call"), arguments="")
+        await self._add_item(item)
+        size = max(1, -(-len(call.arguments) // ARGUMENT_DELTAS))
+        for i in range(0, len(call.arguments), size):
+            piece = call.arguments[i : i + size]
+            item.arguments = (item.arguments or "") + piece
+            await self._send(
+                "response.function_call_arguments.delta", response_id=self.id,
+                item_id=item.id, output_index=0, call_id=item.call_id, delta=piece,
+            )
+            if await self._pause(None):
+                return
+
+    async def _stream_speech(self, reply: Reply) -> None:
+        from .speech_runtime import SentenceSpeaker, prerecorded, shared_runtime
+
+        self._t0 = asyncio.get_running_loop().time()
+        if reply.audio is not None:
+            await self._stream_sentence(prerecorded(reply.text, reply.audio))
+            return
+        runtime, voice = shared_runtime(), self.record.voice
+        speaker = SentenceSpeaker(reply.text, lambda s: runtime.speak(s, voice))
+        try:
+            while True:
+                sentence = await self._until_cancelled(speaker.next())
+                if sentence is None or await self._stream_sentence(sentence):
+                    return
+        finally:
+            speaker.cancel()
+
+    async def _stream_sentence(self, sentence: SpokenSentence) -> bool:
+        """Stream one sentence's audio and words; True if cancelled meanwhile."""
+        chunk = max(1, wire.ms_to_samples(self._pacing.chunk_ms))
+        self._spoken = np.concatenate((self._spoken, sentence.audio))
+        words = list(sentence.words)
+        next_word = 0
+        for start in range(0, sentence.audio.size, chunk):
+            while next_word < len(words) and words[next_word].start_sample < start + chunk:
+                await self._say_word(words[next_word].text)
+                next_word += 1
+            await self._send_audio(sentence.audio[start : start + chunk])
+            until = self._t0 + self._sent_samples / wire.SAMPLE_RATE / self._pace()
+            if await self._pause(until):
+                return True
+        for word in words[next_word:]:
+            await self._say_word(word.text)
+        return await self._pause(None)
+
+    async def _say_word(self, word: str) -> None:
+        assert self._part is not None
+        delta = f" {word}" if self._sent_text else word
+        self._sent_text += delta
+        if not self._part.truncated:
+            self._part.transcript = self._sent_text
+        await self._send("response.output_audio_transcript.delta", **self._where(), delta=delta)
+
+    async def _send_audio(self, pcm: npt.NDArray[np.int16]) -> None:
         assert self._part is not None
         part = self._part
-        chunk = max(1, wire.ms_to_samples(self._pacing.chunk_ms))
-        n_chunks = max(1, -(-reply.audio.size // chunk))
-        words = reply.text.split(" ")
-        words_sent = 0
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        for i in range(n_chunks):
-            pcm = reply.audio[i * chunk : (i + 1) * chunk]
-            if pcm.size:
-                await self._send(
-                    "response.output_audio.delta", **self._where(),
-                    delta=wire.encode_b64(pcm.tobytes()),
-                )
-                self._sent_samples += pcm.size
-                if not part.truncated:
-                    part.audio = reply.audio[: self._sent_samples]
-            due = math.ceil((i + 1) * len(words) / n_chunks)
-            if due > words_sent:
-                delta = " ".join(words[words_sent:due])
-                if words_sent:
-                    delta = " " + delta
-                words_sent = due
-                self._sent_text += delta
-                if not part.truncated:
-                    part.transcript = self._sent_text
-                await self._send(
-                    "response.output_audio_transcript.delta", **self._where(), delta=delta
-                )
-            if await self._pause(t0 + self._sent_samples / wire.SAMPLE_RATE / self._pace()):
-                return
+        await self._send(
+            "response.output_audio.delta", **self._where(),
+            delta=wire.encode_b64(encode_output(pcm, self.record.output_format)),
+        )
+        self._sent_samples += pcm.size
+        if not part.truncated:
+            part.audio = self._spoken[: self._sent_samples]
 
     async def _stream_text(self, reply: Reply) -> None:
         assert self._part is not None
-        for i, word in enumerate(reply.text.split(" ")):
+        for i, word in enumerate(reply.text.split()):
             delta = word if i == 0 else " " + word
             self._sent_text += delta
             self._part.text = self._sent_text
@@ -230,42 +292,57 @@ class ResponseRun:
             await asyncio.sleep(0)
         return self._cancel_reason is not None
 
-    async def _finish(self) -> None:
+    async def _close_item(self, item: Item) -> None:
         cancelled = self._cancel_reason is not None
-        item, part = self.item, self._part
-        if item is not None and part is not None:
-            item.status = "incomplete" if cancelled else "completed"
-            if part.type == "output_audio":
-                await self._send("response.output_audio.done", **self._where())
-                await self._send(
-                    "response.output_audio_transcript.done", **self._where(),
-                    transcript=self._sent_text,
-                )
-                wire_part: dict[str, Any] = {"type": "audio", "transcript": self._sent_text}
-            else:
-                await self._send("response.output_text.done", **self._where(), text=self._sent_text)
-                wire_part = {"type": "text", "text": self._sent_text}
-            await self._send("response.content_part.done", **self._where(), part=wire_part)
+        item.status = "incomplete" if cancelled or self._failure else "completed"
+        part = self._part
+        if item.type == "function_call":
+            done: dict[str, Any] = {"name": item.name} if not self._dialect.beta else {}
             await self._send(
-                "response.output_item.done",
-                response_id=self.id, output_index=0, item=self._dialect.item(item),
+                "response.function_call_arguments.done", response_id=self.id, item_id=item.id,
+                output_index=0, call_id=item.call_id, arguments=item.arguments or "", **done,
             )
-            if self._conversation is not None and item.id in self._conversation:
-                await self._send(
-                    "conversation.item.done",
-                    previous_item_id=self._prev_id, item=self._dialect.item(item),
-                )
-        rec = self.record
-        rec.status = "cancelled" if cancelled else "completed"
-        rec.status_details = (
-            {"type": "cancelled", "reason": self._cancel_reason} if cancelled else None
+        elif part is not None and part.type == "output_audio":
+            await self._send("response.output_audio.done", **self._where())
+            await self._send(
+                "response.output_audio_transcript.done", **self._where(),
+                transcript=self._sent_text,
+            )
+            wire_part: dict[str, Any] = {"type": "audio", "transcript": self._sent_text}
+            await self._send("response.content_part.done", **self._where(), part=wire_part)
+        elif part is not None:
+            await self._send("response.output_text.done", **self._where(), text=self._sent_text)
+            wire_part = {"type": "text", "text": self._sent_text}
+            await self._send("response.content_part.done", **self._where(), part=wire_part)
+        await self._send(
+            "response.output_item.done",
+            response_id=self.id, output_index=0, item=self._dialect.item(item),
         )
-        self._usage.output_text_tokens = text_tokens(self._sent_text)
+        if self._conversation is not None and item.id in self._conversation:
+            await self._send(
+                "conversation.item.done",
+                previous_item_id=self._prev_id, item=self._dialect.item(item),
+            )
+
+    async def _finish(self) -> None:
+        if self.item is not None:
+            await self._close_item(self.item)
+        rec = self.record
+        if self._cancel_reason is not None:
+            rec.status = "cancelled"
+            rec.status_details = {"type": "cancelled", "reason": self._cancel_reason}
+        elif self._failure is not None:
+            rec.status = "failed"
+            rec.status_details = {"type": "failed", "error": {
+                "type": "server_error", "code": "engine_error", "message": self._failure}}
+        else:
+            rec.status, rec.status_details = "completed", None
+        arguments = self.item.arguments if self.item is not None else None
+        self._usage.output_text_tokens = text_tokens(self._sent_text + (arguments or ""))
         self._usage.output_audio_tokens = audio_tokens(
             self._sent_samples, OUTPUT_AUDIO_TOKENS_PER_S
         )
         rec.usage = self._usage
-        output = [item] if item is not None else []
+        output = [self.item] if self.item is not None else []
         await self._send("response.done", response=self._dialect.response(rec, output))
         self.finished = True
-

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hmac
 import ipaddress
 import logging
@@ -31,10 +30,13 @@ from websockets.http11 import Request, Response
 
 from pipeline.proc import die_with_parent
 
+from .dialogue import DialogueReplyEngine
+from .faults import FaultInjector, FiredFaults
+from .outgoing import DEFAULT_SEND_TIMEOUT_S, WRITE_LIMIT_BYTES, EventSender
 from .reply_engine import EchoReplyEngine, ReplyEngine
 from .response_run import Pacing
 from .session import RealtimeSession
-from .session_options import MAX_CHUNK_MS, MAX_PACE, SessionOptions
+from .session_options import ENGINES, MAX_CHUNK_MS, MAX_PACE, SessionOptions
 from .wire import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,11 @@ log = logging.getLogger(__name__)
 API_KEY_ENV = "VOXPIPE_MODEL_SERVER_KEY"
 # One append of 15 MiB base64 is the API's documented maximum message size.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+def make_engine(name: str) -> ReplyEngine:
+    """The reply engine called `name` ("dialogue" or "echo")."""
+    return DialogueReplyEngine() if name == "dialogue" else EchoReplyEngine()
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,13 @@ class ServerConfig:
     """0: send deltas as fast as possible; X: X times real time."""
     max_buffer_seconds: float = 15 * 60
     """Bound on each session's uncommitted input audio."""
-    engine_factory: Callable[[], ReplyEngine] = field(default=EchoReplyEngine)
-    """Makes each session's reply engine."""
+    send_timeout_s: float = DEFAULT_SEND_TIMEOUT_S
+    """A client that reads nothing for this long while the write buffer is full is dropped."""
+    engine: str = "echo"
+    """Sessions' default reply engine (`ENGINES`; a URL's `engine=` overrides it). The
+    command line defaults to "dialogue"; in-process servers (tests) to the light "echo"."""
+    engine_factory: Callable[[str], ReplyEngine] = field(default=make_engine)
+    """Makes a session's reply engine from its name."""
 
     def check(self) -> None:
         """Raise ValueError if this configuration must not be served."""
@@ -72,12 +84,15 @@ class ServerConfig:
             raise ValueError(f"chunk_ms must be 1..{MAX_CHUNK_MS}, got {self.chunk_ms}")
         if not 0.0 <= self.pace <= MAX_PACE:
             raise ValueError(f"pace must be 0..{MAX_PACE}, got {self.pace}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
 
     def session_defaults(self) -> SessionOptions:
         """Options every session starts from (a URL query may override some)."""
         return SessionOptions(
             pacing=Pacing(chunk_ms=self.chunk_ms, pace=self.pace),
             max_buffer_samples=round(self.max_buffer_seconds * SAMPLE_RATE),
+            engine=self.engine,
         )
 
 
@@ -101,6 +116,10 @@ class RunningServer:
         self.connections = 0
         """Connections currently open."""
 
+    def open_connections(self) -> list[ServerConnection]:
+        """The websockets currently open (for tests and diagnostics)."""
+        return list(self._server.connections)
+
     @property
     def url(self) -> str:
         """The websocket URL clients connect to."""
@@ -119,6 +138,7 @@ class _Connections:
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
         self._defaults = config.session_defaults()
+        self._fired_faults = FiredFaults()
         self.running: RunningServer | None = None
 
     def _options(self, request: Request) -> SessionOptions:
@@ -142,13 +162,15 @@ class _Connections:
     async def handle(self, ws: ServerConnection) -> None:
         assert ws.request is not None
         options = self._options(ws.request)
-
-        async def send(data: bytes) -> None:
-            # A closed socket is noticed by the receive loop, which ends the session.
-            with contextlib.suppress(ConnectionClosed):
-                await ws.send(data, text=True)
-
-        session = RealtimeSession(options, send, self._config.engine_factory())
+        faults = None
+        if options.fault:
+            faults = FaultInjector(
+                ws, options.fault, options.fault_id, options.stall_s, self._fired_faults
+            )
+        sender = EventSender(
+            ws, beta=options.beta, faults=faults, send_timeout_s=self._config.send_timeout_s
+        )
+        session = RealtimeSession(options, sender.send, self._config.engine_factory(options.engine))
         if self.running is not None:
             self.running.connections += 1
         log.info("session %s opened from %s (beta=%s)", session.config.id, ws.remote_address,
@@ -170,6 +192,12 @@ class _Connections:
 async def start_server(config: ServerConfig) -> RunningServer:
     """Start serving on the current event loop; raises ValueError for a refused config."""
     config.check()
+    if config.engine == "dialogue":
+        from .speech_runtime import shared_runtime
+
+        # Load the recognizer before listening: the first turn must not pay for it.
+        runtime = shared_runtime()
+        await asyncio.get_running_loop().run_in_executor(runtime.executor, runtime.preload)
     connections = _Connections(config)
     server = await serve(
         connections.handle,
@@ -177,6 +205,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         config.port,
         process_request=connections.process_request,
         max_size=MAX_MESSAGE_BYTES,
+        write_limit=WRITE_LIMIT_BYTES,
     )
     port = next(iter(server.sockets)).getsockname()[1]
     running = RunningServer(server, config.host, port)
@@ -187,8 +216,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="voxpipe model-server",
-        description="Offline server speaking the OpenAI Realtime protocol (echo replies).",
+        description="Offline server speaking the OpenAI Realtime protocol (speech recognition, "
+        "rule-based dialogue with tool calls, speech synthesis; or echo replies).",
     )
+    parser.add_argument("--engine", choices=ENGINES, default="dialogue",
+                        help="reply engine (default %(default)s; a URL's engine= overrides it)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=0, help="port, 0 = ephemeral (default)")
     parser.add_argument(
@@ -235,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ServerConfig(
         host=args.host, port=args.port,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
-        chunk_ms=args.chunk_ms, pace=args.pace,
+        chunk_ms=args.chunk_ms, pace=args.pace, engine=args.engine,
     )
     try:
         config.check()

@@ -18,18 +18,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from . import wire
 from .audio_buffer import BufferFull, InputAudioBuffer
+from .audio_format import decode_append
 from .conversation import ContentPart, Conversation, Item, item_not_found, parse_item
 from .dialect import Dialect, ResponseRecord
-from .reply_engine import ReplyEngine, ReplyRequest
-from .response_params import input_usage, latest_user_turn, parse_response_params
+from .rate_limits import RateLimits
+from .reply_engine import ReplyEngine
+from .response_params import input_usage, parse_response_params, reply_request
 from .response_run import ResponseRun
 from .server_vad import FRAME_SAMPLES, ServerVad, SpeechStart, VadEvent
 from .session_config import SessionConfig
 from .session_options import SessionOptions
+from .turn_transcriber import TurnTranscriber
 from .wire import ProtocolError, ms_to_samples, samples_to_ms
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,10 @@ class RealtimeSession:
         self.active: ResponseRun | None = None
         self._out_of_band: set[ResponseRun] = set()
         self.errors_sent = 0
+        self._responses_started = 0
+        self._transcriber = TurnTranscriber(self.emit, lambda: self.config,
+                                            always=engine.needs_transcript)
+        self._rate_limits = RateLimits()
         self._reset_vad()
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "session.update": self._session_update,
@@ -89,6 +95,8 @@ class RealtimeSession:
             return
         event = {"type": name, "event_id": wire.new_id("event"), **payload}
         await self._send(_encoder.encode(event))
+        if ga_type == "response.done":  # the API reports the budget after each response
+            await self.emit("rate_limits.updated", self._rate_limits.charge(payload["response"]))
 
     async def _error(self, exc: ProtocolError, client_event_id: str | None) -> None:
         self.errors_sent += 1
@@ -107,6 +115,7 @@ class RealtimeSession:
 
     def close(self) -> None:
         """The connection is gone: stop all responses without sending more."""
+        self._transcriber.close()
         for run in (self.active, *self._out_of_band):
             if run is not None:
                 run.abort()
@@ -151,17 +160,18 @@ class RealtimeSession:
         self._vad = ServerVad(td.vad_params()) if td is not None else None
         self._vad_base = self.buffer.end
         self._speech_item_id = None
+        self._transcriber.cancel_live()
 
     # -- input audio --------------------------------------------------------------------
 
     async def _buffer_append(self, event: dict[str, Any]) -> None:
-        pcm = wire.decode_pcm16(wire.req_str(event, "audio"), "audio")
-        samples = np.frombuffer(pcm, dtype=np.int16)
+        samples = decode_append(wire.req_str(event, "audio"), self.config.input_format)
         try:
             self.buffer.append(samples)
         except BufferFull as exc:
             raise ProtocolError("input_audio_buffer_full", f"Audio not appended: {exc}.",
                                 "audio") from exc
+        self._transcriber.feed(samples)
         if self._vad is None:
             return
         for vad_event in self._vad.process(samples):
@@ -179,6 +189,7 @@ class RealtimeSession:
             self._speech_onset = onset
             self._speech_item_id = wire.new_id("item")
             self.buffer.drop(onset - ms_to_samples(td.prefix_padding_ms))
+            self._transcriber.begin(self._speech_item_id, self.buffer.peek())
             await self.emit(
                 "input_audio_buffer.speech_started",
                 {"audio_start_ms": samples_to_ms(onset), "item_id": self._speech_item_id},
@@ -206,6 +217,7 @@ class RealtimeSession:
             content=[ContentPart(type="input_audio", audio=audio, speech_span=span)],
         )
         prev = self.conversation.insert(item)
+        self._transcriber.complete(item)
         await self.emit("input_audio_buffer.committed", {"item_id": item_id,
                                                          "previous_item_id": prev})
         await self._announce_item(item, prev)
@@ -225,6 +237,7 @@ class RealtimeSession:
 
     async def _buffer_clear(self, event: dict[str, Any]) -> None:
         self.buffer.clear()
+        self._transcriber.cancel_live()
         if self._vad is not None:
             self._vad.reset()
         self._speech_item_id = None
@@ -246,6 +259,8 @@ class RealtimeSession:
     async def _item_create(self, event: dict[str, Any]) -> None:
         item = parse_item(wire.req_obj(event, "item"))
         prev = self.conversation.insert(item, wire.opt_str(event, "previous_item_id"))
+        if item.role == "user" and not item.text():
+            self._transcriber.complete(item, events_allowed=False)
         await self._announce_item(item, prev)
 
     def _find(self, event: dict[str, Any]) -> Item:
@@ -309,14 +324,11 @@ class RealtimeSession:
 
     async def _start_response(self, raw: dict[str, Any] | None) -> None:
         params = parse_response_params(raw, self.config, self.conversation)
+        self._responses_started += 1
+        if self._responses_started <= self.options.text_responses:
+            params.audio_output = False
         context = params.input if params.input is not None else self.conversation.items()
-        td = self.config.turn_detection
-        request = ReplyRequest(
-            turn=latest_user_turn(context),
-            instructions=params.instructions,
-            audio_output=params.audio_output,
-            prefix_padding_ms=td.prefix_padding_ms if td is not None else 300,
-        )
+        request = reply_request(params, self.config, context)
         record = ResponseRecord(
             id=wire.new_id("resp"),
             conversation_id=self.conversation_id if params.in_conversation else None,
@@ -324,6 +336,7 @@ class RealtimeSession:
             voice=params.voice,
             max_output_tokens=params.max_output_tokens,
             metadata=params.metadata,
+            output_format=self.config.output_format,
         )
         run = ResponseRun(
             record=record, request=request, engine=self._engine, dialect=self.dialect,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from . import wire
+from .audio_format import FORMATS, GA_TYPES, AudioFormat
 from .server_vad import VadParams
 from .wire import ProtocolError
 
@@ -65,6 +66,8 @@ class SessionConfig:
     model: str = DEFAULT_MODEL
     instructions: str = DEFAULT_INSTRUCTIONS
     voice: str | dict[str, Any] = "alloy"
+    input_format: AudioFormat = "pcm16"
+    output_format: AudioFormat = "pcm16"
     audio_output: bool = True
     turn_detection: TurnDetection | None = field(default_factory=TurnDetection)
     tools: list[dict[str, Any]] = field(default_factory=list)
@@ -122,7 +125,7 @@ class SessionConfig:
         audio_in = wire.opt_obj(audio, "input", "session.audio.") or {}
         fmt = wire.opt_obj(audio_in, "format", "session.audio.input.")
         if fmt is not None:
-            _check_ga_format(fmt, "session.audio.input.format")
+            self.input_format = _ga_format(fmt, "session.audio.input.format")
         if "turn_detection" in audio_in:
             self.turn_detection = _parse_turn_detection(
                 audio_in["turn_detection"], "session.audio.input.turn_detection"
@@ -134,7 +137,7 @@ class SessionConfig:
         audio_out = wire.opt_obj(audio, "output", "session.audio.") or {}
         fmt = wire.opt_obj(audio_out, "format", "session.audio.output.")
         if fmt is not None:
-            _check_ga_format(fmt, "session.audio.output.format")
+            self.output_format = _ga_format(fmt, "session.audio.output.format")
         self._apply_voice(audio_out, "session.audio.output.")
         speed = wire.opt_float(audio_out, "speed", "session.audio.output.")
         if speed is not None:
@@ -144,10 +147,12 @@ class SessionConfig:
         modalities = wire.opt_list(raw, "modalities", "session.")
         if modalities is not None:
             self.audio_output = _audio_in(modalities, "session.modalities", ga=False)
-        for key in ("input_audio_format", "output_audio_format"):
-            fmt = wire.opt_str(raw, key, "session.")
-            if fmt is not None:
-                wire.one_of(fmt, ("pcm16",), f"session.{key}")
+        fmt = wire.opt_str(raw, "input_audio_format", "session.")
+        if fmt is not None:
+            self.input_format = _beta_format(fmt, "session.input_audio_format")
+        fmt = wire.opt_str(raw, "output_audio_format", "session.")
+        if fmt is not None:
+            self.output_format = _beta_format(fmt, "session.output_audio_format")
         if "turn_detection" in raw:
             self.turn_detection = _parse_turn_detection(
                 raw["turn_detection"], "session.turn_detection"
@@ -197,16 +202,21 @@ def _audio_in(modalities: list[Any], param: str, *, ga: bool) -> bool:
     return "audio" in modalities
 
 
-def _check_ga_format(fmt: dict[str, Any], param: str) -> None:
-    ftype = wire.opt_str(fmt, "type", f"{param}.")
-    if ftype is not None:
-        wire.one_of(ftype, ("audio/pcm",), f"{param}.type")
+def _beta_format(name: str, param: str) -> AudioFormat:
+    return cast(AudioFormat, wire.one_of(name, FORMATS, param))
+
+
+def _ga_format(fmt: dict[str, Any], param: str) -> AudioFormat:
+    ftype = wire.opt_str(fmt, "type", f"{param}.") or "audio/pcm"
+    wire.one_of(ftype, tuple(GA_TYPES), f"{param}.type")
     rate = wire.opt_int(fmt, "rate", f"{param}.")
-    if rate is not None and rate != wire.SAMPLE_RATE:
+    # G.711 is 8 kHz by definition; only pcm names a rate (and only 24 kHz is served).
+    if rate is not None and (ftype != "audio/pcm" or rate != wire.SAMPLE_RATE):
         raise ProtocolError(
             "invalid_value", f"Invalid value: {rate}. Supported values are: 24000.",
             f"{param}.rate",
         )
+    return GA_TYPES[ftype]
 
 
 def _parse_max_tokens(value: Any, param: str) -> int | str:

@@ -1,10 +1,10 @@
 """Per-connection options, fixed when the websocket opens.
 
 They start from the server's defaults and may be overridden per session from
-the request URL's query string (`/v1/realtime?model=…&pace=…&chunk_ms=…`), so
-one server can host sessions that behave differently. Later fault injection
-(`&fault=…`) belongs here too; unknown query keys are ignored, as the real
-API ignores what it does not use.
+the request URL's query string (`/v1/realtime?model=…&pace=…&chunk_ms=…`,
+`engine=…`, `text_responses=…`, faults: `fault=…&fault_id=…&stall_s=…`, see
+`faults`), so one server can host sessions that behave differently. Unknown
+query keys are ignored, as the real API ignores what it does not use.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from .audio_buffer import DEFAULT_MAX_SECONDS
+from .faults import parse_fault
 from .response_run import Pacing
 from .session_config import DEFAULT_MODEL
 from .wire import SAMPLE_RATE
 
 MAX_CHUNK_MS = 1000
 MAX_PACE = 1000.0
+ENGINES = ("dialogue", "echo")
+MAX_TEXT_RESPONSES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,16 @@ class SessionOptions:
     beta: bool = False
     pacing: Pacing = field(default_factory=Pacing)
     max_buffer_samples: int = DEFAULT_MAX_SECONDS * SAMPLE_RATE
+    #: Reply engine: "dialogue" (STT -> dialogue -> TTS) or "echo" (repeat the user turn).
+    engine: str = "dialogue"
+    #: Answer the first N responses in text instead of audio.
+    text_responses: int = 0
+    #: Fault to inject in this session (`faults.FAULTS`); empty: none.
+    fault: str = ""
+    #: With a fault id, the fault fires once server-wide (reconnects get a clean session).
+    fault_id: str | None = None
+    #: How long `fault=stall` sends nothing.
+    stall_s: float = 5.0
 
     def for_request(self, path: str, beta_header: str | None) -> SessionOptions:
         """These defaults overridden by a request's query string and `OpenAI-Beta` header.
@@ -47,7 +60,27 @@ class SessionOptions:
             pace = float(query["pace"][-1])
             if not 0.0 <= pace <= MAX_PACE:
                 raise ValueError(f"pace must be 0..{MAX_PACE}")
+        engine = query.get("engine", [self.engine])[-1]
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
+        text_responses = self.text_responses
+        if "text_responses" in query:
+            text_responses = int(query["text_responses"][-1])
+            if not 0 <= text_responses <= MAX_TEXT_RESPONSES:
+                raise ValueError(f"text_responses must be 0..{MAX_TEXT_RESPONSES}")
+        fault = query.get("fault", [self.fault])[-1]
+        fault_id = query.get("fault_id", [self.fault_id])[-1] or None
+        stall_s = float(query["stall_s"][-1]) if "stall_s" in query else self.stall_s
+        parse_fault(fault, fault_id, stall_s)
         beta = beta_header is not None and "realtime=v1" in beta_header.replace(" ", "")
         return dataclasses.replace(
-            self, model=model, beta=beta, pacing=Pacing(chunk_ms=chunk_ms, pace=pace)
+            self,
+            model=model,
+            beta=beta,
+            pacing=Pacing(chunk_ms=chunk_ms, pace=pace),
+            engine=engine,
+            text_responses=text_responses,
+            fault=fault,
+            fault_id=fault_id,
+            stall_s=stall_s,
         )

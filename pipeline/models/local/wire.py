@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 SAMPLE_RATE = 24_000
-"""pcm16 mono at 24 kHz is the only audio format this server speaks."""
+"""The server works in pcm16 mono at 24 kHz (`audio_format` converts G.711 at the edges)."""
 
 BYTES_PER_SAMPLE = 2
 
@@ -166,17 +166,22 @@ def one_of(value: str, allowed: tuple[str, ...], param: str) -> str:
 
 def decode_pcm16(b64: str, param: str) -> bytes:
     """Strict base64 → pcm16 bytes; bad base64 or an odd byte count is an error."""
+    return decode_audio(b64, param, BYTES_PER_SAMPLE)
+
+
+def decode_audio(b64: str, param: str, frame_bytes: int) -> bytes:
+    """Strict base64 → audio bytes, a whole number of `frame_bytes`-byte samples."""
     try:
         raw = binascii.a2b_base64(b64, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError(
             "invalid_value", f"Invalid base64 audio in '{param}': {exc}.", param
         ) from exc
-    if len(raw) % BYTES_PER_SAMPLE:
+    if len(raw) % frame_bytes:
         raise ProtocolError(
             "invalid_value",
             f"Invalid audio in '{param}': {len(raw)} bytes is not a whole number of "
-            "pcm16 samples.",
+            f"{frame_bytes}-byte samples.",
             param,
         )
     return raw

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from pipeline.models.openai import client_events as ce
 from pipeline.models.openai.config import Capabilities, Modality, RealtimeSessionConfig
 from pipeline.models.openai.server_events import RejectCounter, ServerEvent, parse_server_event
+from pipeline.models.protocol_trace import ProtocolTrace, open_trace
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class RealtimeConnection:
         self.url = url
         self.config = config
         self.rejected: RejectCounter = {}
+        # None unless $VOXPIPE_PROTOCOL_TRACE is set (the test suite validates the trace).
+        self._trace: ProtocolTrace | None = open_trace("client")
 
     @classmethod
     async def connect(
@@ -161,6 +164,8 @@ class RealtimeConnection:
 
     async def send(self, event: dict[str, Any]) -> None:
         """Send one client event (a dict from :mod:`client_events`) as a text frame."""
+        if self._trace is not None:
+            self._trace.record(event, self.config.protocol)
         try:
             await self._ws.send(_ENCODER.encode(event), text=True)
         except ConnectionClosed as exc:

@@ -1,9 +1,8 @@
-"""Normalised, typed Realtime server events and the parser that never raises.
+"""The Realtime server-event parser that never raises: wire frame -> typed event.
 
-GA and beta names map to the same event (``response.output_audio.delta`` and
-``response.audio.delta`` both give :class:`AudioDelta`, with the PCM already decoded).
-The events are frozen msgspec Structs tagged by class name (``kind``), so a stage can
-forward them as they are.
+Frames are decoded by :mod:`server_wire` (GA and beta shapes) and normalised into the
+events of :mod:`server_event_types`, re-exported here so ``server_events.AudioDelta``
+and friends keep working. Bad frames are counted by reason, never raised.
 """
 
 from __future__ import annotations
@@ -15,6 +14,50 @@ from typing import Any
 import msgspec
 
 from pipeline.models.openai import server_wire as w
+from pipeline.models.openai.server_event_types import (
+    AudioDelta,
+    AudioDone,
+    ContentPartAdded,
+    ContentPartDone,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    InputCleared,
+    InputCommitted,
+    InputTranscriptCompleted,
+    InputTranscriptDelta,
+    InputTranscriptFailed,
+    ItemAdded,
+    ItemDeleted,
+    ItemRetrieved,
+    ItemTruncated,
+    OutputItemAdded,
+    OutputItemDone,
+    RateLimit,
+    RateLimitsUpdated,
+    ResponseCreated,
+    ResponseDone,
+    ServerError,
+    ServerEvent,
+    SessionCreated,
+    SessionUpdated,
+    SpeechStarted,
+    SpeechStopped,
+    TextDelta,
+    TextDone,
+    TranscriptDelta,
+    TranscriptDone,
+)
+
+__all__ = [  # the event types are re-exported: callers use `server_events.X`
+    "BAD_AUDIO", "BAD_FIELDS", "INVALID_JSON", "NOT_OBJECT", "TOO_DEEP", "UNKNOWN_TYPE",
+    "AudioDelta", "AudioDone", "ContentPartAdded", "ContentPartDone", "FunctionCallArgumentsDelta",
+    "FunctionCallArgumentsDone", "InputCleared", "InputCommitted", "InputTranscriptCompleted",
+    "InputTranscriptDelta", "InputTranscriptFailed", "ItemAdded", "ItemDeleted", "ItemRetrieved",
+    "ItemTruncated", "OutputItemAdded", "OutputItemDone", "RateLimit", "RateLimitsUpdated",
+    "RejectCounter", "ResponseCreated", "ResponseDone", "ServerError", "ServerEvent",
+    "SessionCreated", "SessionUpdated", "SpeechStarted", "SpeechStopped", "TextDelta", "TextDone",
+    "TranscriptDelta", "TranscriptDone", "parse_server_event",
+]
 
 RejectCounter = dict[str, int]
 """Rejected frames by reason; owned by the caller (one per connection, or shared)."""
@@ -25,209 +68,6 @@ UNKNOWN_TYPE = "unknown_type"
 BAD_FIELDS = "bad_fields"
 BAD_AUDIO = "bad_audio"
 TOO_DEEP = "too_deep"  # nesting beyond the interpreter's recursion limit
-
-
-class _Event(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="kind", tag=True):
-    pass
-
-
-class SessionCreated(_Event, frozen=True):
-    session_id: str | None
-    model: str | None
-
-
-class SessionUpdated(_Event, frozen=True):
-    session_id: str | None
-    model: str | None
-
-
-class SpeechStarted(_Event, frozen=True):
-    item_id: str
-    audio_start_ms: int
-
-
-class SpeechStopped(_Event, frozen=True):
-    item_id: str
-    audio_end_ms: int
-
-
-class InputCommitted(_Event, frozen=True):
-    item_id: str
-    previous_item_id: str | None
-
-
-class InputCleared(_Event, frozen=True):
-    pass
-
-
-class _ItemEvent(_Event, frozen=True):
-    """A conversation item in summary: ``text`` joins its text and transcript parts."""
-
-    item_id: str
-    item_type: str
-    role: str | None
-    status: str | None
-    content_types: tuple[str, ...]
-    text: str | None
-    call_id: str | None
-    name: str | None
-    arguments: str | None
-    output: str | None
-
-
-class ItemAdded(_ItemEvent, frozen=True):
-    previous_item_id: str | None
-
-
-class ItemRetrieved(_ItemEvent, frozen=True):
-    pass
-
-
-class OutputItemAdded(_ItemEvent, frozen=True):
-    response_id: str
-    output_index: int
-
-
-class OutputItemDone(_ItemEvent, frozen=True):
-    response_id: str
-    output_index: int
-
-
-class ItemDeleted(_Event, frozen=True):
-    item_id: str
-
-
-class ItemTruncated(_Event, frozen=True):
-    item_id: str
-    content_index: int
-    audio_end_ms: int
-
-
-class InputTranscriptDelta(_Event, frozen=True):
-    item_id: str
-    content_index: int
-    delta: str
-
-
-class InputTranscriptCompleted(_Event, frozen=True):
-    item_id: str
-    content_index: int
-    transcript: str
-
-
-class InputTranscriptFailed(_Event, frozen=True):
-    item_id: str
-    content_index: int
-    message: str
-
-
-class ResponseCreated(_Event, frozen=True):
-    response_id: str
-
-
-class ResponseDone(_Event, frozen=True):
-    """End of a response; token counts are None when the server did not report them."""
-
-    response_id: str
-    status: str
-    status_reason: str | None
-    error_type: str | None
-    error_code: str | None
-    input_tokens: int | None
-    input_text_tokens: int | None
-    input_audio_tokens: int | None
-    input_cached_tokens: int | None
-    output_tokens: int | None
-    output_text_tokens: int | None
-    output_audio_tokens: int | None
-    output_item_ids: tuple[str, ...]
-
-
-class _PartEvent(_Event, frozen=True):
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
-
-
-class ContentPartAdded(_PartEvent, frozen=True):
-    part_type: str  # "audio" | "text"
-
-
-class ContentPartDone(_PartEvent, frozen=True):
-    part_type: str  # "audio" | "text"
-    text: str | None  # the transcript of an audio part
-
-
-class AudioDelta(_PartEvent, frozen=True):
-    pcm: bytes  # pcm16 little-endian at the session's output rate
-
-
-class AudioDone(_PartEvent, frozen=True):
-    pass
-
-
-class TranscriptDelta(_PartEvent, frozen=True):
-    delta: str
-
-
-class TranscriptDone(_PartEvent, frozen=True):
-    transcript: str
-
-
-class TextDelta(_PartEvent, frozen=True):
-    delta: str
-
-
-class TextDone(_PartEvent, frozen=True):
-    text: str
-
-
-class FunctionCallArgumentsDelta(_Event, frozen=True):
-    response_id: str
-    item_id: str
-    output_index: int
-    call_id: str
-    delta: str
-
-
-class FunctionCallArgumentsDone(_Event, frozen=True):
-    response_id: str
-    item_id: str
-    output_index: int
-    call_id: str
-    name: str | None  # absent in beta; the output item carries it
-    arguments: str
-
-
-class RateLimit(msgspec.Struct, frozen=True, gc=False, kw_only=True):
-    name: str | None
-    limit: int | None
-    remaining: int | None
-    reset_seconds: float | None
-
-
-class RateLimitsUpdated(_Event, frozen=True):
-    limits: tuple[RateLimit, ...]
-
-
-class ServerError(_Event, frozen=True):
-    type: str
-    code: str | None
-    message: str
-    param: str | None
-    event_id: str | None
-
-
-ServerEvent = (
-    SessionCreated | SessionUpdated | SpeechStarted | SpeechStopped | InputCommitted
-    | InputCleared | ItemAdded | ItemDeleted | ItemTruncated | ItemRetrieved
-    | InputTranscriptDelta | InputTranscriptCompleted | InputTranscriptFailed
-    | ResponseCreated | ResponseDone | OutputItemAdded | OutputItemDone
-    | ContentPartAdded | ContentPartDone | AudioDelta | AudioDone
-    | TranscriptDelta | TranscriptDone | TextDelta | TextDone
-    | FunctionCallArgumentsDelta | FunctionCallArgumentsDone | RateLimitsUpdated | ServerError
-)  # fmt: skip
 
 
 # -- normalisation --------------------------------------------------------------------

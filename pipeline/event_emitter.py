@@ -1,0 +1,58 @@
+"""``EventEmitter``: ``on``/``once``/``off``/``emit``, the shape livekit-agents users know.
+
+Listeners run synchronously in the emitting loop; one that raises is logged and
+the others still run, so user code can never break the agent's own handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T", bound=str)
+F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("voxpipe.events")
+
+
+class EventEmitter(Generic[T]):
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+
+    def on(self, event: T, callback: F | None = None) -> Any:
+        """Register ``callback`` for ``event``; without a callback, a decorator."""
+        if callback is None:
+            def decorator(fn: F) -> F:
+                self.on(event, fn)
+                return fn
+            return decorator
+        self._listeners.setdefault(event, []).append(callback)
+        return callback
+
+    def once(self, event: T, callback: F | None = None) -> Any:
+        """Like ``on``, but the callback runs for the next emission only."""
+        if callback is None:
+            def decorator(fn: F) -> F:
+                self.once(event, fn)
+                return fn
+            return decorator
+        cb = callback
+
+        def wrapper(*args: Any) -> Any:
+            self.off(event, wrapper)
+            return cb(*args)
+
+        return self.on(event, wrapper)
+
+    def off(self, event: T, callback: Callable[..., Any]) -> None:
+        listeners = self._listeners.get(event, [])
+        if callback in listeners:
+            listeners.remove(callback)
+
+    def emit(self, event: T, *args: Any) -> None:
+        for callback in list(self._listeners.get(event, ())):
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("listener for %r failed", event)

@@ -1,0 +1,69 @@
+"""What a ``RealtimeSession`` tells the agent: event names and payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SessionEventName = Literal[
+    "input_speech_started",
+    "input_speech_stopped",
+    "input_speech_committed",
+    "input_speech_transcription_delta",
+    "input_speech_transcription_completed",
+    "response_created",
+    "response_content_added",
+    "response_transcript_delta",
+    "response_content_done",
+    "response_done",
+    "response_interrupted",
+    "agent_speech_transcription_completed",
+    "agent_speech_stopped",
+    "function_calls_collected",
+    "function_calls_finished",
+    "metrics_collected",
+    "error",
+]
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """One content part of a response (the seed's ``_ContentProto``, minus the streams:
+    audio and text flow through the stages, not through user code)."""
+
+    response_id: str
+    item_id: str
+    content_index: int
+    content_type: str  # "audio" | "text"
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class InputTranscription:
+    """The seed's ``_InputTranscriptionProto``."""
+
+    item_id: str
+    transcript: str
+
+
+@dataclass
+class ResponseTiming:
+    """Timeline stamps (ms) and usage of one response, for ``metrics_collected``."""
+
+    response_id: str
+    created_ms: float
+    done_ms: float | None = None
+    status: str = "in_progress"
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def done(self, d: dict[str, Any]) -> None:
+        self.done_ms = float(d.get("t_ms", self.created_ms))
+        self.status = str(d.get("status", "completed"))
+        self.input_tokens = d.get("input_tokens")
+        self.output_tokens = d.get("output_tokens")
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == "cancelled"
