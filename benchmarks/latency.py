@@ -48,8 +48,10 @@ def _cpu(pid: int) -> float:
         return float("nan")
 
 
-async def run(n: int, wav: Path, out_root: Path, stagger_s: float) -> dict[str, Any]:
-    server = LocalModelServer()
+async def run(n: int, wav: Path, out_root: Path, stagger_s: float,
+              engine: str = "echo") -> dict[str, Any]:
+    # The echo engine by default: it answers in ~1 ms, so what is measured is the pipeline.
+    server = LocalModelServer(["--engine", engine])
     url = await asyncio.to_thread(server.start)
     assert server.proc is not None
     server_pid = server.proc.pid
@@ -116,9 +118,12 @@ def main() -> int:
     p.add_argument("--stagger-ms", type=float, default=37.0,
                    help="delay between session starts, so turns do not all coincide")
     p.add_argument("--json", type=Path, help="also write the JSON here")
+    p.add_argument("--engine", choices=("echo", "dialogue"), default="echo",
+                   help="offline model engine (echo isolates the pipeline's own cost)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="voxpipe-bench-") as tmp:
-        result = asyncio.run(run(args.sessions, args.input, Path(tmp), args.stagger_ms / 1000))
+        result = asyncio.run(run(args.sessions, args.input, Path(tmp), args.stagger_ms / 1000,
+                                 args.engine))
     print(json.dumps(result, indent=1))
     print_table(result)
     if args.json:

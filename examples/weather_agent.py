@@ -13,8 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from pipeline import JobContext, MultimodalAgent
-from pipeline import llm
+from pipeline import JobContext, MultimodalAgent, llm
 from pipeline.realtime import local
 from pipeline.vad import VAD
 

@@ -104,6 +104,7 @@ class StreamEvent(_Data, tag="se", frozen=True):
     kind: str
     data: dict[str, Any]
     stage_ns: int
+    publish: bool = True  # False: the sender published it on the bus itself; only log it
 
 
 DataMsg = (

@@ -35,12 +35,7 @@ cdef class Chunker:
     Different instances may be used from different threads concurrently.
     """
 
-    cdef unsigned char* _ring
-    cdef Py_ssize_t _chunk       # samples per chunk
-    cdef Py_ssize_t _capacity    # ring size in samples
-    cdef Py_ssize_t _head        # ring index of the oldest buffered sample
-    cdef Py_ssize_t _count       # samples buffered
-    cdef Py_ssize_t _dropped     # samples refused since construction or reset()
+    # Attributes and cdef methods are declared in chunker.pxd.
 
     def __cinit__(self, Py_ssize_t chunk_samples, Py_ssize_t capacity_samples):
         if chunk_samples < 1:
@@ -75,6 +70,14 @@ cdef class Chunker:
             memcpy(self._ring, src + 2 * first, 2 * (n - first))
         self._count += n
 
+    cdef Py_ssize_t _push(self, const unsigned char* src, Py_ssize_t n) noexcept nogil:
+        """Append what fits of ``n`` samples, count the rest as dropped; return that count."""
+        cdef Py_ssize_t kept = min(n, self._capacity - self._count)
+        if kept > 0:
+            self._write(src, kept)
+        self._dropped += n - kept
+        return n - kept
+
     cdef void _read(self, unsigned char* dst, Py_ssize_t n) noexcept nogil:
         """Move the oldest ``n`` samples to ``dst``; the caller guarantees they exist."""
         cdef Py_ssize_t first = min(n, self._capacity - self._head)
@@ -107,20 +110,20 @@ cdef class Chunker:
         and added to ``dropped_samples``.
         """
         cdef Py_buffer src
-        cdef Py_ssize_t n, kept
+        cdef Py_ssize_t dropped
         _get_pcm(pcm, &src, "pcm", False)
         try:
             if src.len & 1:
                 raise ValueError(f"pcm has {src.len} bytes; int16 PCM needs an even byte count")
-            n = src.len >> 1
-            kept = min(n, self._capacity - self._count)
-            if kept > 0:
+            if src.len == 0 or self._count == self._capacity:
+                # Nothing to copy: not worth a GIL hand-off.
+                dropped = self._push(<const unsigned char*>src.buf, src.len >> 1)
+            else:
                 with nogil:
-                    self._write(<const unsigned char*>src.buf, kept)
+                    dropped = self._push(<const unsigned char*>src.buf, src.len >> 1)
         finally:
             PyBuffer_Release(&src)
-        self._dropped += n - kept
-        return n - kept
+        return dropped
 
     def pop(self, out):
         """Move one chunk into ``out``; return False (``out`` untouched) if one isn't buffered.

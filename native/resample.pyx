@@ -105,22 +105,7 @@ cdef class Resampler:
     Different instances run in different threads at once (the GIL is released).
     """
 
-    cdef object _filter            # keeps the shared tap table alive
-    cdef const float* _table       # up rows of _taps taps, oldest input first
-    cdef int _in_rate, _out_rate
-    cdef int64_t _up, _down
-    cdef int64_t _input_step, _phase_step  # down // up, down % up
-    cdef Py_ssize_t _taps, _delay
-    cdef bint _same_rate
-    cdef float* _buf               # _taps - 1 samples of history, then one block
-    cdef float* _scratch           # one block's outputs on their way to int16
-    cdef Py_ssize_t _buf_len       # valid samples in _buf
-    cdef int64_t _buf_start        # stream index of _buf[0] (negative: leading zeros)
-    cdef int64_t _next_in          # stream index of the newest input of the next output
-    cdef int64_t _phase            # filter phase of the next output
-    cdef int64_t _consumed         # inputs since construction or reset
-    cdef int64_t _emitted          # outputs since construction or reset
-    cdef bint _busy                # a call is running without the GIL
+    # Attributes and cdef methods are declared in resample.pxd.
 
     def __cinit__(self, int in_rate, int out_rate):
         _check_rate(in_rate, "in_rate")
@@ -200,6 +185,20 @@ cdef class Resampler:
             self._buf_len = keep
         return written
 
+    cdef Py_ssize_t _feed(self, const unsigned char* src, Py_ssize_t n,
+                          unsigned char* out, bint s16) noexcept nogil:
+        """One ``process_*`` call's work on checked pointers; return samples written."""
+        cdef Py_ssize_t written
+        if self._same_rate:
+            memmove(out, src, n * (2 if s16 else 4))  # a caller may pass one buffer as both
+            written = n
+        else:
+            # No limit: the caller's max_output(n) room bounds the count.
+            written = self._run(src, s16, n, out, s16, PY_SSIZE_T_MAX)
+        self._consumed += n
+        self._emitted += written
+        return written
+
     cdef Py_ssize_t _process(self, object src, object out, bint s16) except -1:
         cdef Py_buffer inp, dst
         cdef Py_ssize_t n, need, written
@@ -228,19 +227,12 @@ cdef class Resampler:
                 o = <unsigned char*>dst.buf
                 self._enter()
                 with nogil:
-                    if self._same_rate:
-                        memmove(o, s, n * size)  # a caller may pass one buffer as both
-                        written = n
-                    else:
-                        # No limit: need bounds the count (the max_output contract).
-                        written = self._run(s, s16, n, o, s16, PY_SSIZE_T_MAX)
+                    written = self._feed(s, n, o, s16)
                 self._busy = False
             finally:
                 PyBuffer_Release(&dst)
         finally:
             PyBuffer_Release(&inp)
-        self._consumed += n
-        self._emitted += written
         return written
 
     cdef Py_ssize_t _flush(self, object out, bint s16) except -1:

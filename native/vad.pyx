@@ -41,9 +41,8 @@ FRAME_MS = (10, 20, 30)
 # webrtcvad only accepts these rates.
 CONFIRM_RATES = (8000, 16000, 32000, 48000)
 
+# N_BANDS, MAX_SUBS and the State machine's states are declared in vad.pxd.
 cdef enum:
-    N_BANDS = 3
-    MAX_SUBS = 12           # 30 ms of 2.5 ms sub-blocks
     SUBS_PER_SECOND = 400   # 2.5 ms: the onset resolution
     BOOT_MS = 100           # the floor is the plain mean over the first 100 ms
 
@@ -58,61 +57,13 @@ cdef double FLOOR_RISE_DB_PER_S = 1.0
 cdef double FULL_SCALE_DB = 90.30899869919435
 cdef double TINY_POWER = 1e-3  # -120 dBFS: the log of digital silence stays finite
 
-cdef double[3] _BAND_LO = [150.0, 700.0, 2000.0]
-cdef double[3] _BAND_HI = [700.0, 2000.0, 4000.0]
-
-cdef enum State:
-    QUIET = 0
-    STARTING = 1
-    SPEAKING = 2
-    STOPPING = 3
-
-
-cdef inline double _load(const unsigned char* p, Py_ssize_t i) noexcept nogil:
-    return <double><int16_t>(<uint16_t>p[2 * i] | (<uint16_t>p[2 * i + 1] << 8))
-
-
-cdef inline double _box(const unsigned char* p, Py_ssize_t k, int decim) noexcept nogil:
-    """Sum of ``decim`` samples from index ``k``: the decimator's anti-alias filter."""
-    cdef double total = _load(p, k)
-    cdef int m
-    for m in range(1, decim):
-        total += _load(p, k + m)
-    return total
-
-
-cdef inline void _filter_pair(double d0, double d1, double b0, double a1, double a2,
-                              double c1, double c2, double* s1, double* s2,
-                              double* energy) noexcept nogil:
-    """Two steps of ``y[n] = b0*(x[n] - x[n-2]) - a1*y[n-1] - a2*y[n-2]`` at once.
-
-    Both outputs are written in terms of the previous pair (``s1`` = y[n-1],
-    ``s2`` = y[n-2]), so the loop-carried chain is one multiply-add per two
-    samples instead of one per sample: the recursion, not arithmetic, bounds
-    the speed of an IIR filter.
-    """
-    cdef double u0 = b0 * d0
-    cdef double u1 = b0 * d1
-    cdef double y_a = (u0 - a2 * s2[0]) - a1 * s1[0]
-    cdef double y_b = (u1 - a1 * u0 + c2 * s2[0]) + c1 * s1[0]
-    s2[0] = y_a
-    s1[0] = y_b
-    energy[0] += y_a * y_a + y_b * y_b
-
-
-cdef inline double _energy(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    """Sum of squares of ``n`` int16 samples, exact (int64)."""
-    cdef int64_t total = 0
-    cdef int32_t v
-    cdef Py_ssize_t i
-    for i in range(n):
-        v = <int16_t>(<uint16_t>p[2 * i] | (<uint16_t>p[2 * i + 1] << 8))
-        total += v * v
-    return <double>total
-
 
 cdef inline double _db(double power) noexcept nogil:
     return 10.0 * log10(power + TINY_POWER) - FULL_SCALE_DB
+
+
+# The filter front end (band design, the per-frame filtering pass).
+include "_vad_bands.pxi"
 
 
 cdef class Vad:
@@ -132,31 +83,7 @@ cdef class Vad:
     different threads at once (``process`` releases the GIL for its analysis).
     """
 
-    # Configuration
-    cdef int _rate, _frame_ms, _frame, _sub, _subs, _decim, _sub_pairs
-    cdef int64_t _min_speech, _min_silence, _padding
-    cdef double _threshold
-    cdef double _down, _follow, _rise
-    cdef int _boot_frames
-    cdef double[N_BANDS] _b0, _a1, _a2, _c1, _c2
-    cdef object _confirm_vad
-    # Filter state
-    cdef double _x1, _x2
-    cdef double[N_BANDS] _y1, _y2
-    # Analysis results of the last frame
-    cdef double[N_BANDS] _power             # band powers of the frame, int16 units
-    cdef double[N_BANDS] _level_db          # the same in dBFS
-    cdef double[N_BANDS * MAX_SUBS] _sub_power
-    cdef double _wide_power, _wide_db
-    # Tracking state
-    cdef double[N_BANDS] _floor_db
-    cdef double[N_BANDS] _boot_power
-    cdef double _wide_floor_db, _wide_boot_power
-    cdef int64_t _frames, _seen
-    cdef bint _speech, _prev_speech
-    cdef State _state
-    cdef int64_t _start, _stop, _event, _padded
-    cdef int _last_event
+    # Attributes and cdef methods are declared in vad.pxd.
 
     def __init__(self, int sample_rate, int frame_ms=10, *, int min_speech_ms=60,
                  int min_silence_ms=300, int prefix_padding_ms=300,
@@ -203,23 +130,7 @@ cdef class Vad:
         self._follow = 1.0 - (1.0 - FLOOR_FOLLOW) ** tenths
         self._rise = FLOOR_RISE_DB_PER_S * frame_ms / 1000.0
         self._boot_frames = max(1, BOOT_MS // frame_ms)
-        cdef double lo, hi, bw, w0sq, a0
-        cdef int b
-        for b in range(N_BANDS):
-            # First-order Butterworth band-pass by the bilinear transform, edges
-            # prewarped: H = bw*s / (s^2 + bw*s + w0^2), so b1 = 0 and b2 = -b0.
-            lo = tan(pi * _BAND_LO[b] / filter_rate)
-            hi = tan(pi * min(_BAND_HI[b], 0.45 * filter_rate) / filter_rate)
-            bw = hi - lo
-            w0sq = lo * hi
-            a0 = 1.0 + bw + w0sq
-            # 1/decim undoes the box sum's gain, so levels do not depend on the rate.
-            self._b0[b] = bw / a0 / self._decim
-            self._a1[b] = 2.0 * (w0sq - 1.0) / a0
-            self._a2[b] = (1.0 - bw + w0sq) / a0
-            # Two outputs per step (see _filter_pair).
-            self._c1[b] = self._a1[b] * self._a1[b] - self._a2[b]
-            self._c2[b] = self._a1[b] * self._a2[b]
+        _design_bands(self, filter_rate)
         self.reset()
 
     def reset(self):
@@ -238,53 +149,6 @@ cdef class Vad:
         self._state = QUIET
         self._start = self._stop = self._event = self._padded = 0
         self._last_event = 0
-
-    cdef void _analyse(self, const unsigned char* p) noexcept nogil:
-        """Filter one frame; fill band powers and levels, sub-block powers, wideband level."""
-        cdef double v0, v1, d0, d1, e0, e1, e2
-        cdef double x1 = self._x1, x2 = self._x2
-        cdef double s10 = self._y1[0], s11 = self._y1[1], s12 = self._y1[2]
-        cdef double s20 = self._y2[0], s21 = self._y2[1], s22 = self._y2[2]
-        cdef double f0 = 0.0, f1 = 0.0, f2 = 0.0
-        cdef double inv_sub = 1.0 / self._sub
-        cdef int decim = self._decim
-        cdef Py_ssize_t j, i, k = 0
-        for j in range(self._subs):
-            e0 = e1 = e2 = 0.0
-            for i in range(self._sub_pairs):
-                v0 = _box(p, k, decim)
-                v1 = _box(p, k + decim, decim)
-                k += 2 * decim
-                # b1 = 0 and b2 = -b0: the input differences are shared by all bands.
-                d0 = v0 - x2
-                d1 = v1 - x1
-                x2 = v0
-                x1 = v1
-                _filter_pair(d0, d1, self._b0[0], self._a1[0], self._a2[0], self._c1[0],
-                             self._c2[0], &s10, &s20, &e0)
-                _filter_pair(d0, d1, self._b0[1], self._a1[1], self._a2[1], self._c1[1],
-                             self._c2[1], &s11, &s21, &e1)
-                _filter_pair(d0, d1, self._b0[2], self._a1[2], self._a2[2], self._c1[2],
-                             self._c2[2], &s12, &s22, &e2)
-            self._sub_power[j] = e0 * inv_sub
-            self._sub_power[MAX_SUBS + j] = e1 * inv_sub
-            self._sub_power[2 * MAX_SUBS + j] = e2 * inv_sub
-            f0 += e0
-            f1 += e1
-            f2 += e2
-        self._x1, self._x2 = x1, x2
-        self._y1[0], self._y1[1], self._y1[2] = s10, s11, s12
-        self._y2[0], self._y2[1], self._y2[2] = s20, s21, s22
-        # Band energies are summed over decimated samples; per-input-sample
-        # power is energy * decim / frame, with b0 already carrying 1/decim.
-        cdef double scale = <double>decim / self._frame
-        self._power[0] = f0 * scale
-        self._power[1] = f1 * scale
-        self._power[2] = f2 * scale
-        for i in range(N_BANDS):
-            self._level_db[i] = _db(self._power[i])
-        self._wide_power = _energy(p, self._frame) / self._frame
-        self._wide_db = _db(self._wide_power)
 
     cdef bint _decide(self) noexcept nogil:
         """The raw decision: the best band's margin over its floor, with hysteresis."""
@@ -392,7 +256,7 @@ cdef class Vad:
                     event = self._run_frame(frame)
                 return event
             with nogil:
-                self._analyse(frame)
+                _analyse_bands(self, frame)
                 self._speech = self._decide()
             if self._speech and (self._state == QUIET or self._state == STARTING):
                 # Only frames of a would-be onset are confirmed (webrtcvad holds
@@ -448,7 +312,7 @@ cdef class Vad:
             PyBuffer_Release(&view)
 
     cdef int _run_frame(self, const unsigned char* frame) noexcept nogil:
-        self._analyse(frame)
+        _analyse_bands(self, frame)
         self._speech = self._decide()
         self._last_event = self._finish_frame()
         return self._last_event

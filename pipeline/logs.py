@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 
 class _SessionField(logging.Filter):
@@ -16,8 +17,10 @@ class _SessionField(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", process: str = "supervisor") -> None:
-    handler = logging.StreamHandler(sys.stdout)
+def setup_logging(level: str = "INFO", process: str = "supervisor",
+                  stream: TextIO | None = None) -> None:
+    """One line per record on ``stream`` (stdout by default)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.addFilter(_SessionField())
     handler.setFormatter(
         logging.Formatter(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,11 +89,17 @@ class ModelLink:
     response_id: str | None = None
     closed: bool = False
     recycling: bool = False
+    link_no: int = 0  # websockets opened so far; every event carries it
     _task: asyncio.Task[None] | None = None
 
     @property
     def session(self) -> str:
         return self.cfg.session
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        # Events of one link reach the supervisor by two roads (straight, or placed on
+        # the timeline by playout): the link number lets it drop a stale one.
+        self.emit(kind, {**data, "link": f"{os.getpid()}.{self.link_no}"})
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"model-link-{self.session}")
@@ -142,11 +149,11 @@ class ModelLink:
             if played == 0:
                 # Truncating at 0 ms leaves an empty item the model may still "remember".
                 await conn.delete_item(tp.item_id)
-                self.emit("agent_item_deleted", {"item_id": tp.item_id})
+                self._emit("agent_item_deleted", {"item_id": tp.item_id})
             else:
                 end_ms = played * 1000 // tp.sample_rate
                 await conn.truncate(tp.item_id, tp.content_index, end_ms)
-                self.emit("agent_item_truncated", {"item_id": tp.item_id,
+                self._emit("agent_item_truncated", {"item_id": tp.item_id,
                                                    "audio_end_ms": end_ms})
         except ModelConnectionClosed:
             # The link dropped; the item went with the model-side conversation.
@@ -162,7 +169,7 @@ class ModelLink:
                     config=session_config(self.cfg))
             except ModelConnectError as exc:
                 fatal = "API key" in str(exc) or attempt >= len(CONNECT_BACKOFF_S)
-                self.emit("error", {"fatal": fatal, "message": str(exc), "source": "model"})
+                self._emit("error", {"fatal": fatal, "message": str(exc), "source": "model"})
                 log.warning("%s", exc, extra=session_extra(self.session))
                 if fatal:
                     return
@@ -170,7 +177,8 @@ class ModelLink:
                 attempt += 1
                 continue
             connected_at = time.monotonic()
-            self.emit("model_connected", {"url": self.cfg.model_url})
+            self.link_no += 1
+            self._emit("model_connected", {"url": self.cfg.model_url})
             helpers = [asyncio.create_task(self._send_audio(self.conn))]
             if self.cfg.max_session_s > 0:
                 helpers.append(asyncio.create_task(self._recycle_after(self.conn)))
@@ -183,7 +191,7 @@ class ModelLink:
             if self.closed:
                 return
             self._abandon_items()
-            self.emit("model_disconnected", {"code": self.conn.close_code,
+            self._emit("model_disconnected", {"code": self.conn.close_code,
                                              "reason": self.conn.close_reason,
                                              "recycled": self.recycling})
             if self.recycling:
@@ -194,7 +202,7 @@ class ModelLink:
             # server that accepts and drops cannot make us spin.
             if time.monotonic() - connected_at < LINK_MIN_LIFE_S:
                 if attempt >= len(CONNECT_BACKOFF_S):
-                    self.emit("error", {"fatal": True, "source": "model",
+                    self._emit("error", {"fatal": True, "source": "model",
                                         "message": "the model keeps closing the connection "
                                         f"(code {self.conn.close_code})"})
                     return
@@ -249,48 +257,48 @@ class ModelLink:
         elif isinstance(e, ev.SpeechStarted):
             # Barge-in: playout goes silent at its next frame and reports what played.
             self.to_playout(PlayoutFlush(s, "speech_started", time.monotonic_ns()))
-            self.emit("user_started_speaking", {"item_id": e.item_id,
+            self._emit("user_started_speaking", {"item_id": e.item_id,
                                                 "audio_start_ms": e.audio_start_ms})
         elif isinstance(e, ev.SpeechStopped):
-            self.emit("user_stopped_speaking", {"item_id": e.item_id,
+            self._emit("user_stopped_speaking", {"item_id": e.item_id,
                                                 "audio_end_ms": e.audio_end_ms})
         elif isinstance(e, ev.InputCommitted):
-            self.emit("user_speech_committed", {"item_id": e.item_id})
+            self._emit("user_speech_committed", {"item_id": e.item_id})
         elif isinstance(e, ev.InputTranscriptDelta):
-            self.emit("user_transcript", {"item_id": e.item_id, "text": e.delta,
+            self._emit("user_transcript", {"item_id": e.item_id, "text": e.delta,
                                           "final": False})
         elif isinstance(e, ev.InputTranscriptCompleted):
-            self.emit("user_transcript", {"item_id": e.item_id, "text": e.transcript,
+            self._emit("user_transcript", {"item_id": e.item_id, "text": e.transcript,
                                           "final": True})
         elif isinstance(e, ev.InputTranscriptFailed):
-            self.emit("user_transcript_failed", {"item_id": e.item_id, "message": e.message})
+            self._emit("user_transcript_failed", {"item_id": e.item_id, "message": e.message})
         elif isinstance(e, ev.TextDone):
             # A text-only answer (no audio): the agent layer decides how to recover.
-            self.emit("agent_text", {"item_id": e.item_id, "text": e.text})
+            self._emit("agent_text", {"item_id": e.item_id, "text": e.text})
         elif isinstance(e, ev.OutputItemDone) and e.item_type == "function_call":
             # The done item, not the arguments event: the beta protocol names the
             # function only on the item.
-            self.emit("function_call", {"item_id": e.item_id, "call_id": e.call_id,
+            self._emit("function_call", {"item_id": e.item_id, "call_id": e.call_id,
                                         "name": e.name, "arguments": e.arguments,
                                         "response_id": e.response_id})
         elif isinstance(e, ev.ResponseCreated):
             self.response_id = e.response_id
-            self.emit("response_created", {"response_id": e.response_id})
+            self._emit("response_created", {"response_id": e.response_id})
         elif isinstance(e, ev.ContentPartAdded):
             if e.part_type == "audio":
                 self.items.setdefault(e.item_id, AudioItemState(e.item_id, e.content_index))
-            self.emit("response_content_added", {"item_id": e.item_id,
+            self._emit("response_content_added", {"item_id": e.item_id,
                                                  "content_index": e.content_index,
                                                  "content_type": e.part_type})
         elif isinstance(e, ev.AudioDone):
             self._item_done(e.item_id, interrupted=False)
         elif isinstance(e, ev.TranscriptDone):
-            self.emit("agent_transcript", {"item_id": e.item_id, "text": e.transcript})
+            self._emit("agent_transcript", {"item_id": e.item_id, "text": e.transcript})
         elif isinstance(e, ev.ResponseDone):
             self._response_done(e)
         elif isinstance(e, ev.ServerError):
             self.stats.count("model_errors")
-            self.emit("model_error", {"code": e.code, "message": e.message,
+            self._emit("model_error", {"code": e.code, "message": e.message,
                                       "event_id": e.event_id})
 
     def _forward_audio(self, e: ev.AudioDelta) -> None:
@@ -310,7 +318,7 @@ class ModelLink:
 
     def _release_text(self, state: AudioItemState) -> None:
         for delta in state.pending_text:
-            self.emit("agent_transcript_delta", {
+            self._emit("agent_transcript_delta", {
                 "item_id": state.item_id, "content_index": state.content_index,
                 "delta": delta, "position": state.received})
         state.pending_text.clear()
@@ -327,7 +335,7 @@ class ModelLink:
         interrupted = e.status != "completed"
         for item_id in list(self.items):
             self._item_done(item_id, interrupted)
-        self.emit("response_done", {
+        self._emit("response_done", {
             "response_id": e.response_id, "status": e.status, "reason": e.status_reason,
             "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
         })

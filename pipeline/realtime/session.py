@@ -56,6 +56,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._requested = 0  # response.create sent, response.created not yet seen
         self._create_after_active = False
         self._timing: ResponseTiming | None = None
+        self._link: object = None  # the model link whose events count
         self._calls = FunctionCallRunner(self, tool_timeout_s)
         self.replays = 0
 
@@ -170,6 +171,10 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     def _on_connected(self) -> None:
         assert self._runtime is not None and self.session_id is not None
         self._connected = True
+        # A new model-side session: nothing is in progress there (a killed model stage
+        # sends no farewell, so this is also where the old link's state ends).
+        self.active_response = None
+        self._requested = sum(e.get("type") == "response.create" for e in self._pending)
         replay = [ce.session_update(self.session_config()), *self._context_items()]
         self.replays += 1
         self._runtime.send_model_events(self.session_id, replay + self._pending)
@@ -183,13 +188,23 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     def _on_event(self, ev: StageEvent) -> None:
         d, kind = ev.data, ev.kind
         handler = _HANDLERS.get(kind)
-        if handler is not None:
-            handler(self, d)
+        if handler is None:
+            return
+        link = d.get("link")
+        if kind == "model_connected":
+            self._link = link
+        elif link is not None and link != self._link and kind != "model_disconnected":
+            # Sent on a link that is gone, overtaken by the new link's (faster, direct)
+            # model_connected: its response state is void.
+            return
+        handler(self, d)
 
     def _model_connected(self, d: dict[str, Any]) -> None:
         self._on_connected()
 
     def _model_disconnected(self, d: dict[str, Any]) -> None:
+        if d.get("link") != self._link:
+            return  # an older link's farewell, after the new one connected
         self._connected = False
         if self.active_response is not None:
             # The reply in flight is gone with the link; playout reports it interrupted.

@@ -4,9 +4,11 @@ Per frame: downmix -> resample to the model's input rate (int16 in, int16 out)
 -> re-chunk to ``chunk_ms`` chunks, each sent to the model stage and to playout
 (the user channel of the recording); with a local VAD, 10 ms frames of the
 resampled audio go through it too, and a speech onset flushes playout at once
-(barge-in before the model has even heard the words). All per-sample work is in
-``native`` (Cython, GIL released); buffers are allocated once per session,
-never per frame.
+(barge-in before the model has even heard the words). All of it is one call to
+``native.inbound_chain.InboundChain`` per frame: one GIL release for the whole
+chain (separate kernel calls each paid a GIL hand-off, which with other threads
+contending cost more than the ~3 us of work). Buffers are allocated once per
+session, never per frame.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from ipc.schema import (
     CaptureFrame,
@@ -26,35 +27,26 @@ from ipc.schema import (
     UserAudio,
     data_encoder,
 )
-from native.chunker import Chunker
-from native.convert import downmix_s16
-from native.resample import Resampler
-from native.vad import SPEECH_START, SPEECH_STOP, Vad
+from native.inbound_chain import SPEECH_START, InboundChain
 from pipeline.stages.runner import HotStage, run_stage
-
-VAD_FRAME_MS = 10
 
 
 @dataclass
 class SessionDsp:
-    """One session's signal chain state and its preallocated buffers."""
+    """One session's signal chain and its preallocated chunk buffer."""
 
     cfg: SessionConfig
     in_rate: int
     in_channels: int
-    resampler: Resampler | None
-    chunker: Chunker
-    mono: bytearray
-    s16: bytearray
+    inbound: InboundChain
     chunk: bytearray
-    vad: Vad | None
-    vad_chunker: Chunker | None
-    vad_frame: bytearray
+    max_bytes: int  # most input one call takes
     next_seq: int = -1  # capture seq expected next; -1 until the first frame
     chunk_seq: int = 0
-    position: int = 0  # timeline sample (model rate) of the chunker's first sample
-    vad_base: int = 0  # timeline sample of the VAD's first sample
+    position: int = 0  # timeline sample (model rate) of the chain's first buffered sample
+    vad_base: int = 0  # timeline sample of the chain's first output sample
     chunk_capture_ns: int = 0
+    dropped: int = 0  # the chain's dropped_samples already counted
 
 
 def _frame_samples(rate: int, frame_ms: int) -> int:
@@ -70,30 +62,17 @@ class DspStage(HotStage):
         self.chains: dict[str, SessionDsp] = {}
 
     def _build(self, cfg: SessionConfig, in_rate: int, in_channels: int) -> SessionDsp:
-        frame_in = _frame_samples(in_rate, cfg.frame_ms)
-        chunk_samples = cfg.model_rate * cfg.chunk_ms // 1000
-        resampler = None
-        frame_out = frame_in
-        if in_rate != cfg.model_rate:
-            resampler = Resampler(in_rate, cfg.model_rate)
-            frame_out = resampler.max_output(frame_in)
-        vad = vad_chunker = None
-        vad_samples = cfg.model_rate * VAD_FRAME_MS // 1000
-        if cfg.local_vad_min_speech_ms > 0:
+        vad = cfg.local_vad_min_speech_ms > 0
+        inbound = InboundChain(
+            in_rate, cfg.model_rate, in_channels=in_channels, frame_ms=cfg.frame_ms,
+            chunk_ms=cfg.chunk_ms, vad=vad, vad_min_speech_ms=cfg.local_vad_min_speech_ms,
+            vad_min_silence_ms=cfg.silence_duration_ms,
+            vad_prefix_padding_ms=cfg.prefix_padding_ms,
             # 0 dB means "the kernel's default threshold".
-            threshold: dict[str, Any] = {}
-            if cfg.local_vad_threshold_db:
-                threshold["threshold_db"] = cfg.local_vad_threshold_db
-            vad = Vad(cfg.model_rate, VAD_FRAME_MS, min_speech_ms=cfg.local_vad_min_speech_ms,
-                      min_silence_ms=cfg.silence_duration_ms,
-                      prefix_padding_ms=cfg.prefix_padding_ms, **threshold)
-            vad_chunker = Chunker(vad_samples, vad_samples * 50)
-        return SessionDsp(
-            cfg, in_rate, in_channels, resampler,
-            Chunker(chunk_samples, chunk_samples * 50),
-            bytearray(2 * frame_in), bytearray(2 * frame_out), bytearray(2 * chunk_samples),
-            vad, vad_chunker, bytearray(2 * vad_samples),
-        )
+            vad_threshold_db=cfg.local_vad_threshold_db or None)
+        return SessionDsp(cfg, in_rate, in_channels, inbound,
+                          bytearray(2 * inbound.chunk_samples),
+                          inbound.frame_bytes * inbound.max_input_frames)
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         self.chains[cfg.session] = self._build(cfg, cfg.input_rate, cfg.input_channels)
@@ -137,55 +116,45 @@ class DspStage(HotStage):
         return chain
 
     def _process(self, chain: SessionDsp, msg: CaptureFrame) -> None:
-        pcm: bytes | bytearray | memoryview = msg.pcm
-        n = len(pcm) // (2 * msg.channels)
-        if n * 2 > len(chain.mono):
-            self.stats.count("frames_dropped.too_long")
+        inbound, pcm = chain.inbound, msg.pcm
+        if len(pcm) % inbound.frame_bytes or len(pcm) > chain.max_bytes:
+            # Capture sends whole frames of the format it announces; anything else
+            # is a broken transport, not audio to guess at.
+            self.stats.count("frames_dropped.bad_length")
             return
-        if msg.channels > 1:
-            downmix_s16(pcm, msg.channels, chain.mono)
-            pcm = memoryview(chain.mono)[: 2 * n]
-        if chain.resampler is not None:
-            m = chain.resampler.process_s16(memoryview(pcm)[: 2 * n], chain.s16)
-            pcm = memoryview(chain.s16)[: 2 * m]
-        if chain.vad is not None:
-            self._detect(chain, pcm, msg.capture_ns)
-        self._push(chain, pcm, msg.capture_ns)
+        if inbound.available == 0:
+            chain.chunk_capture_ns = msg.capture_ns
+        ready = inbound.process(pcm)
+        if inbound.dropped_samples != chain.dropped:
+            self.stats.count("samples_dropped.chunker", inbound.dropped_samples - chain.dropped)
+            chain.dropped = inbound.dropped_samples
+        if inbound.vad:
+            self._detect(chain, msg.capture_ns)
+        if ready:
+            self._push(chain, msg.capture_ns)
 
-    def _detect(self, chain: SessionDsp, pcm: bytes | bytearray | memoryview,
-                capture_ns: int) -> None:
-        """Local VAD on 10 ms frames of model-rate audio; an onset flushes playout."""
-        assert chain.vad is not None and chain.vad_chunker is not None
-        chain.vad_chunker.push(pcm)
-        vad, rate = chain.vad, chain.cfg.model_rate
-        while chain.vad_chunker.pop(chain.vad_frame):
-            result = vad.process(chain.vad_frame)
-            if result != SPEECH_START and result != SPEECH_STOP:
-                continue
+    def _detect(self, chain: SessionDsp, capture_ns: int) -> None:
+        """Send the local VAD's events of this frame; an onset flushes playout."""
+        inbound, rate, session = chain.inbound, chain.cfg.model_rate, chain.cfg.session
+        while (event := inbound.pop_event()) is not None:
+            kind, sample = event
             # The onset on the wall clock: this frame's capture stamp minus the audio
-            # between the onset sample and the end of what the VAD has seen.
-            behind = vad.samples_seen - vad.event_sample + chain.vad_chunker.available
+            # between the event sample and the end of what the chain has produced.
+            behind = inbound.samples_out - sample
             onset_ns = capture_ns - behind * 1_000_000_000 // rate
-            session = chain.cfg.session
-            if result == SPEECH_START:
+            if kind == SPEECH_START:
                 self.stats.count("local_vad_onsets")
                 self.send("playout", PlayoutFlush(session, "local_vad", onset_ns))
-                kind = "local_speech_started"
+                name = "local_speech_started"
             else:
-                kind = "local_speech_stopped"
-            self.send("playout", StreamEvent(session, kind, {
-                "sample": chain.vad_base + vad.event_sample, "onset_ns": onset_ns},
+                name = "local_speech_stopped"
+            self.send("playout", StreamEvent(session, name, {
+                "sample": chain.vad_base + sample, "onset_ns": onset_ns},
                 time.monotonic_ns()))
 
-    def _push(self, chain: SessionDsp, pcm: bytes | bytearray | memoryview,
-              capture_ns: int) -> None:
-        if chain.chunker.available == 0:
-            chain.chunk_capture_ns = capture_ns
-        dropped = chain.chunker.push(pcm)
-        if dropped:
-            self.stats.count("samples_dropped.chunker", dropped)
+    def _push(self, chain: SessionDsp, capture_ns: int) -> None:
         cfg = chain.cfg
-        while chain.chunker.pop(chain.chunk):
+        while chain.inbound.pop_chunk(chain.chunk):
             out = UserAudio(cfg.session, chain.chunk_seq, cfg.model_rate, bytes(chain.chunk),
                             chain.chunk_capture_ns, time.monotonic_ns(), chain.position)
             payload = data_encoder.encode(out)

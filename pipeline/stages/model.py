@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -53,6 +54,12 @@ from pipeline.stages.runner import prepare_stage_process, stage_arg_parser
 
 log = logging.getLogger("voxpipe.model")
 
+# Events the supervisor must hear even when playout cannot place them: a fatal
+# error with playout down, and the link coming up before playout knows the
+# session (the agent replays its context and flushes its commands on it).
+# Published straight to the bus; playout only logs them.
+DIRECT_EVENTS = frozenset({"error", "model_connected", "model_disconnected"})
+
 
 class ModelStage:
     name = "model"
@@ -60,6 +67,7 @@ class ModelStage:
     def __init__(self, runtime_dir: str, supervisor_timeout: float) -> None:
         self.stats = StageStats()
         self.links: dict[str, ModelLink] = {}
+        self.ended: deque[str] = deque(maxlen=256)  # recently ended sessions
         self.ctx = zmq.asyncio.Context()
         sync_ctx: Any = self.ctx  # the factories only call .socket()
         # zmq.asyncio sockets, typed loosely: pyzmq's stubs type recv/send as sync.
@@ -85,11 +93,10 @@ class ModelStage:
     def emit_for(self, session: str) -> Any:
         def emit(kind: str, data: dict[str, Any]) -> None:
             now = time.monotonic_ns()
-            if kind == "error":
-                # Straight to the supervisor too: it must hear of a fatal error even
-                # with playout down.
+            direct = kind in DIRECT_EVENTS
+            if direct:
                 self._publish(StageEvent(session, self.name, kind, now, data))
-            self.to_playout(StreamEvent(session, kind, data, now))
+            self.to_playout(StreamEvent(session, kind, data, now, publish=not direct))
         return emit
 
     def _publish(self, ev: StageEvent) -> None:
@@ -117,6 +124,7 @@ class ModelStage:
         elif isinstance(msg, SessionStart):
             self._start_link(msg.config)
         elif isinstance(msg, SessionEnd):
+            self.ended.append(msg.session)
             link = self.links.pop(msg.session, None)
             if link is not None:
                 await link.close()
@@ -144,7 +152,9 @@ class ModelStage:
                 continue
             link = self.links.get(msg.session)
             if link is None:
-                self.stats.count("frames_dropped.unknown_session")
+                # Audio in flight when a session ended is expected, not bad input.
+                self.stats.count("late_frames.ended_session" if msg.session in self.ended
+                                 else "frames_dropped.unknown_session")
                 continue
             self.stats.count("frames_in")
             if isinstance(msg, UserAudio):

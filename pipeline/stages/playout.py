@@ -133,7 +133,7 @@ class PlayoutStage(HotStage):
         elif isinstance(msg, PlayoutFlush):
             self._flush(sp, msg.reason, msg.onset_ns, now)
         elif isinstance(msg, StreamEvent):
-            self._log_event(sp, msg.kind, msg.data, origin="model")
+            self._log_event(sp, msg.kind, msg.data, origin="model", publish=msg.publish)
         else:
             self.stats.count("frames_dropped.unexpected_type")
 
@@ -222,7 +222,7 @@ class PlayoutStage(HotStage):
 
     # -- events ----------------------------------------------------------------
     def _log_event(self, sp: SessionPlayout, kind: str, data: dict[str, Any],
-                   origin: str = "playout") -> None:
+                   origin: str = "playout", publish: bool = True) -> None:
         t_ms = sp.clock.t_ms(time.monotonic_ns())
         record = {"t_ms": t_ms, "session": sp.cfg.session, "type": kind, "origin": origin, **data}
         try:
@@ -231,7 +231,8 @@ class PlayoutStage(HotStage):
             self.stats.count("event_log_errors")
             self.log.error("events.jsonl write failed: %s", exc,
                            extra=session_extra(sp.cfg.session))
-        self.emit(sp.cfg.session, kind, {"t_ms": t_ms, "origin": origin, **data})
+        if publish:
+            self.emit(sp.cfg.session, kind, {"t_ms": t_ms, "origin": origin, **data})
 
 
 def main(argv: list[str] | None = None) -> int:

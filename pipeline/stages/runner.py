@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from typing import Final
 
 import msgspec
@@ -76,6 +77,7 @@ class HotStage:
         self.log = logging.getLogger(f"voxpipe.{self.name}")
         self.stats = StageStats()
         self.sessions: dict[str, SessionConfig] = {}
+        self._ended: deque[str] = deque(maxlen=256)  # recently ended sessions
         self._stopping = False
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         rd = args.runtime_dir
@@ -132,6 +134,7 @@ class HotStage:
         if session in self.sessions:
             self.on_session_end(session)
             del self.sessions[session]
+            self._ended.append(session)
 
     # -- loop ----------------------------------------------------------------
     def _handle_control(self, msg: ControlMsg) -> None:
@@ -178,7 +181,12 @@ class HotStage:
                 if dmsg is None:
                     continue
                 if dmsg.session not in self.sessions:
-                    self.stats.count("frames_dropped.unknown_session")
+                    # Upstream traffic still in flight when a session ended is expected,
+                    # not bad input: counted apart from the drops of malformed frames.
+                    if dmsg.session in self._ended:
+                        self.stats.count("late_frames.ended_session")
+                    else:
+                        self.stats.count("frames_dropped.unknown_session")
                     continue
                 self.stats.count("frames_in")
                 self.on_data(dmsg)

@@ -23,7 +23,8 @@ import soxr
 from pipeline import cli as voxpipe_cli
 from pipeline.models.local import server as server_cli
 from pipeline.models.local.server import RunningServer, ServerConfig, start_server
-from pipeline.models.local.tts import get_synthesizer, split_sentences
+from pipeline.models.local.speech_runtime import shared_runtime
+from pipeline.models.local.tts import SpokenSentence
 from tests.models.test_local_server_support import SR, RealtimeClient, connect_client
 
 REQUESTS = Path(__file__).resolve().parents[2] / "examples" / "audio" / "requests"
@@ -38,8 +39,6 @@ TIMER: dict[str, Any] = {
     "parameters": {"type": "object", "properties": {"duration_seconds": {"type": "integer"}},
                    "required": ["duration_seconds"]},
 }
-SLACK = 32
-"""Samples two syntheses of one sentence may differ by."""
 TRANSCRIPTION_EVENTS = ("conversation.item.input_audio_transcription.delta",
                         "conversation.item.input_audio_transcription.completed")
 
@@ -89,20 +88,30 @@ def spoken(events: list[dict[str, Any]]) -> str:
     return str(of_type(events, "response.output_audio_transcript.done")[0]["transcript"])
 
 
-def assert_words_precede_their_audio(events: list[dict[str, Any]], voice: str) -> int:
-    """Each transcript delta comes right before the audio delta holding its word's start.
+@pytest.fixture
+def spoken_sentences(monkeypatch: pytest.MonkeyPatch) -> list[SpokenSentence]:
+    """Every sentence the (in-process) server synthesizes, with its word marks."""
+    runtime = shared_runtime()
+    said: list[SpokenSentence] = []
+    speak = runtime.speak
 
-    Word starts come from synthesizing the transcript again, which may differ from the
-    server's synthesis by a few samples (`SLACK`) per sentence.
-    """
-    synth = get_synthesizer()
+    async def recording_speak(sentence: str, voice: str) -> SpokenSentence:
+        spoken = await speak(sentence, voice)
+        said.append(spoken)
+        return spoken
+
+    monkeypatch.setattr(runtime, "speak", recording_speak)
+    return said
+
+
+def assert_words_precede_their_audio(events: list[dict[str, Any]],
+                                     sentences: list[SpokenSentence]) -> int:
+    """Each transcript delta comes right before the audio delta holding its word's start."""
     starts: list[int] = []
     offset = 0
-    for sentence in split_sentences(spoken(events)):
-        said = synth.speak(sentence, voice)
-        starts += [offset + w.start_sample for w in said.words]
-        offset += said.audio.size
-    slack = SLACK * len(split_sentences(spoken(events)))
+    for sentence in sentences:
+        starts += [offset + w.start_sample for w in sentence.words]
+        offset += sentence.audio.size
     stream = [e for e in events if e["type"] in (
         "response.output_audio.delta", "response.output_audio_transcript.delta")]
     position, word, checked = 0, 0, 0
@@ -114,17 +123,18 @@ def assert_words_precede_their_audio(events: list[dict[str, Any]], voice: str) -
             continue
         end = position + len(base64.b64decode(event["delta"])) // 2
         for start in pending:
-            assert position - slack <= start < end + slack, (start, position, end)
+            assert position <= start < end, (start, position, end)
             checked += 1
-        late = [s for s in starts[word:] if s < end - slack]
+        late = [s for s in starts[word:] if s < end]
         assert not late, f"words starting at {late} were sent after audio delta [{position}, {end})"
         pending = []
         position = end
-    assert word == len(starts) and abs(position - offset) <= slack
+    assert word == len(starts) and position == offset
     return checked
 
 
-def test_spoken_weather_request_calls_the_tool_then_speaks_its_output() -> None:
+def test_spoken_weather_request_calls_the_tool_then_speaks_its_output(
+        spoken_sentences: list[SpokenSentence]) -> None:
     pcm = request_pcm("weather_paris")
 
     async def scenario(server: RunningServer) -> None:
@@ -178,7 +188,8 @@ def test_spoken_weather_request_calls_the_tool_then_speaks_its_output() -> None:
             await client.send(type="response.create")
             events = await client.until("response.done")
             assert spoken(events) == "The weather in Paris is sunny and 21 degrees."
-            assert assert_words_precede_their_audio(events, "alloy") == 9
+            assert [s.text for s in spoken_sentences] == [spoken(events)]
+            assert assert_words_precede_their_audio(events, spoken_sentences) == 9
             done = events[-1]["response"]
             assert done["status"] == "completed"
             assert done["output"][0]["content"][0]["transcript"] == spoken(events)
@@ -188,14 +199,17 @@ def test_spoken_weather_request_calls_the_tool_then_speaks_its_output() -> None:
     run(scenario)
 
 
-def test_multi_sentence_reply_keeps_words_with_their_audio_at_small_chunks() -> None:
+def test_multi_sentence_reply_keeps_words_with_their_audio_at_small_chunks(
+        spoken_sentences: list[SpokenSentence]) -> None:
     async def scenario(server: RunningServer) -> None:
         async with connect_client(server.url + "?chunk_ms=20") as ws:
             client = await opened(ws, type="realtime", instructions="You are Ava.",
                                   audio={"output": {"voice": "coral"}})
             events = await say(client, "Hello there")
             assert spoken(events) == "Hello! I'm Ava. How can I help you?"
-            assert assert_words_precede_their_audio(events, "coral") == 8
+            assert [s.text for s in spoken_sentences] == ["Hello!", "I'm Ava.",
+                                                          "How can I help you?"]
+            assert assert_words_precede_their_audio(events, spoken_sentences) == 8
             sizes = {len(base64.b64decode(e["delta"])) // 2
                      for e in of_type(events, "response.output_audio.delta")}
             assert max(sizes) == SR * 20 // 1000

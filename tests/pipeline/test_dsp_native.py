@@ -1,9 +1,10 @@
 """The dsp stage runs on the native kernels only: no soxr, no numpy per sample.
 
-Two checks that fail if the kernels are bypassed: the stage's module imports
-neither soxr nor numpy (and loading it leaves soxr unloaded), and the chunks it
-sends are bit-identical to what the native resampler and chunker produce for
-the same frames.
+Checks that fail if the kernels are bypassed: the stage's module imports
+neither soxr nor numpy (and loading it leaves soxr unloaded), and the chunks
+and local VAD events it sends are bit-identical to what ``InboundChain`` and
+the separate native kernels (resampler, chunker, VAD) produce for the same
+frames.
 """
 
 from __future__ import annotations
@@ -17,9 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from ipc.schema import CaptureFrame, SessionConfig, UserAudio, data_decoder
+from ipc.schema import (
+    CaptureFrame,
+    PlayoutFlush,
+    SessionConfig,
+    StreamEvent,
+    UserAudio,
+    data_decoder,
+)
 from native.chunker import Chunker
+from native.inbound_chain import InboundChain
 from native.resample import Resampler
+from native.vad import SPEECH_START, SPEECH_STOP, Vad
 from pipeline.stages.dsp import DspStage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +55,7 @@ class _Capture(DspStage):
     def __init__(self) -> None:  # no sockets, no process
         self.chains = {}
         self.sent: list[tuple[str, bytes]] = []
+        self.messages: list[tuple[str, Any]] = []
         from ipc.stats import StageStats
 
         self.stats = StageStats()
@@ -54,23 +65,53 @@ class _Capture(DspStage):
         return True
 
     def send(self, dst: str, msg: Any) -> bool:
+        self.messages.append((dst, msg))
         return True
 
 
-def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
+def three_turns_16k(seconds: int) -> np.ndarray[Any, np.dtype[np.int16]]:
     with wave.open(str(ROOT / "examples" / "audio" / "three_turns.wav")) as w:
-        pcm16k = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")[: 16000 * 3]
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=16000,
-                        input_channels=1, input_frames=pcm16k.size)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")[: 16000 * seconds]
+
+
+def run_stage(cfg: SessionConfig, frames: np.ndarray[Any, np.dtype[np.int16]]) -> _Capture:
+    """Frame ``seq`` captured at ``seq * 10 ms``: the onset stamps are checkable."""
     stage = _Capture()
     stage.on_session_start(cfg, resumed=False)
-    frames = pcm16k.reshape(-1, 160)
     for seq, frame in enumerate(frames):
-        stage.on_data(CaptureFrame("s", seq, 16000, 1, frame.tobytes(), 0))
+        stage.on_data(CaptureFrame("s", seq, 16000, 1, frame.tobytes(), seq * 10_000_000))
+    return stage
+
+
+def fused_chain(frames: np.ndarray[Any, np.dtype[np.int16]],
+                **vad: Any) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """InboundChain called directly per frame: chunks and (kind, sample, onset_ns)."""
+    chain = InboundChain(16000, 24000, vad=bool(vad), **vad)
+    chunk, pcm, events = bytearray(4800), bytearray(), []
+    for seq, frame in enumerate(frames):
+        chain.process(frame.tobytes())
+        while (event := chain.pop_event()) is not None:
+            behind = chain.samples_out - event[1]
+            events.append((*event, seq * 10_000_000 - behind * 1_000_000_000 // 24000))
+        while chain.pop_chunk(chunk):
+            pcm += chunk
+    return bytes(pcm), events
+
+
+def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
+    pcm16k = three_turns_16k(3)
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=16000,
+                        input_channels=1, input_frames=pcm16k.size)
+    frames = pcm16k.reshape(-1, 160)
+    stage = run_stage(cfg, frames)
     chunks = [data_decoder.decode(p) for dst, p in stage.sent if dst == "model"]
     assert chunks and all(isinstance(c, UserAudio) for c in chunks)
     got = b"".join(c.pcm for c in chunks if isinstance(c, UserAudio))
-    # The same frames through the kernels directly.
+    assert [c.position for c in chunks if isinstance(c, UserAudio)] == [
+        2400 * i for i in range(len(chunks))]
+    assert not stage.messages  # no local VAD configured: no events
+    # The same frames through the fused kernel, and through the separate kernels.
+    assert got == fused_chain(frames)[0]
     resampler, chunker = Resampler(16000, 24000), Chunker(2400, 2400 * 50)
     out, chunk = bytearray(2 * resampler.max_output(160)), bytearray(4800)
     want = bytearray()
@@ -85,3 +126,40 @@ def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
     assert len(got) // 2 == total // 2400 * 2400 and total > 2400 * 10
     speech = np.frombuffer(got, dtype="<i2").astype(np.float64)
     assert np.sqrt(np.mean(speech ** 2)) > 100  # the first turn is in it, not silence
+
+
+def test_dsp_local_vad_events_are_the_native_vad_bit_for_bit() -> None:
+    pcm16k = three_turns_16k(10)  # turns at 1.0-2.5 s and 6.6-8.7 s
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=16000,
+                        input_channels=1, input_frames=pcm16k.size, local_vad_min_speech_ms=30)
+    frames = pcm16k.reshape(-1, 160)
+    stage = run_stage(cfg, frames)
+    flushes = [m for _, m in stage.messages if isinstance(m, PlayoutFlush)]
+    events = [m for _, m in stage.messages if isinstance(m, StreamEvent)]
+    assert all(dst == "playout" for dst, _ in stage.messages)
+    got = [(e.kind, e.data["sample"], e.data["onset_ns"]) for e in events]
+    assert [f.onset_ns for f in flushes] == [
+        ns for kind, _, ns in got if kind == "local_speech_started"]
+    assert [kind for kind, _, _ in got] == ["local_speech_started", "local_speech_stopped"] * 2
+    assert abs(got[0][1] / 24000 - 1.0) < 0.1 and abs(got[2][1] / 24000 - 6.575) < 0.1
+    names = {SPEECH_START: "local_speech_started", SPEECH_STOP: "local_speech_stopped"}
+    # The fused kernel run directly ...
+    _, fused = fused_chain(frames, vad_min_speech_ms=30, vad_min_silence_ms=500,
+                           vad_prefix_padding_ms=300)
+    assert got == [(names[kind], sample, ns) for kind, sample, ns in fused]
+    # ... and the separate kernels as the stage used to run them: 10 ms frames of
+    # resampled audio cut by a second chunker, the onset stamped from the backlog.
+    resampler, vad_frames = Resampler(16000, 24000), Chunker(240, 240 * 50)
+    vad = Vad(24000, 10, min_speech_ms=30, min_silence_ms=500, prefix_padding_ms=300)
+    out, frame10 = bytearray(2 * resampler.max_output(160)), bytearray(480)
+    want = []
+    for seq, frame in enumerate(frames):
+        m = resampler.process_s16(frame.tobytes(), out)
+        vad_frames.push(memoryview(out)[: 2 * m])
+        while vad_frames.pop(frame10):
+            result = vad.process(frame10)
+            if result in names:
+                behind = vad.samples_seen - vad.event_sample + vad_frames.available
+                want.append((names[result], vad.event_sample,
+                             seq * 10_000_000 - behind * 1_000_000_000 // 24000))
+    assert got == want

@@ -14,6 +14,8 @@ first field msgspec writes), so the protocol code knows nothing of faults.
 - `malformed_json` / `unknown_event`: one broken frame (truncated JSON / an
   event type the API does not have) just before the first `response.created`.
 
+`fault_after=N` lets N responses through before a response-triggered fault
+arms (so a test can drop the link once the conversation has some history).
 With a `fault_id`, a fault fires once server-wide: a client that reconnects
 with the same URL gets a clean session, which reconnect tests depend on.
 """
@@ -91,7 +93,7 @@ class FaultInjector:
 
     def __init__(
         self, ws: ServerConnection, fault: str, fault_id: str | None, stall_s: float,
-        fired: FiredFaults,
+        fired: FiredFaults, skip_responses: int = 0,
     ) -> None:
         self._ws = ws
         self._fault = fault
@@ -99,6 +101,9 @@ class FaultInjector:
         self._stall_s = stall_s
         self._fired = fired
         self._armed = bool(fault)
+        # Response-triggered faults let this many responses through first (`fault_after`).
+        self._skip = skip_responses
+        self._skipping = skip_responses > 0
         self._closing: asyncio.Task[None] | None = None
         self._gate = asyncio.Event()
         self._gate.set()
@@ -117,12 +122,17 @@ class FaultInjector:
         if self._closing is not None:
             return  # the socket is being closed by the fault: the rest is lost, as in a crash
         if self._armed and data.startswith(_RESPONSE_CREATED):
-            await self._before_response()
+            if self._skip > 0:
+                self._skip -= 1
+                self._skipping = True
+            else:
+                self._skipping = False
+                await self._before_response()
         if not self._gate.is_set():
             await self._gate.wait()  # waiters wake in FIFO order, so frames keep their order
         await send(data)
-        if self._armed and self._fault == "close_mid_response" and data.startswith(
-            _OUTPUT_DELTAS
+        if self._armed and not self._skipping and self._fault == "close_mid_response" and (
+            data.startswith(_OUTPUT_DELTAS)
         ) and self._fire():
             # From a task: closing waits for the client's close frame, which the
             # session's receive loop must stay free to process.

@@ -28,6 +28,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from pipeline.logs import setup_logging
 from pipeline.proc import die_with_parent
 
 from .dialogue import DialogueReplyEngine
@@ -165,7 +166,8 @@ class _Connections:
         faults = None
         if options.fault:
             faults = FaultInjector(
-                ws, options.fault, options.fault_id, options.stall_s, self._fired_faults
+                ws, options.fault, options.fault_id, options.stall_s, self._fired_faults,
+                skip_responses=options.fault_after,
             )
         sender = EventSender(
             ws, beta=options.beta, faults=faults, send_timeout_s=self._config.send_timeout_s
@@ -258,10 +260,8 @@ async def _serve(config: ServerConfig) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the model server until SIGTERM/SIGINT; 0 on a clean stop."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr, level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # stdout carries the "listening on URL" line a parent process reads: logs go to stderr.
+    setup_logging(args.log_level, "model-server", sys.stderr)
     if args.exit_with_parent:
         die_with_parent()
     config = ServerConfig(

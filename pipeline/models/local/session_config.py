@@ -19,7 +19,7 @@ from .audio_format import FORMATS, GA_TYPES, AudioFormat
 from .server_vad import VadParams
 from .wire import ProtocolError
 
-DEFAULT_INSTRUCTIONS = "You are voxpipe's offline echo model: you repeat what the user said."
+DEFAULT_INSTRUCTIONS = "You are voxpipe's offline voice assistant."
 DEFAULT_MODEL = "gpt-realtime"
 
 # semantic_vad is approximated by the energy VAD with a silence timeout per eagerness.

@@ -41,6 +41,8 @@ class SessionOptions:
     fault: str = ""
     #: With a fault id, the fault fires once server-wide (reconnects get a clean session).
     fault_id: str | None = None
+    #: Responses to let through before a response-triggered fault arms.
+    fault_after: int = 0
     #: How long `fault=stall` sends nothing.
     stall_s: float = 5.0
 
@@ -71,7 +73,10 @@ class SessionOptions:
         fault = query.get("fault", [self.fault])[-1]
         fault_id = query.get("fault_id", [self.fault_id])[-1] or None
         stall_s = float(query["stall_s"][-1]) if "stall_s" in query else self.stall_s
+        fault_after = int(query["fault_after"][-1]) if "fault_after" in query else self.fault_after
         parse_fault(fault, fault_id, stall_s)
+        if not 0 <= fault_after <= MAX_TEXT_RESPONSES:
+            raise ValueError(f"fault_after must be 0..{MAX_TEXT_RESPONSES}")
         beta = beta_header is not None and "realtime=v1" in beta_header.replace(" ", "")
         return dataclasses.replace(
             self,
@@ -83,4 +88,5 @@ class SessionOptions:
             fault=fault,
             fault_id=fault_id,
             stall_s=stall_s,
+            fault_after=fault_after,
         )

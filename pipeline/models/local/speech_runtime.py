@@ -33,7 +33,15 @@ import soxr
 
 from .stt import Recognizer, load_recognizer
 from .transcription import LiveTranscription
-from .tts import SAMPLE_RATE, VOICES, SpokenSentence, Synthesizer, WordMark, get_synthesizer, split_sentences
+from .tts import (
+    SAMPLE_RATE,
+    VOICES,
+    SpokenSentence,
+    Synthesizer,
+    WordMark,
+    get_synthesizer,
+    split_sentences,
+)
 
 log = logging.getLogger(__name__)
 

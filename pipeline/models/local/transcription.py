@@ -3,8 +3,8 @@
 The server runs many sessions on one asyncio loop, and a decode is tens of
 milliseconds of CPU, so all recognizer work runs in a shared executor. Audio
 is queued in order; at most one job per turn is in the executor at a time and
-it drains everything queued so far in one ``feed`` (a backlog costs one decode,
-not one per chunk). ``finish`` then only waits for the tail.
+it resamples and feeds everything queued so far at once (a backlog costs one
+decode, not one per chunk). ``finish`` then only waits for the tail.
 
 Deltas: whenever the hypothesis changes it is compared with the previous one and
 the words both agree on (never the last, which may still be growing) are
@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+
 from native.resample import Resampler
 
 from .stt import Recognizer, RecognizerStream
@@ -82,12 +83,13 @@ class LiveTranscription:
         self._emitted = ""
 
     def feed(self, samples_24k: npt.NDArray[np.int16]) -> None:
-        """Queue audio at the protocol's 24 kHz; returns at once (resampling is microseconds)."""
+        """Queue audio at the protocol's 24 kHz; returns at once."""
         if self._finish_requested or self._cancelled or samples_24k.size == 0:
             return
-        out = np.empty(self._resampler.max_output(samples_24k.size), dtype=np.int16)
-        n = self._resampler.process_s16(samples_24k, out)
-        self._enqueue(out[:n])
+        # A copy, since callers may reuse their buffer. Resampling happens in the job: the
+        # resampler releases the GIL, and every re-acquisition on the loop thread can wait
+        # a whole switch interval (5 ms) behind a decode thread.
+        self._enqueue(np.array(samples_24k, dtype=np.int16))
 
     async def finish(self) -> str:
         """Wait for the queued audio to be decoded; the final transcript."""
@@ -98,12 +100,8 @@ class LiveTranscription:
                 raise self._error
             self._loop = asyncio.get_running_loop()
             self._final = self._loop.create_future()
-            tail = np.empty(self._resampler.delay_samples, dtype=np.int16)
-            n = self._resampler.flush_s16(tail)
             with self._lock:
                 self._finish_requested = True
-                if n:
-                    self._queued.append(tail[:n])
                 self._start_job_locked()
         return await self._final
 
@@ -145,8 +143,10 @@ class LiveTranscription:
                 stream = self._open_stream()
                 if not chunks:
                     break
-                stream.feed(np.concatenate(chunks) if len(chunks) > 1 else chunks[0])
+                stream.feed(self._resample(chunks))
                 self._post(self._publish_partial, stream.partial())
+            tail = np.empty(self._resampler.delay_samples, dtype=np.int16)
+            stream.feed(tail[: self._resampler.flush_s16(tail)])
             text = stream.finish()
             self._post(self._resolve, text)
         except Exception as exc:  # a recognizer bug must not kill the pool thread silently
@@ -156,6 +156,11 @@ class LiveTranscription:
             if self._stream is not None:
                 self._stream.close()
             self._post(self._fail, exc)
+
+    def _resample(self, chunks: list[npt.NDArray[np.int16]]) -> npt.NDArray[np.int16]:
+        pcm = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+        out = np.empty(self._resampler.max_output(pcm.size), dtype=np.int16)
+        return out[: self._resampler.process_s16(pcm, out)]
 
     def _open_stream(self) -> RecognizerStream:
         if self._stream is None:

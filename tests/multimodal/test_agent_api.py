@@ -1,0 +1,189 @@
+"""The agent's API surface without processes: argument checks, participant linking,
+and the supervisor-side session's commands (what it sends the model stage)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipc.schema import StageEvent
+from pipeline import llm
+from pipeline.multimodal import AgentTranscriptionOptions, MultimodalAgent
+from pipeline.realtime import local, openai
+from pipeline.realtime.session import RealtimeSession
+from pipeline.rooms.file_room import FileRoom
+from pipeline.vad import VAD
+
+ROOT = Path(__file__).resolve().parents[2]
+WAV = ROOT / "examples" / "audio" / "three_turns.wav"
+
+
+def test_bad_arguments_name_the_argument() -> None:
+    model = local.RealtimeModel()
+    with pytest.raises(TypeError, match="model"):
+        MultimodalAgent(model=object())
+    with pytest.raises(TypeError, match="vad"):
+        MultimodalAgent(model=model, vad="silero")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_text_response_retries"):
+        MultimodalAgent(model=model, max_text_response_retries=-1)
+    with pytest.raises(ValueError, match="agent_transcription_speed"):
+        AgentTranscriptionOptions(agent_transcription_speed=-1.0)
+    with pytest.raises(ValueError, match="min_speech_ms"):
+        VAD(min_speech_ms=0)
+    with pytest.raises(ValueError, match="protocol"):
+        openai.RealtimeModel(protocol="v3")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="on_duplicate"):
+        MultimodalAgent(model=model).generate_reply("both")  # type: ignore[arg-type]
+
+
+def test_capabilities_and_defaults() -> None:
+    model = openai.RealtimeModel(api_key="k")
+    assert model.capabilities.supports_truncate is True
+    assert model.capabilities.input_audio_sample_rate == 24000
+    opts = AgentTranscriptionOptions()
+    assert (opts.user_transcription, opts.agent_transcription,
+            opts.agent_transcription_speed) == (True, True, 1.0)
+    parts = opts.hyphenate_word("transcription")
+    assert "".join(parts) == "transcription" and len(parts) == 3
+
+
+class _Linked(MultimodalAgent):
+    """Records the calls it would start instead of starting pipeline sessions."""
+
+    started: list[str]
+
+    async def _start_call(self, track: Any) -> None:
+        self.started.append(str(track.path))
+
+
+async def _room(join_after_s: float = 0.0) -> FileRoom:
+    room = FileRoom(WAV, ROOT / "out" / "unused", join_after_s=join_after_s)
+    room.runtime = None
+    room._connected = True
+    if join_after_s <= 0:
+        room._caller_joins()
+    return room
+
+
+def test_start_links_first_participant_and_refuses_twice() -> None:
+    async def main() -> None:
+        room = await _room()
+        agent = _Linked(model=local.RealtimeModel())
+        agent.started = []
+        agent.start(room)
+        await asyncio.sleep(0)
+        assert agent.started == [str(WAV)]
+        with pytest.raises(RuntimeError, match="already started"):
+            agent.start(room)
+
+    asyncio.run(main())
+
+
+def test_participant_who_joins_later_is_linked() -> None:
+    # The seed's handler returns early when no participant is linked: backwards.
+    async def main() -> None:
+        room = FileRoom(WAV, ROOT / "out" / "unused")
+        room._connected = True
+        agent = _Linked(model=local.RealtimeModel())
+        agent.started = []
+        agent.start(room)
+        assert agent.started == []
+        room._caller_joins()
+        await asyncio.sleep(0)
+        assert agent.started == [str(WAV)]
+
+        other = _Linked(model=local.RealtimeModel())
+        other.started = []
+        room2 = FileRoom(WAV, ROOT / "out" / "unused", caller_identity="bob")
+        room2._connected = True
+        other.start(room2, participant="alice")  # waits for alice, not bob
+        room2._caller_joins()
+        await asyncio.sleep(0)
+        assert other.started == []
+
+    asyncio.run(main())
+
+
+class _Runtime:
+    """Captures what the session sends to the model stage and to the timeline."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.notes: list[tuple[str, dict[str, Any]]] = []
+
+    def send_model_events(self, sid: str, events: list[dict[str, Any]]) -> None:
+        self.sent.extend(events)
+
+    def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
+        self.notes.append((kind, data))
+
+
+def _event(kind: str, **data: Any) -> StageEvent:
+    return StageEvent("s", "playout", kind, 0, data)
+
+
+class Tools(llm.FunctionContext):
+    @llm.ai_callable()
+    async def get_weather(self, location: str) -> str:
+        """Weather in a city."""
+        return "sunny"
+
+
+def test_session_replays_context_and_tools_on_every_connect() -> None:
+    async def main() -> None:
+        ctx = llm.ChatContext().append(text="Be brief.", role="system")
+        session = RealtimeSession(local.RealtimeModel(instructions="Your name is Ava."),
+                                  chat_ctx=ctx, fnc_ctx=Tools())
+        rt = _Runtime()
+        session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
+        session.create_response()  # before the link is up: held
+        assert rt.sent == []
+        session._on_event(_event("model_connected"))
+        kinds = [e["type"] for e in rt.sent]
+        assert kinds == ["session.update", "conversation.item.create", "response.create"]
+        update = rt.sent[0]["session"]
+        assert update["instructions"] == "Your name is Ava."
+        assert [t["name"] for t in update["tools"]] == ["get_weather"]
+        # A user turn and its transcript join the mirror; a reconnect replays them.
+        session._on_event(_event("user_speech_committed", item_id="u1"))
+        session._on_event(_event("user_transcript", item_id="u1", text="hi there", final=True))
+        session._on_event(_event("model_disconnected", code=1011))
+        rt.sent.clear()
+        session._on_event(_event("model_connected"))
+        texts = [e["item"]["content"][0].get("text") for e in rt.sent
+                 if e["type"] == "conversation.item.create"]
+        assert texts == ["Be brief.", "hi there"]
+        assert [n for n, _ in rt.notes] == ["model_context_replayed"] * 2
+
+    asyncio.run(main())
+
+
+def test_on_duplicate_policies_and_set_chat_ctx() -> None:
+    async def main() -> None:
+        session = RealtimeSession(local.RealtimeModel(), chat_ctx=None, fnc_ctx=None)
+        rt = _Runtime()
+        session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
+        session._on_event(_event("model_connected"))
+        rt.sent.clear()
+        session.create_response("cancel_existing")
+        session.create_response("cancel_new")  # one requested: ignored
+        session.create_response("cancel_existing")  # cancel it, ask again
+        session.create_response("keep_both")  # queued until the active one is done
+        assert [e["type"] for e in rt.sent] == ["response.create", "response.cancel",
+                                                "response.create"]
+        session._on_event(_event("response_created", response_id="r1", t_ms=0.0))
+        session._on_event(_event("response_created", response_id="r2", t_ms=1.0))
+        session._on_event(_event("response_done", response_id="r2", status="completed"))
+        assert [e["type"] for e in rt.sent][-1] == "response.create"
+        rt.sent.clear()
+        session._on_event(_event("user_speech_committed", item_id="u1"))
+        await session.set_chat_ctx(llm.ChatContext().append(text="hello", role="user"))
+        assert [e["type"] for e in rt.sent] == ["conversation.item.delete",
+                                                "conversation.item.create"]
+        assert rt.sent[0]["item_id"] == "u1"
+        assert [m.text for m in session.chat_ctx_copy().messages] == ["hello"]
+
+    asyncio.run(main())

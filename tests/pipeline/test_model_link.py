@@ -1,0 +1,87 @@
+"""ModelLink against the real offline server: what a cut item becomes on the model side.
+
+Playout's TruncatePoint says how much of an item was played; the link deletes the
+item when nothing was (a 0 ms truncation would leave an empty turn the model still
+"remembers"), truncates at min(played, received) otherwise, and cancels the reply
+itself unless the cut came from the server's own speech detection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ipc.schema import AgentAudio, DataMsg, SessionConfig, TruncatePoint
+from ipc.stats import StageStats
+from pipeline.model_link import ModelLink
+from pipeline.models.openai import client_events as ce
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.data: list[DataMsg] = []
+
+    def kinds(self) -> list[str]:
+        return [k for k, _ in self.events]
+
+    async def wait_for(self, kind: str, n: int = 1, timeout: float = 10.0) -> dict[str, Any]:
+        async def poll() -> dict[str, Any]:
+            while self.kinds().count(kind) < n:
+                await asyncio.sleep(0.01)
+            return [d for k, d in self.events if k == kind][n - 1]
+        return await asyncio.wait_for(poll(), timeout)
+
+
+async def _link_with_reply(url: str) -> tuple[ModelLink, _Recorder, str, int]:
+    rec = _Recorder()
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=24000,
+                        input_channels=1, input_frames=0, model_url=url, server_vad=False)
+    link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)),
+                     StageStats())
+    link.start()
+    await rec.wait_for("model_connected")
+    # The echo engine answers a bare response.create with a short tone.
+    await link.send_events([ce.response_create(output_modalities=["audio"])])
+    done = await rec.wait_for("response_done")
+    assert done["status"] == "completed"
+    audio = [m for m in rec.data if isinstance(m, AgentAudio)]
+    received = sum(len(m.pcm) // 2 for m in audio)
+    assert received > 4800
+    return link, rec, audio[0].item_id, received
+
+
+def test_nothing_played_deletes_the_item(model_url: str) -> None:
+    async def main() -> None:
+        link, rec, item, received = await _link_with_reply(model_url)
+        try:
+            await link.on_truncate_point(
+                TruncatePoint("s", item, 0, 0, received, 24000, "local_vad"))
+            deleted = await rec.wait_for("agent_item_deleted")
+            assert deleted["item_id"] == item
+            await asyncio.sleep(0.2)
+            assert "agent_item_truncated" not in rec.kinds()
+            assert "model_error" not in rec.kinds()  # the server knew the item
+        finally:
+            await link.close()
+
+    asyncio.run(main())
+
+
+def test_truncation_is_clamped_to_what_was_received(model_url: str) -> None:
+    async def main() -> None:
+        link, rec, item, received = await _link_with_reply(model_url)
+        try:
+            await link.on_truncate_point(
+                TruncatePoint("s", item, 0, 4800, received, 24000, "speech_started"))
+            cut = await rec.wait_for("agent_item_truncated")
+            assert (cut["item_id"], cut["audio_end_ms"]) == (item, 200)
+            # Playout claims more than ever arrived: the API would reject it.
+            await link.on_truncate_point(
+                TruncatePoint("s", item, 0, received + 9600, received, 24000, "interrupt"))
+            cut = await rec.wait_for("agent_item_truncated", 2)
+            assert cut["audio_end_ms"] == received * 1000 // 24000
+        finally:
+            await link.close()
+
+    asyncio.run(main())
