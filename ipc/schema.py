@@ -216,6 +216,7 @@ class PlayoutInterrupt(_Control, tag="pint", frozen=True):
 
     session: str
     reason: str
+    item_id: str = ""  # the item being played, as the agent knows it (maybe not yet here)
 
 
 class SessionNote(_Control, tag="note", frozen=True):

@@ -164,7 +164,11 @@ class MultimodalAgent(EventEmitter[EventTypes]):
             if runtime is not None and sid is not None:
                 # Playout stops at its next frame and reports what played; the model
                 # stage cancels the reply and truncates (or deletes) the item there.
-                runtime.interrupt(sid, "interrupt")
+                runtime.interrupt(sid, "interrupt", handle.item_id)
+            if not handle.started:
+                # Cut before a sample played: playout never reports it; the model
+                # stage deletes the item.
+                handle.stopped = handle.interrupted = True
         self._update_state("listening")
 
     def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:

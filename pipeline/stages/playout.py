@@ -144,13 +144,20 @@ class PlayoutStage(HotStage):
                 self.stats.count("control_dropped.unknown_session")
             elif isinstance(msg, PlayoutInterrupt):
                 now = time.monotonic_ns()
-                self._flush(sp, msg.reason, now, now)
+                cut = self._flush(sp, msg.reason, now, now)
+                if msg.item_id and msg.item_id not in cut:
+                    # The agent saw the item before its audio got here: refuse that audio
+                    # when it comes, and tell the model nothing of it was played.
+                    sp.queue.flushed.add(msg.item_id)
+                    self.send("model", TruncatePoint(sp.cfg.session, msg.item_id, 0, 0, 0,
+                                                     sp.cfg.output_rate, msg.reason))
             else:
                 self._log_event(sp, msg.kind, msg.data, origin="agent")
         else:
             super().on_control(msg)
 
-    def _flush(self, sp: SessionPlayout, reason: str, onset_ns: int, now: int) -> None:
+    def _flush(self, sp: SessionPlayout, reason: str, onset_ns: int, now: int) -> set[str]:
+        """Silence the session now; the ids of the items cut."""
         cut = sp.queue.flush()
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
         for item in cut:
@@ -160,6 +167,7 @@ class PlayoutStage(HotStage):
             if item.started:
                 self._stopped(sp, item)
         sp.queue.forget_stopped()
+        return {item.item_id for item in cut}
 
     # -- clock -----------------------------------------------------------------
     def on_tick(self, now_ns: int) -> int | None:

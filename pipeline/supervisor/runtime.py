@@ -182,9 +182,10 @@ class Runtime:
         """Client events for the session's model connection, in order."""
         self._send_control("model", ModelCommand(sid, events))
 
-    def interrupt(self, sid: str, reason: str = "interrupt") -> None:
-        """Silence the session's agent audio at playout's next frame."""
-        self._send_control("playout", PlayoutInterrupt(sid, reason))
+    def interrupt(self, sid: str, reason: str = "interrupt", item_id: str = "") -> None:
+        """Silence the session's agent audio at playout's next frame (and ``item_id``'s,
+        should its audio arrive later)."""
+        self._send_control("playout", PlayoutInterrupt(sid, reason, item_id))
 
     def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
         """Put an agent-layer event on the session timeline (events.jsonl)."""
