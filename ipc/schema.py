@@ -25,6 +25,7 @@ import msgspec
 # Bounds every receiver enforces (zmq MAXMSGSIZE is set from MAX_FRAME_BYTES).
 MAX_FRAME_BYTES: Final = 512 * 1024
 MAX_SESSION_ID_LEN: Final = 64
+DEFAULT_MODEL_RATE: Final = 24000  # the Realtime API's pcm16 rate
 
 
 class _Data(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="t"):
@@ -134,7 +135,7 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     resume_frame: int = 0
     tail_silence_ms: int = 1500
     frame_ms: int = 10
-    model_rate: int = 24000
+    model_rate: int = DEFAULT_MODEL_RATE
     chunk_ms: int = 100
     output_rate: int = 24000
     playout_frame_ms: int = 20

@@ -85,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGTERM/SIGINT: the run finishes its files and exits 0."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def _fail(message: str, code: int) -> int:
     print(f"voxpipe: error: {message}", file=sys.stderr)
     return code
@@ -131,10 +140,7 @@ async def _run(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             return _fail(str(exc), EXIT_SESSION_FAILED)
     log = logging.getLogger("voxpipe")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     runtime = Runtime()
     try:
         try:
@@ -180,10 +186,7 @@ async def _run_agent(args: argparse.Namespace, duration: float) -> int:
     except AgentFileError as exc:
         return _fail(str(exc), EXIT_USAGE)
     log = logging.getLogger("voxpipe")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     runtime = Runtime()
     try:
         try:

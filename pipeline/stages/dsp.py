@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from ipc.schema import (
+    DEFAULT_MODEL_RATE,
     CaptureFrame,
     DataMsg,
     PlayoutFlush,
@@ -28,6 +29,7 @@ from ipc.schema import (
     data_encoder,
 )
 from native.inbound_chain import SPEECH_START, InboundChain
+from native.resample import SUPPORTED_RATES, Resampler
 from pipeline.stages.runner import HotStage, run_stage
 
 
@@ -60,6 +62,12 @@ class DspStage(HotStage):
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.chains: dict[str, SessionDsp] = {}
+        # A rate pair's filter is designed once per process (10-100 ms each): do it for
+        # every input rate to the default model rate now, before serving, rather than in
+        # the loop when a caller with a new rate joins and every session would wait.
+        for rate in SUPPORTED_RATES:
+            if rate != DEFAULT_MODEL_RATE:
+                Resampler(rate, DEFAULT_MODEL_RATE)
 
     def _build(self, cfg: SessionConfig, in_rate: int, in_channels: int) -> SessionDsp:
         vad = cfg.local_vad_min_speech_ms > 0
