@@ -29,7 +29,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-import soxr
+
+from native.resample import resample_s16
 
 from .stt import Recognizer, load_recognizer
 from .transcription import LiveTranscription
@@ -134,10 +135,10 @@ class SpeechRuntime:
         said = self.synthesizer().speak("Hello, I am ready.")
         recognizer = self.recognizer()
         # The first decode of a process is several times slower (allocation, caches).
-        speech = soxr.resample(said.audio, SAMPLE_RATE, recognizer.sample_rate)
+        speech = resample_s16(said.audio.tobytes(), SAMPLE_RATE, recognizer.sample_rate)
         stream = recognizer.open_stream()
         try:
-            stream.feed(speech.astype(np.int16))
+            stream.feed(np.frombuffer(speech, dtype=np.int16))
             stream.finish()
         except Exception:  # a warm-up failure only costs the first turn some latency
             log.warning("recognizer warm-up failed", exc_info=True)
