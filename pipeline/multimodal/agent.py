@@ -99,6 +99,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self._user_end_ms: float | None = None
         self._first_audio: dict[str, tuple[float, float]] = {}  # response -> (t_ms, rx_ms)
         self._current_response: str | None = None
+        self._user_interim: dict[str, str] = {}  # item -> its transcript so far
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- properties and the seed's API ---------------------------------------------
@@ -250,6 +251,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         s.on("input_speech_started", self._input_speech_started)
         s.on("input_speech_stopped", self._input_speech_stopped)
         s.on("input_speech_committed", lambda: self._publish_user("", final=False))
+        s.on("input_speech_transcription_delta", self._user_transcript_delta)
         s.on("input_speech_transcription_completed", self._user_transcript_done)
         s.on("response_created", self._response_created)
         s.on("response_content_added", self._content_added)
@@ -270,7 +272,14 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self.emit("user_stopped_speaking")
         self._update_state("thinking")
 
+    def _user_transcript_delta(self, ev: InputTranscription) -> None:
+        # Interim: the words so far of the turn being transcribed.
+        text = self._user_interim.get(ev.item_id, "") + ev.transcript
+        self._user_interim = {ev.item_id: text}
+        self._publish_user(text, final=False)
+
     def _user_transcript_done(self, ev: InputTranscription) -> None:
+        self._user_interim.pop(ev.item_id, None)
         self._publish_user(ev.transcript, final=True)
         self.emit("user_speech_committed", ev.transcript)
 

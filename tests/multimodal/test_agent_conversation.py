@@ -66,6 +66,10 @@ def test_event_sequence_and_payloads(call: tuple[CallRecord, WeatherFnc]) -> Non
     (finished,), = rec.named("function_calls_finished")
     assert finished[0].result == {"location": "Paris", "temperature": 21, "conditions": "sunny"}
     assert finished[0].exception is None
+    # User transcripts reach the timeline interim (growing) and final.
+    user_tr = rec.log("user_transcription")
+    assert any(not r["final"] and r["text"] for r in user_tr)
+    assert [r["text"] for r in user_tr if r["final"]] == committed
     # Every user turn: started -> stopped -> committed, in that order.
     user = [n for n in names if n.startswith("user_")]
     assert user == ["user_started_speaking", "user_stopped_speaking",

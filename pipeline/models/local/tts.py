@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
 from native.resample import resample_s16
 
 from .espeak_lib import RATE_WPM_MAX, RATE_WPM_MIN, RawSpeech, open_espeak
