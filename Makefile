@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint build clean bench bench-dsp bench-peers
+.PHONY: demo test lint build clean bench bench-peers
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard native/*.pyx native/*
 
 build: $(STAMP)
 
+# The example agent (a tool, event handlers) on a three-turn call, offline.
 demo: $(STAMP)
-	$(BIN)/voxpipe run --input examples/audio/three_turns.wav --out out/demo
+	$(BIN)/voxpipe run --agent examples/weather_agent.py \
+		--input examples/audio/three_turns.wav --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline ipc native tests benchmarks
