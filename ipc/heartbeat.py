@@ -50,8 +50,9 @@ class PingSchedule:
 class ParentWatch:
     """True once the process that started us is gone (we were re-parented)."""
 
-    def __init__(self) -> None:
-        self._parent = os.getppid()
+    def __init__(self, parent_pid: int | None = None) -> None:
+        # The spawner's pid when known: the parent may have died before we looked.
+        self._parent = parent_pid if parent_pid is not None else os.getppid()
 
     def parent_gone(self) -> bool:
         return os.getppid() != self._parent

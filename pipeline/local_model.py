@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import subprocess
 import sys
@@ -21,7 +22,8 @@ class LocalModelServer:
     def start(self) -> str:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.models.local.server", "--host", "127.0.0.1",
-             "--port", "0", "--exit-with-parent", "--log-level", "WARNING", *self.extra_args],
+             "--port", "0", "--exit-with-parent", "--parent-pid", str(os.getpid()),
+             "--log-level", "WARNING", *self.extra_args],
             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )
         assert self.proc.stdout is not None

@@ -64,7 +64,8 @@ DIRECT_EVENTS = frozenset({"error", "model_connected", "model_disconnected"})
 class ModelStage:
     name = "model"
 
-    def __init__(self, runtime_dir: str, supervisor_timeout: float) -> None:
+    def __init__(self, runtime_dir: str, supervisor_timeout: float,
+                 parent_pid: int | None = None) -> None:
         self.stats = StageStats()
         self.links: dict[str, ModelLink] = {}
         self.ended: deque[str] = deque(maxlen=256)  # recently ended sessions
@@ -80,7 +81,7 @@ class ModelStage:
         self.events = connect_pub(self.out_ctx, f"ipc://{runtime_dir}/events")
         self.playout = connect_push(self.out_ctx, f"ipc://{runtime_dir}/playout.in")
         self.supervisor = PeerLiveness(supervisor_timeout)
-        self.parent = ParentWatch()
+        self.parent = ParentWatch(parent_pid)
         self.stopping = asyncio.Event()
 
     # -- outbound --------------------------------------------------------------
@@ -193,10 +194,11 @@ class ModelStage:
 
 def main(argv: list[str] | None = None) -> int:
     args = stage_arg_parser("model").parse_args(argv)
-    prepare_stage_process("model", args.log_level)
+    prepare_stage_process("model", args.log_level, args.parent_pid)
 
     async def _main() -> int:
-        return await ModelStage(args.runtime_dir, args.supervisor_timeout).run()
+        return await ModelStage(args.runtime_dir, args.supervisor_timeout,
+                                args.parent_pid).run()
 
     return asyncio.run(_main())
 

@@ -62,6 +62,8 @@ def stage_arg_parser(stage: str) -> argparse.ArgumentParser:
     p.add_argument("--supervisor-timeout", type=float, default=5.0,
                    help="exit when the supervisor is silent this long (s)")
     p.add_argument("--log-level", default="INFO")
+    p.add_argument("--parent-pid", type=int, default=None,
+                   help="the supervisor's pid (exit at once if it is already gone)")
     return p
 
 
@@ -88,7 +90,7 @@ class HotStage:
             dst: self._push_socket(rd, dst) for dst in self.pushes_to
         }
         self.supervisor = PeerLiveness(args.supervisor_timeout)
-        self.parent = ParentWatch()
+        self.parent = ParentWatch(args.parent_pid)
 
     def _push_socket(self, rd: str, dst: str) -> zmq.Socket[bytes]:
         if dst not in STAGE_INBOXES:
@@ -227,13 +229,13 @@ class HotStage:
 def run_stage(cls: type[HotStage], argv: list[str] | None) -> int:
     """Process entry for a hot stage: title, signals, logging, then the loop."""
     args = stage_arg_parser(cls.name).parse_args(argv)
-    prepare_stage_process(cls.name, args.log_level)
+    prepare_stage_process(cls.name, args.log_level, args.parent_pid)
     stage = cls(args)
     signal.signal(signal.SIGTERM, stage.request_stop)
     return stage.run()
 
 
-def prepare_stage_process(name: str, log_level: str) -> None:
+def prepare_stage_process(name: str, log_level: str, parent_pid: int | None = None) -> None:
     """What every stage process does first, whatever its loop."""
     import setproctitle
 
@@ -243,4 +245,4 @@ def prepare_stage_process(name: str, log_level: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # SIGABRT from the supervisor on a missed deadline dumps every thread's stack.
     faulthandler.enable(file=sys.stderr, all_threads=True)
-    die_with_parent()
+    die_with_parent(parent_pid)

@@ -72,6 +72,7 @@ class Arbiter:
             "--runtime-dir", self.runtime_dir,
             "--supervisor-timeout", str(max(2.0, self.opts.heartbeat_timeout_s * 2)),
             "--log-level", self.opts.log_level,
+            "--parent-pid", str(os.getpid()),
         ]
 
     def spawn(self, st: StageProcess) -> None:

@@ -232,6 +232,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="exit when the process that started it dies (used by voxpipe run)")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="with --exit-with-parent: the starter's pid, if it may already "
+                        "be gone by the time this process starts")
     parser.add_argument("--chunk-ms", type=int, default=50, help="audio per delta (default 50)")
     parser.add_argument(
         "--pace", type=float, default=0.0,
@@ -241,15 +244,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _serve(config: ServerConfig) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)  # the handler only wakes the loop
     try:
+        # Loading the speech models takes a second or two: until they are up, SIGTERM
+        # keeps its default action (exit now), there being nothing to close yet.
         running = await start_server(config)
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", config.host, config.port, exc)
         return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # the handler only wakes the loop
     print(f"voxpipe model-server listening on {running.url}", flush=True)
     await stop.wait()
     log.info("shutting down (%d open connections)", running.connections)
@@ -262,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # stdout carries the "listening on URL" line a parent process reads: logs go to stderr.
     setup_logging(args.log_level, "model-server", sys.stderr)
-    if args.exit_with_parent:
-        die_with_parent()
+    if args.exit_with_parent or args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     config = ServerConfig(
         host=args.host, port=args.port,
         api_key=args.api_key or os.environ.get(API_KEY_ENV) or None,
