@@ -74,6 +74,7 @@ class AudioItemState:
     seq: int = 0
     done: bool = False
     pending_text: list[str] = field(default_factory=list)  # deltas awaiting their audio
+    response_id: str | None = None
 
 
 @dataclass
@@ -249,7 +250,8 @@ class ModelLink:
             self.to_playout(AgentText(s, e.item_id, e.content_index, e.delta))
             state = self.items.get(e.item_id)
             if state is None:
-                state = self.items[e.item_id] = AudioItemState(e.item_id, e.content_index)
+                state = self.items[e.item_id] = AudioItemState(
+                    e.item_id, e.content_index, response_id=self.response_id)
             # A word's audio starts somewhere in the audio that follows its text: the
             # delta is reported once that audio has arrived, with its end as the word's
             # earliest start, so the agent never shows a word before it is heard.
@@ -286,7 +288,8 @@ class ModelLink:
             self._emit("response_created", {"response_id": e.response_id})
         elif isinstance(e, ev.ContentPartAdded):
             if e.part_type == "audio":
-                self.items.setdefault(e.item_id, AudioItemState(e.item_id, e.content_index))
+                self.items.setdefault(e.item_id, AudioItemState(
+                    e.item_id, e.content_index, response_id=self.response_id))
             self._emit("response_content_added", {"item_id": e.item_id,
                                                  "content_index": e.content_index,
                                                  "content_type": e.part_type})
@@ -304,7 +307,8 @@ class ModelLink:
     def _forward_audio(self, e: ev.AudioDelta) -> None:
         state = self.items.get(e.item_id)
         if state is None:
-            state = self.items[e.item_id] = AudioItemState(e.item_id, e.content_index)
+            state = self.items[e.item_id] = AudioItemState(
+                e.item_id, e.content_index, response_id=self.response_id)
         rx = time.monotonic_ns()
         step = 2 * self.cfg.output_rate * SLICE_MS // 1000
         pcm = e.pcm
@@ -333,7 +337,11 @@ class ModelLink:
 
     def _response_done(self, e: ev.ResponseDone) -> None:
         interrupted = e.status != "completed"
-        for item_id in list(self.items):
+        for item_id, state in list(self.items.items()):
+            if interrupted and state.done and state.response_id == e.response_id:
+                # Its audio ended cleanly (the server closes open parts on cancel), but
+                # the reply was cut: what is still playing of it ends as interrupted.
+                self.to_playout(AgentItemDone(self.session, item_id, True))
             self._item_done(item_id, interrupted)
         self._emit("response_done", {
             "response_id": e.response_id, "status": e.status, "reason": e.status_reason,

@@ -23,7 +23,7 @@ from ipc.schema import StageEvent
 from pipeline.event_emitter import EventEmitter
 from pipeline.llm import ChatContext, FunctionContext
 from pipeline.multimodal.agent_playout import PlayoutHandle
-from pipeline.multimodal.metrics import MultimodalMetrics
+from pipeline.multimodal.metrics import ResponseMetrics
 from pipeline.multimodal.options import AgentTranscriptionOptions
 from pipeline.multimodal.transcript_sync import TranscriptSegment
 from pipeline.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
@@ -96,9 +96,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self._handles: dict[str, PlayoutHandle] = {}
         self._playing_handle: PlayoutHandle | None = None
         self._state: AgentState | None = None
-        self._user_end_ms: float | None = None
-        self._first_audio: dict[str, tuple[float, float]] = {}  # response -> (t_ms, rx_ms)
-        self._current_response: str | None = None
+        self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m))
         self._user_interim: dict[str, str] = {}  # item -> its transcript so far
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -170,6 +168,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
                 # Cut before a sample played: playout never reports it; the model
                 # stage deletes the item.
                 handle.stopped = handle.interrupted = True
+                self._metrics.never_played(handle.item_id)
         self._update_state("listening")
 
     def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:
@@ -284,7 +283,6 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self.emit("user_speech_committed", ev.transcript)
 
     def _response_created(self, response_id: str) -> None:
-        self._current_response = response_id
         if self._state != "speaking":
             self._update_state("thinking")
 
@@ -293,6 +291,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
             return
         handle = PlayoutHandle(info.item_id, info.content_index, self._opts,
                                self._publish_agent)
+        self._metrics.audio_item(info.response_id, info.item_id)
         self._handles[info.item_id] = handle
         self._playing_handle = handle
 
@@ -321,24 +320,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self.session._recover_from_text_response(info.item_id)
 
     def _response_done(self, timing: ResponseTiming) -> None:
-        first = self._first_audio.pop(timing.response_id, None)
-        pipeline: dict[str, float] = {}
-        ttft = -1.0
-        if first is not None:
-            t_ms, rx_ms = first
-            pipeline["model_rx_to_play"] = rx_ms
-            start = self._user_end_ms if self._user_end_ms is not None else timing.created_ms
-            ttft = max(0.0, (t_ms - start) / 1000)
-            if self._user_end_ms is not None:
-                pipeline["user_end_to_first_audio"] = t_ms - self._user_end_ms
-        tokens = None
-        if timing.input_tokens is not None and timing.output_tokens is not None:
-            tokens = timing.input_tokens + timing.output_tokens
-        self.emit("metrics_collected", MultimodalMetrics(
-            request_id=timing.response_id, timestamp=MultimodalMetrics.now(), ttft=ttft,
-            duration=max(0.0, ((timing.done_ms or timing.created_ms) - timing.created_ms) / 1000),
-            cancelled=timing.cancelled, input_tokens=timing.input_tokens,
-            output_tokens=timing.output_tokens, total_tokens=tokens, pipeline_ms=pipeline))
+        self._metrics.response_done(timing)
 
     # -- pipeline events (the stages' view: playout, dsp) ------------------------------
     def _on_pipeline_event(self, ev: StageEvent) -> None:
@@ -352,7 +334,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         elif ev.kind == "agent_stopped_speaking":
             self._agent_stopped(d)
         elif ev.kind == "user_stopped_speaking":
-            self._user_end_ms = float(d.get("t_ms", 0.0))
+            self._metrics.user_end_ms = float(d.get("t_ms", 0.0))
         elif ev.kind == "local_speech_started":
             # dsp's VAD already flushed playout; the model stage cancels and truncates.
             self._update_state("listening")
@@ -361,9 +343,8 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         handle = self._handles.get(str(d.get("item_id")))
         if handle is not None:
             handle.started = True
-        if self._current_response is not None:
-            self._first_audio.setdefault(self._current_response, (
-                float(d.get("t_ms", 0.0)), float(d.get("rx_to_play_ms", 0.0))))
+        self._metrics.started(str(d.get("item_id")), float(d.get("t_ms", 0.0)),
+                              float(d.get("rx_to_play_ms", 0.0)))
         self.emit("agent_started_speaking")
         self._update_state("speaking")
 
