@@ -37,26 +37,7 @@ cdef inline Py_ssize_t _sample_count(Py_ssize_t nbytes, str name) except -1:
 # Byte-wise load/store keeps the kernels correct for any alignment (a bytes
 # slice may start at an odd address) and any host byte order; gcc folds each
 # into a single 16-bit move on little-endian targets.
-cdef inline int16_t _load_s16(const unsigned char* p, Py_ssize_t i) noexcept nogil:
-    return <int16_t>(<uint16_t>p[2 * i] | (<uint16_t>p[2 * i + 1] << 8))
-
-
-cdef inline void _store_s16(unsigned char* p, Py_ssize_t i, int16_t v) noexcept nogil:
-    cdef uint16_t u = <uint16_t>v
-    p[2 * i] = <unsigned char>(u & 0xFF)
-    p[2 * i + 1] = <unsigned char>(u >> 8)
-
-
-cdef inline int16_t _mean_round_even(int32_t total, int32_t n) noexcept nogil:
-    """``total / n`` rounded half-to-even, for ``total`` a sum of ``n`` int16 values."""
-    # Shift to non-negative so C's truncating division is floor division; the
-    # shift is even (32768 * n), so the parity test on q is unaffected.
-    cdef int32_t shifted = total + 32768 * n
-    cdef int32_t q = shifted // n
-    cdef int32_t twice_rem = 2 * (shifted - q * n)
-    if twice_rem > n or (twice_rem == n and (q & 1)):
-        q += 1
-    return <int16_t>(q - 32768)
+include "_pcm_samples.pxi"
 
 
 def s16_to_f32(src, float[::1] out not None):
@@ -142,10 +123,9 @@ def downmix_s16(src, int channels, out):
     if not 1 <= channels <= MAX_CHANNELS:
         raise ValueError(f"channels must be 1..{MAX_CHANNELS}, got {channels}")
     cdef Py_buffer pcm, mono
-    cdef Py_ssize_t frames, f, c
+    cdef Py_ssize_t frames
     cdef const unsigned char* p
     cdef unsigned char* o
-    cdef int32_t total
     _get_pcm(src, &pcm, "src", False)
     try:
         if pcm.len % (2 * channels):
@@ -165,17 +145,8 @@ def downmix_s16(src, int channels, out):
                 if channels == 1:
                     # memmove, not memcpy: out may alias src.
                     memmove(o, p, 2 * frames)
-                elif channels == 2:
-                    # Stereo is the common case; a constant divisor becomes shifts.
-                    for f in range(frames):
-                        total = <int32_t>_load_s16(p, 2 * f) + _load_s16(p, 2 * f + 1)
-                        _store_s16(o, f, _mean_round_even(total, 2))
                 else:
-                    for f in range(frames):
-                        total = 0
-                        for c in range(channels):
-                            total += _load_s16(p, f * channels + c)
-                        _store_s16(o, f, _mean_round_even(total, channels))
+                    _downmix_frames(p, channels, frames, o)
         finally:
             PyBuffer_Release(&mono)
     finally:

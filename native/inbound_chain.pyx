@@ -52,36 +52,7 @@ cdef enum:
 EVENT_QUEUE_CAPACITY = EVENT_CAPACITY
 
 
-cdef inline int16_t _load_s16(const unsigned char* p, Py_ssize_t i) noexcept nogil:
-    return <int16_t>(<uint16_t>p[2 * i] | (<uint16_t>p[2 * i + 1] << 8))
-
-
-cdef inline int16_t _mean_round_even(int32_t total, int32_t n) noexcept nogil:
-    """``total / n`` rounded half-to-even: ``convert.downmix_s16``'s rule, bit for bit."""
-    # Shift to non-negative so C's truncating division is floor division; the
-    # shift is even (32768 * n), so the parity test on q is unaffected.
-    cdef int32_t shifted = total + 32768 * n
-    cdef int32_t q = shifted // n
-    cdef int32_t twice_rem = 2 * (shifted - q * n)
-    if twice_rem > n or (twice_rem == n and (q & 1)):
-        q += 1
-    return <int16_t>(q - 32768)
-
-
-cdef void _downmix(const unsigned char* p, int channels, Py_ssize_t frames,
-                   unsigned char* o) noexcept nogil:
-    """Channel means of ``frames`` interleaved frames into mono int16 ``o``."""
-    cdef Py_ssize_t f
-    cdef int c
-    cdef int32_t total
-    cdef uint16_t u
-    for f in range(frames):
-        total = 0
-        for c in range(channels):
-            total += _load_s16(p, f * channels + c)
-        u = <uint16_t>_mean_round_even(total, channels)
-        o[2 * f] = <unsigned char>(u & 0xFF)
-        o[2 * f + 1] = <unsigned char>(u >> 8)
+include "_pcm_samples.pxi"
 
 
 cdef class InboundChain:
@@ -203,7 +174,7 @@ cdef class InboundChain:
         """The whole chain on ``n`` checked input frames of ``_channels`` samples."""
         cdef Py_ssize_t m
         if self._channels > 1:
-            _downmix(pcm, self._channels, n, self._mono)
+            _downmix_frames(pcm, self._channels, n, self._mono)
             pcm = self._mono
         m = self._resampler._feed(pcm, n, self._out, True)
         self._samples_out += m

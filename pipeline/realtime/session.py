@@ -131,7 +131,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     def _recover_from_text_response(self, item_id: str) -> None:
         """Drop the text answer and ask again after a short empty user turn."""
         silence = bytes(2 * 24 * SILENCE_ITEM_MS)
-        self._chat_ctx.messages = [m for m in self._chat_ctx.messages if m.id != item_id]
+        self._forget(item_id)
         self.send([ce.item_delete(item_id), ce.item_create(ce.user_audio_item(silence))])
         self._request_response()
 
@@ -273,7 +273,10 @@ class RealtimeSession(EventEmitter[SessionEventName]):
             self._request_response()
 
     def _item_deleted(self, d: dict[str, Any]) -> None:
-        item_id = str(d["item_id"])
+        self._forget(str(d["item_id"]))
+
+    def _forget(self, item_id: str) -> None:
+        """Drop an item from our copy of the conversation."""
         self._chat_ctx.messages = [m for m in self._chat_ctx.messages if m.id != item_id]
 
     def _model_error(self, d: dict[str, Any]) -> None:
