@@ -25,11 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline import llm  # noqa: E402
-from pipeline.jobs import JobContext  # noqa: E402
-from pipeline.multimodal import MultimodalAgent  # noqa: E402
-from pipeline.realtime import local  # noqa: E402
-from pipeline.vad import VAD  # noqa: E402
+from pipeline.agents import llm  # noqa: E402
+from pipeline.agents.job import JobContext  # noqa: E402
+from pipeline.agents.multimodal import MultimodalAgent  # noqa: E402
+from pipeline.agents.vad import VAD  # noqa: E402
+from pipeline.plugins.offline import realtime as local  # noqa: E402
 from tests.multimodal.agent_harness import run_call, script_wav  # noqa: E402
 from tests.pipeline.audio_checks import read_stereo  # noqa: E402
 

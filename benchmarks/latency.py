@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ipc.stats import percentiles  # noqa: E402
-from pipeline.local_model import LocalModelServer  # noqa: E402
+from pipeline.model_server.launcher import LocalModelServer  # noqa: E402
 from pipeline.supervisor.runtime import Runtime  # noqa: E402
 from pipeline.supervisor.session import SessionSpec  # noqa: E402
 

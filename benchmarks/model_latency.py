@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ipc.stats import percentiles  # noqa: E402
-from pipeline.local_model import LocalModelServer  # noqa: E402
+from pipeline.model_server.launcher import LocalModelServer  # noqa: E402
 
 SR = 24_000
 CHUNK_MS = 20

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from pipeline import JobContext, MultimodalAgent, llm
-from pipeline.realtime import local
-from pipeline.vad import VAD
+from pipeline.agents import JobContext, llm
+from pipeline.agents.multimodal import MultimodalAgent
+from pipeline.agents.vad import VAD
+from pipeline.plugins.offline import realtime as local
 
 log = logging.getLogger("weather-agent")
 

@@ -1,31 +1,9 @@
 """voxpipe: a realtime multimodal voice-agent runtime on a multiprocess ZeroMQ pipeline.
 
-The agent API is importable from here (``from pipeline import MultimodalAgent``);
-it is loaded lazily so the stage processes, which import ``pipeline.stages``,
-do not pay for it.
+Where each part runs: ``stages/`` (one module per stage process), ``supervisor/``
+(the supervisor process), ``agents/`` and ``plugins/`` (the user's agent API, in the
+supervisor), ``providers/`` (realtime-model wire protocols, in the model stage),
+``transports/`` (one package per transport), ``record/`` (the session record) and
+``model_server/`` (the bundled offline model, its own process). The agent API is
+``pipeline.agents``.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from pipeline.jobs import JobContext
-    from pipeline.multimodal import AgentTranscriptionOptions, MultimodalAgent
-
-__all__ = ["AgentTranscriptionOptions", "JobContext", "MultimodalAgent"]
-
-_LAZY = {
-    "MultimodalAgent": "pipeline.multimodal",
-    "AgentTranscriptionOptions": "pipeline.multimodal",
-    "JobContext": "pipeline.jobs",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)

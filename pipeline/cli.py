@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["model-server"]:
-        from pipeline.models.local.server import main as server_main
+        from pipeline.model_server.server import main as server_main
 
         return int(server_main(argv[1:]))
     args = _parser().parse_args(argv)
@@ -100,7 +100,7 @@ def _fail(message: str, code: int) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from pipeline.local_model import LocalModelServer
+    from pipeline.model_server.launcher import LocalModelServer
     from pipeline.supervisor.runtime import Runtime
     from pipeline.supervisor.session import SessionSpec
     from pipeline.transports.file.wav_reader import WavSource
@@ -128,7 +128,7 @@ async def _run(args: argparse.Namespace) -> int:
         api_key = os.environ.get("OPENAI_API_KEY", "")
         if not api_key:
             return _fail("--model openai needs OPENAI_API_KEY in the environment", EXIT_USAGE)
-        from pipeline.models.openai.connection import openai_url
+        from pipeline.providers.openai.connection import openai_url
 
         url = openai_url(args.model_name, args.base_url or OPENAI_BASE_URL)
     elif args.base_url:
@@ -178,7 +178,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_agent(args: argparse.Namespace, duration: float) -> int:
-    from pipeline.agent_runner import AgentFileError, load_entrypoint, run_agent
+    from pipeline.agents.runner import AgentFileError, load_entrypoint, run_agent
     from pipeline.supervisor.runtime import Runtime
 
     try:

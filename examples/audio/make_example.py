@@ -33,8 +33,8 @@ import soxr
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+from pipeline.record.wav_writer import write_wav  # noqa: E402
 from pipeline.transports.file.wav_reader import WavSource  # noqa: E402
-from pipeline.transports.file.wav_writer import write_wav  # noqa: E402
 
 THREE_TURNS = (
     "Hello, can you hear me?",

@@ -28,8 +28,8 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "requests"
 sys.path.insert(0, str(HERE.parents[1]))
 
+from pipeline.record.wav_writer import write_wav  # noqa: E402
 from pipeline.transports.file.wav_reader import WavSource  # noqa: E402
-from pipeline.transports.file.wav_writer import write_wav  # noqa: E402
 
 RATE = 16_000
 LEAD_S = 0.5

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ipc.schema import CaptureFrame, SessionConfig
-from pipeline.deadlines import DeadlineQueue
 from pipeline.logs import session_extra
+from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.runner import HotStage, run_stage
 from pipeline.transports.file.wav_reader import WavSource
 

@@ -49,8 +49,9 @@ from ipc.sockets import (
     decode_data,
 )
 from ipc.stats import StageStats
-from pipeline.model_link import ModelLink
-from pipeline.stages.runner import prepare_stage_process, stage_arg_parser
+from pipeline.process import prepare_stage_process
+from pipeline.stages.model_link import ModelLink
+from pipeline.stages.runner import stage_arg_parser
 
 log = logging.getLogger("voxpipe.model")
 

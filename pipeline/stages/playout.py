@@ -31,12 +31,12 @@ from ipc.schema import (
     TruncatePoint,
     UserAudio,
 )
-from pipeline.deadlines import DeadlineQueue
 from pipeline.logs import session_extra
-from pipeline.playout_queue import AgentItem, FrameResult, PlayoutQueue
+from pipeline.record.event_log import EventLog
+from pipeline.record.timeline_recorder import TimelineRecorder
+from pipeline.stages.deadlines import DeadlineQueue
+from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
-from pipeline.transports.file.event_log import EventLog
-from pipeline.transports.file.timeline_recorder import TimelineRecorder
 
 # A clock further behind than this (the process was stopped, or starved) jumps
 # to now: the frames it missed are gone, like on a live call.

@@ -9,11 +9,9 @@ that stops looping stops answering and gets restarted.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
 import os
 import signal
-import sys
 import time
 from collections import deque
 from typing import Final
@@ -47,8 +45,7 @@ from ipc.sockets import (
     send_data,
 )
 from ipc.stats import StageStats
-from pipeline.logs import setup_logging
-from pipeline.proc import die_with_parent
+from pipeline.process import prepare_stage_process
 
 # Messages handled per socket per wake-up before looking at deadlines again:
 # bounds how long a flood on one socket can delay ticks on another.
@@ -233,16 +230,3 @@ def run_stage(cls: type[HotStage], argv: list[str] | None) -> int:
     stage = cls(args)
     signal.signal(signal.SIGTERM, stage.request_stop)
     return stage.run()
-
-
-def prepare_stage_process(name: str, log_level: str, parent_pid: int | None = None) -> None:
-    """What every stage process does first, whatever its loop."""
-    import setproctitle
-
-    setproctitle.setproctitle(f"voxpipe: {name}")
-    setup_logging(log_level, process=name)
-    # The supervisor coordinates Ctrl-C for the whole process group.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # SIGABRT from the supervisor on a missed deadline dumps every thread's stack.
-    faulthandler.enable(file=sys.stderr, all_threads=True)
-    die_with_parent(parent_pid)

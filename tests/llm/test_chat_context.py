@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-from pipeline import llm
-from pipeline.llm import ChatAudio, ChatContext, ChatMessage, create_call_info
+from pipeline.agents import llm
+from pipeline.agents.llm import ChatAudio, ChatContext, ChatMessage, create_call_info
 
 
 class Tools(llm.FunctionContext):

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 import pytest
 
-from pipeline import llm
-from pipeline.llm import TypeInfo, ai_callable, build_tool_schema, create_call_info
+from pipeline.agents import llm
+from pipeline.agents.llm import TypeInfo, ai_callable, build_tool_schema, create_call_info
 
 
 class Unit(enum.Enum):

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.models.local.conversation import ContentPart, Item
-from pipeline.models.local.dialogue import (
+from pipeline.model_server.conversation import ContentPart, Item
+from pipeline.model_server.dialogue import (
     DialogueReplyEngine,
     Directives,
     answer_from_outputs,
@@ -18,8 +18,8 @@ from pipeline.models.local.dialogue import (
     parse_directives,
     render,
 )
-from pipeline.models.local.reply_engine import Reply, ReplyRequest, UserTurn
-from pipeline.models.local.tool_matcher import (
+from pipeline.model_server.reply_engine import Reply, ReplyRequest, UserTurn
+from pipeline.model_server.tool_matcher import (
     match_tool,
     parse_numbers,
     tokens_of,

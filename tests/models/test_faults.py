@@ -12,11 +12,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from pipeline.models.local.faults import UNKNOWN_EVENT_TYPE
-from pipeline.models.local.server import RunningServer, ServerConfig, start_server
-from pipeline.models.openai import server_events as se
-from pipeline.models.openai.config import RealtimeSessionConfig
-from pipeline.models.openai.connection import RealtimeConnection
+from pipeline.model_server.faults import UNKNOWN_EVENT_TYPE
+from pipeline.model_server.server import RunningServer, ServerConfig, start_server
+from pipeline.providers.openai import server_events as se
+from pipeline.providers.openai.config import RealtimeSessionConfig
+from pipeline.providers.openai.connection import RealtimeConnection
 from tests.models.test_local_server_support import SR, pcm_of
 
 Scenario = Callable[[RunningServer], Awaitable[None]]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.models.local.server import RunningServer, ServerConfig, start_server
+from pipeline.model_server.server import RunningServer, ServerConfig, start_server
 from tests.models.test_local_server_support import (
     SR,
     RealtimeClient,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from pipeline.models.local.server import ServerConfig, main, start_server
+from pipeline.model_server.server import ServerConfig, main, start_server
 from tests.models.test_local_server_support import (
     SR,
     RealtimeClient,
@@ -63,7 +63,7 @@ def test_non_loopback_without_key_is_refused() -> None:
 def test_subprocess_prints_url_serves_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "VOXPIPE_MODEL_SERVER_KEY": ""}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.models.local.server", "--chunk-ms", "20"],
+        [sys.executable, "-m", "pipeline.model_server.server", "--chunk-ms", "20"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

@@ -19,9 +19,9 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from pipeline.models.openai import server_events as se
-from pipeline.models.openai.config import RealtimeSessionConfig
-from pipeline.models.openai.connection import (
+from pipeline.providers.openai import server_events as se
+from pipeline.providers.openai.config import RealtimeSessionConfig
+from pipeline.providers.openai.connection import (
     OPENAI_CAPABILITIES,
     ModelConnectError,
     ModelConnectionClosed,

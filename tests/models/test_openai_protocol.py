@@ -12,8 +12,8 @@ import pytest
 from openai.types.beta.realtime import realtime_client_event as beta_client
 from openai.types.realtime import realtime_client_event as ga_client
 
-from pipeline.models.openai import client_events as ce
-from pipeline.models.openai.config import RealtimeSessionConfig, TurnDetection
+from pipeline.providers.openai import client_events as ce
+from pipeline.providers.openai.config import RealtimeSessionConfig, TurnDetection
 
 GA_CLIENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ga_client.RealtimeClientEvent)
 BETA_CLIENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_client.RealtimeClientEvent)

@@ -18,8 +18,8 @@ from openai.types.realtime import (
     response_content_part_added_event as ga_part,
 )
 
-from pipeline.models.openai import server_events as se
-from pipeline.models.openai.server_events import parse_server_event
+from pipeline.providers.openai import server_events as se
+from pipeline.providers.openai.server_events import parse_server_event
 
 PCM = bytes(range(256)) * 4  # 1024 bytes, even
 B64 = base64.b64encode(PCM).decode()

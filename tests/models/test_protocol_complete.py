@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from pipeline.models.local import audio_format as af
-from pipeline.models.local.server import RunningServer, ServerConfig, start_server
-from pipeline.models.protocol_trace import TRACE_ENV
+from pipeline.model_server import audio_format as af
+from pipeline.model_server.server import RunningServer, ServerConfig, start_server
+from pipeline.providers.protocol_trace import TRACE_ENV
 from tests.models.test_local_server_support import RealtimeClient, connect_client
 from tests.protocol_trace_check import check_trace_dir
 
@@ -319,8 +319,8 @@ def test_a_child_process_client_is_traced_with_audio_shortened() -> None:
     trace_dir = Path(os.environ[TRACE_ENV])  # set for the whole run by tests/conftest.py
     child = """
 import asyncio, sys
-from pipeline.models.openai.config import RealtimeSessionConfig
-from pipeline.models.openai.connection import RealtimeConnection
+from pipeline.providers.openai.config import RealtimeSessionConfig
+from pipeline.providers.openai.connection import RealtimeConnection
 
 async def main():
     conn = await RealtimeConnection.connect(sys.argv[1], api_key=None,

@@ -21,10 +21,10 @@ import pytest
 import soxr
 
 from pipeline import cli as voxpipe_cli
-from pipeline.models.local import server as server_cli
-from pipeline.models.local.server import RunningServer, ServerConfig, start_server
-from pipeline.models.local.speech_runtime import shared_runtime
-from pipeline.models.local.tts import SpokenSentence
+from pipeline.model_server import server as server_cli
+from pipeline.model_server.server import RunningServer, ServerConfig, start_server
+from pipeline.model_server.speech_runtime import shared_runtime
+from pipeline.model_server.tts import SpokenSentence
 from tests.models.test_local_server_support import SR, RealtimeClient, connect_client
 
 REQUESTS = Path(__file__).resolve().parents[2] / "examples" / "audio" / "requests"

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.agent_runner import run_agent
-from pipeline.jobs import JobContext
-from pipeline.multimodal import MultimodalAgent
+from pipeline.agents.job import JobContext
+from pipeline.agents.multimodal import MultimodalAgent
+from pipeline.agents.runner import run_agent
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import SessionSummary
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from ipc.schema import StageEvent
-from pipeline import llm
-from pipeline.multimodal import AgentTranscriptionOptions, MultimodalAgent
-from pipeline.realtime import local, openai
-from pipeline.realtime.session import RealtimeSession
-from pipeline.rooms.file_room import FileRoom
-from pipeline.vad import VAD
+from pipeline.agents import llm
+from pipeline.agents.multimodal import AgentTranscriptionOptions, MultimodalAgent
+from pipeline.agents.realtime.session import RealtimeSession
+from pipeline.agents.vad import VAD
+from pipeline.plugins.offline import realtime as local
+from pipeline.plugins.openai import realtime as openai
+from pipeline.transports.file.room import FileRoom
 
 ROOT = Path(__file__).resolve().parents[2]
 WAV = ROOT / "examples" / "audio" / "three_turns.wav"

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from pipeline import llm
-from pipeline.jobs import JobContext
-from pipeline.multimodal import MultimodalAgent
-from pipeline.realtime import local
-from pipeline.realtime.function_calls import ToolError
-from pipeline.realtime.session_events import ContentInfo
+from pipeline.agents import llm
+from pipeline.agents.job import JobContext
+from pipeline.agents.multimodal import MultimodalAgent
+from pipeline.agents.realtime.function_calls import ToolError
+from pipeline.agents.realtime.session_events import ContentInfo
+from pipeline.plugins.offline import realtime as local
 from tests.multimodal.agent_harness import CallRecord, run_call, script_wav
 
 

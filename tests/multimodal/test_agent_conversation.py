@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import numpy as np
 import pytest
 
-from pipeline import llm
-from pipeline.jobs import JobContext
-from pipeline.multimodal import MultimodalAgent, MultimodalMetrics
-from pipeline.realtime import local
-from pipeline.vad import VAD
+from pipeline.agents import llm
+from pipeline.agents.job import JobContext
+from pipeline.agents.multimodal import MultimodalAgent, MultimodalMetrics
+from pipeline.agents.vad import VAD
+from pipeline.plugins.offline import realtime as local
 from tests.multimodal.agent_harness import CallRecord, run_call, script_wav
 from tests.pipeline.audio_checks import read_stereo
 

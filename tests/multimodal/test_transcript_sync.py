@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from pipeline.multimodal.options import AgentTranscriptionOptions
-from pipeline.multimodal.transcript_sync import (
+from pipeline.agents.multimodal.options import AgentTranscriptionOptions
+from pipeline.agents.multimodal.transcript_sync import (
     STANDARD_SPEECH_RATE,
     TranscriptSegment,
     TranscriptSync,
 )
-from pipeline.tokenize import basic
+from pipeline.agents.tokenize import basic
 
 RATE = 24000
 SAMPLES_PER_HYPHEN = RATE / STANDARD_SPEECH_RATE  # 6266.3 at speed 1.0

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.record.event_log import read_event_log
+from pipeline.record.wav_writer import write_wav
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec
-from pipeline.transports.file.event_log import read_event_log
 from pipeline.transports.file.wav_reader import WavSource
-from pipeline.transports.file.wav_writer import write_wav
 from tests.pipeline.audio_checks import read_stereo
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT
 

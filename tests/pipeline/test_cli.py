@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipeline.local_model import LocalModelServer
+from pipeline.model_server.launcher import LocalModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "audio" / "three_turns.wav"
@@ -31,7 +31,7 @@ def stage_processes_since(t0: float) -> list[str]:
         cmd = " ".join(p.info["cmdline"] or [])
         if p.info["create_time"] < t0 - 1 or p.info["cwd"] != str(ROOT):
             continue
-        if "voxpipe: " in cmd or "pipeline.stages" in cmd or "pipeline.models.local" in cmd:
+        if "voxpipe: " in cmd or "pipeline.stages" in cmd or "pipeline.model_server" in cmd:
             found.append(cmd)
     return found
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.deadlines import DeadlineQueue
+from pipeline.stages.deadlines import DeadlineQueue
 
 
 def test_due_keys_once_in_time_order() -> None:

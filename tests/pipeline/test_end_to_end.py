@@ -24,10 +24,10 @@ from ipc.schema import (
     UserAudio,
     data_encoder,
 )
+from pipeline.record.event_log import read_event_log
 from pipeline.supervisor.arbiter import ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
-from pipeline.transports.file.event_log import read_event_log
 from tests.pipeline.audio_checks import max_ncc, onset_after, read_mono, read_stereo
 
 FAST_HEARTBEAT = ArbiterOptions(heartbeat_interval_s=0.2, heartbeat_timeout_s=1.5)

@@ -13,8 +13,8 @@ from typing import Any
 
 from ipc.schema import AgentAudio, DataMsg, SessionConfig, TruncatePoint
 from ipc.stats import StageStats
-from pipeline.model_link import ModelLink
-from pipeline.models.openai import client_events as ce
+from pipeline.providers.openai import client_events as ce
+from pipeline.stages.model_link import ModelLink
 
 
 class _Recorder:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.playout_queue import FrameResult, PlayoutQueue
+from pipeline.stages.playout_queue import FrameResult, PlayoutQueue
 
 FRAME = 480  # 20 ms at 24 kHz
 

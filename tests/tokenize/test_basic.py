@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.tokenize import SentenceTokenizer, WordTokenizer, basic
+from pipeline.agents.tokenize import SentenceTokenizer, WordTokenizer, basic
 
 # Common words with their dictionary syllable counts (words whose count varies by
 # speaker, like "family" or "every", are left out).

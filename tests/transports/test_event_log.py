@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from types import MappingProxyType
 
-from pipeline.transports.file.event_log import EventLog, read_event_log
+from pipeline.record.event_log import EventLog, read_event_log
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ def test_sigkill_mid_stream_leaves_only_whole_records(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     child = textwrap.dedent(
         f"""
-        from pipeline.transports.file.event_log import EventLog
+        from pipeline.record.event_log import EventLog
         log = EventLog({str(path)!r})
         pad = "x" * 3000
         seq = 0

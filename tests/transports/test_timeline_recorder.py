@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.transports.file.timeline_recorder import TimelineRecorder
+from pipeline.record.timeline_recorder import TimelineRecorder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def test_survives_sigkill_of_the_writing_process(tmp_path: Path) -> None:
         import sys, time
         import numpy as np
         from pathlib import Path
-        from pipeline.transports.file.timeline_recorder import TimelineRecorder
+        from pipeline.record.timeline_recorder import TimelineRecorder
         rec = TimelineRecorder(Path({str(session)!r}), sample_rate=16000)
         for i in range(20):
             block = (np.arange(160) + i).astype('<i2').tobytes()

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.record.wav_writer import WavWriter, write_wav
 from pipeline.transports.file.wav_reader import WavSource
-from pipeline.transports.file.wav_writer import WavWriter, write_wav
 from tests.transports.wav_fixtures import reference_s16
 
 

@@ -1,0 +1,393 @@
+"""``MultimodalAgent``: livekit-agents' multimodal agent on voxpipe's process pipeline.
+
+User code (this object, its event handlers, the tools) runs in the supervisor
+process; the caller's audio, the model websocket and the agent's voice run in
+the stage processes. What the agent does with the audio it never touches:
+
+* barge-in: the model's speech start (or, earlier, the local ``vad`` in dsp)
+  flushes playout at its next frame; playout reports what was actually played and
+  the model stage truncates the item there (clamped to what was received), or
+  deletes it when nothing played, and cancels the reply;
+* the agent transcript is released word by word as playout reports progress,
+  never before the word's audio played; what was heard (plus "...") is what the
+  conversation keeps and what ``agent_speech_interrupted`` carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Literal
+
+from ipc.schema import StageEvent
+from pipeline.agents.event_emitter import EventEmitter
+from pipeline.agents.llm import ChatContext, FunctionContext
+from pipeline.agents.multimodal.agent_playout import PlayoutHandle
+from pipeline.agents.multimodal.metrics import ResponseMetrics
+from pipeline.agents.multimodal.options import AgentTranscriptionOptions
+from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
+from pipeline.agents.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
+from pipeline.agents.realtime.session_events import ContentInfo, InputTranscription, ResponseTiming
+from pipeline.agents.vad import VAD
+from pipeline.supervisor.session import SessionSpec
+from pipeline.transports.file.room import (
+    ATTRIBUTE_AGENT_STATE,
+    SOURCE_MICROPHONE,
+    FileAudioTrack,
+    FileParticipant,
+    FileRoom,
+)
+
+log = logging.getLogger("voxpipe.agent")
+
+AgentState = Literal["initializing", "listening", "thinking", "speaking"]
+EventTypes = Literal[
+    "user_started_speaking", "user_stopped_speaking", "agent_started_speaking",
+    "agent_stopped_speaking", "user_speech_committed", "agent_speech_committed",
+    "agent_speech_interrupted", "function_calls_collected", "function_calls_finished",
+    "metrics_collected", "agent_state_changed", "error",
+]
+
+
+class MultimodalAgent(EventEmitter[EventTypes]):
+    def __init__(
+        self,
+        *,
+        model: Any,
+        vad: VAD | None = None,
+        chat_ctx: ChatContext | None = None,
+        fnc_ctx: FunctionContext | None = None,
+        transcription: AgentTranscriptionOptions = AgentTranscriptionOptions(),  # noqa: B008
+        max_text_response_retries: int = 5,
+        loop: asyncio.AbstractEventLoop | None = None,
+        tool_timeout_s: float = 30.0,
+    ) -> None:
+        """``model``: a realtime model (``pipeline.plugins.openai.realtime.RealtimeModel`` or
+        ``pipeline.plugins.offline.realtime.RealtimeModel``); ``vad``: a local VAD that barges in
+        from dsp before the model hears the user; ``tool_timeout_s``: how long a tool
+        may run before the model is told it failed."""
+        super().__init__()
+        if not callable(getattr(model, "session", None)) or not hasattr(model, "capabilities"):
+            raise TypeError("model must be a realtime model with capabilities and session() "
+                            f"(got {type(model).__name__})")
+        if vad is not None and not isinstance(vad, VAD):
+            raise TypeError("vad must be a pipeline.agents.vad.VAD or None, got "
+                            f"{type(vad).__name__}")
+        if not isinstance(transcription, AgentTranscriptionOptions):
+            raise TypeError("transcription must be AgentTranscriptionOptions")
+        if max_text_response_retries < 0:
+            raise ValueError("max_text_response_retries must be >= 0, got "
+                             f"{max_text_response_retries!r}")
+        if tool_timeout_s <= 0:
+            raise ValueError(f"tool_timeout_s must be > 0, got {tool_timeout_s!r}")
+        self._loop = loop  # None: the loop running start()
+        self._model = model
+        self._vad = vad
+        self._chat_ctx = chat_ctx
+        self._fnc_ctx = fnc_ctx
+        self._opts = transcription
+        self._max_text_response_retries = max_text_response_retries
+        self._text_response_retries = 0
+        self._tool_timeout_s = tool_timeout_s
+        self._started = self._closed = False
+        self._room: FileRoom | None = None
+        self._linked_participant: FileParticipant | None = None
+        self._subscribed_track: FileAudioTrack | None = None
+        self._session: RealtimeSession | None = None
+        self._handles: dict[str, PlayoutHandle] = {}
+        self._playing_handle: PlayoutHandle | None = None
+        self._state: AgentState | None = None
+        self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m))
+        self._user_interim: dict[str, str] = {}  # item -> its transcript so far
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- properties and the seed's API ---------------------------------------------
+    @property
+    def vad(self) -> VAD | None:
+        return self._vad
+
+    @property
+    def state(self) -> AgentState | None:
+        return self._state
+
+    @property
+    def session(self) -> RealtimeSession:
+        if self._session is None:
+            raise RuntimeError("the agent is not started")
+        return self._session
+
+    @property
+    def fnc_ctx(self) -> FunctionContext | None:
+        return self._session.fnc_ctx if self._session is not None else self._fnc_ctx
+
+    @fnc_ctx.setter
+    def fnc_ctx(self, value: FunctionContext | None) -> None:
+        self._fnc_ctx = value
+        if self._session is not None:
+            self._session.fnc_ctx = value
+
+    def chat_ctx_copy(self) -> ChatContext:
+        return self.session.chat_ctx_copy()
+
+    async def set_chat_ctx(self, ctx: ChatContext) -> None:
+        await self.session.set_chat_ctx(ctx)
+
+    def start(self, room: FileRoom, participant: FileParticipant | str | None = None) -> None:
+        if self._started:
+            raise RuntimeError("voice assistant already started")
+        if not isinstance(room, FileRoom):
+            raise TypeError(f"room must be a FileRoom, got {type(room).__name__}")
+        if participant is not None and not isinstance(participant, FileParticipant | str):
+            raise TypeError("participant must be a participant, an identity or None")
+        self._started = True
+        self._room = room
+        self._participant = participant
+        room.on("participant_connected", self._on_participant_connected)
+        room.on("track_published", self._subscribe_to_microphone)
+        room.on("track_subscribed", self._subscribe_to_microphone)
+        self._session = self._model.session(chat_ctx=self._chat_ctx, fnc_ctx=self._fnc_ctx)
+        self._session._calls.timeout_s = self._tool_timeout_s
+        self._wire_session(self._session)
+        self._update_state("initializing")
+        if participant is not None:
+            self._link_participant(participant if isinstance(participant, str)
+                                   else participant.identity)
+        else:
+            for p in room.remote_participants.values():
+                self._link_participant(p.identity)
+                break
+
+    def interrupt(self) -> None:
+        handle = self._playing_handle
+        if handle is not None and not handle.done() and self._room is not None:
+            runtime, sid = self._room.runtime, self._room.session_id
+            if runtime is not None and sid is not None:
+                # Playout stops at its next frame and reports what played; the model
+                # stage cancels the reply and truncates (or deletes) the item there.
+                runtime.interrupt(sid, "interrupt", handle.item_id)
+            if not handle.started:
+                # Cut before a sample played: playout never reports it; the model
+                # stage deletes the item.
+                handle.stopped = handle.interrupted = True
+                self._metrics.never_played(handle.item_id)
+        self._update_state("listening")
+
+    def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:
+        """Ask the model to speak now (commits the user's audio first without server VAD)."""
+        if on_duplicate not in ON_DUPLICATE:
+            raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}, got {on_duplicate!r}")
+        if not self.session.server_vad_enabled:
+            self.session.commit_audio_buffer()
+        self.session.create_response(on_duplicate=on_duplicate)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        if self._session is not None:
+            await self._session.aclose()
+
+    # -- participants and the microphone ---------------------------------------------
+    def _on_participant_connected(self, participant: FileParticipant) -> None:
+        # The seed returns early when *no* participant is linked, which is backwards:
+        # a participant that joins later is linked when none is yet (and, if the
+        # agent was given an identity, only when it is that one).
+        if self._linked_participant is not None:
+            return
+        wanted = self._participant
+        identity = wanted if isinstance(wanted, str) else getattr(wanted, "identity", None)
+        if identity is None or identity == participant.identity:
+            self._link_participant(participant.identity)
+
+    def _link_participant(self, identity: str) -> None:
+        assert self._room is not None
+        self._linked_participant = self._room.remote_participants.get(identity)
+        if self._linked_participant is None:
+            log.info("participant %r not in the room yet; waiting for it", identity)
+            return
+        self._subscribe_to_microphone()
+
+    def _subscribe_to_microphone(self, *args: Any) -> None:
+        if self._linked_participant is None:
+            return
+        for publication in self._linked_participant.track_publications.values():
+            if publication.source != SOURCE_MICROPHONE:
+                continue
+            if not publication.subscribed:
+                publication.set_subscribed(True)
+            if publication.track is not None and publication.track != self._subscribed_track:
+                self._subscribed_track = publication.track
+                self._spawn(self._start_call(publication.track))
+                break
+
+    async def _start_call(self, track: FileAudioTrack) -> None:
+        room, session = self._room, self.session
+        assert room is not None and room.runtime is not None
+        settings = self._model.settings
+        td = settings.turn_detection
+        spec = SessionSpec(
+            input_path=track.path, out_dir=room.out_dir, model_url=await self._model.url(),
+            api_key=self._model.api_key, realtime=room.realtime, protocol=settings.protocol,
+            model_name=settings.model, instructions=settings.instructions,
+            voice=settings.voice, server_vad=td is not None,
+            silence_duration_ms=td.silence_duration_ms if td is not None else 500,
+            prefix_padding_ms=td.prefix_padding_ms if td is not None else 300,
+            agent=True, max_session_s=settings.max_session_s,
+            local_vad_min_speech_ms=self._vad.min_speech_ms if self._vad else 0,
+            local_vad_threshold_db=self._vad.threshold_db if self._vad else 0.0,
+        )
+        live = room.runtime.start_session(spec)
+        room.bind_session(live.id)
+        live.on(self._on_pipeline_event)
+        session.attach(room.runtime, live.id)
+        await session._init_sync_task
+        log.info("session initialized with chat context", extra={"session": live.id})
+        self._update_state("listening")
+
+    # -- session events (the model's view) ----------------------------------------------
+    def _wire_session(self, s: RealtimeSession) -> None:
+        s.on("input_speech_started", self._input_speech_started)
+        s.on("input_speech_stopped", self._input_speech_stopped)
+        s.on("input_speech_committed", lambda: self._publish_user("", final=False))
+        s.on("input_speech_transcription_delta", self._user_transcript_delta)
+        s.on("input_speech_transcription_completed", self._user_transcript_done)
+        s.on("response_created", self._response_created)
+        s.on("response_content_added", self._content_added)
+        s.on("response_transcript_delta", self._transcript_delta)
+        s.on("response_content_done", self._content_done)
+        s.on("response_done", self._response_done)
+        s.on("function_calls_collected", lambda calls: self.emit("function_calls_collected",
+                                                                 calls))
+        s.on("function_calls_finished", lambda called: self.emit("function_calls_finished",
+                                                                 called))
+        s.on("error", lambda d: self.emit("error", d))
+
+    def _input_speech_started(self) -> None:
+        self.emit("user_started_speaking")
+        self.interrupt()
+
+    def _input_speech_stopped(self) -> None:
+        self.emit("user_stopped_speaking")
+        self._update_state("thinking")
+
+    def _user_transcript_delta(self, ev: InputTranscription) -> None:
+        # Interim: the words so far of the turn being transcribed.
+        text = self._user_interim.get(ev.item_id, "") + ev.transcript
+        self._user_interim = {ev.item_id: text}
+        self._publish_user(text, final=False)
+
+    def _user_transcript_done(self, ev: InputTranscription) -> None:
+        self._user_interim.pop(ev.item_id, None)
+        self._publish_user(ev.transcript, final=True)
+        self.emit("user_speech_committed", ev.transcript)
+
+    def _response_created(self, response_id: str) -> None:
+        if self._state != "speaking":
+            self._update_state("thinking")
+
+    def _content_added(self, info: ContentInfo) -> None:
+        if info.content_type != "audio":
+            return
+        handle = PlayoutHandle(info.item_id, info.content_index, self._opts,
+                               self._publish_agent)
+        self._metrics.audio_item(info.response_id, info.item_id)
+        self._handles[info.item_id] = handle
+        self._playing_handle = handle
+
+    def _transcript_delta(self, item_id: str, delta: str, position: int) -> None:
+        handle = self._handles.get(item_id)
+        if handle is not None:
+            handle.on_text(delta, position)
+
+    def _content_done(self, info: ContentInfo) -> None:
+        if info.content_type != "text":
+            handle = self._handles.get(info.item_id)
+            if handle is not None:
+                handle.on_text_done()
+            self._text_response_retries = 0
+            return
+        if self._text_response_retries >= self._max_text_response_retries:
+            error = RuntimeError(
+                f"The realtime model returned a text response after "
+                f"{self._max_text_response_retries} retries. Please try to reduce the number "
+                "of text system or assistant messages in the chat context.")
+            self.emit("error", error)
+            raise error
+        self._text_response_retries += 1
+        log.warning("the model answered in text instead of audio; recovering (retry %d)",
+                    self._text_response_retries)
+        self.session._recover_from_text_response(info.item_id)
+
+    def _response_done(self, timing: ResponseTiming) -> None:
+        self._metrics.response_done(timing)
+
+    # -- pipeline events (the stages' view: playout, dsp) ------------------------------
+    def _on_pipeline_event(self, ev: StageEvent) -> None:
+        d = ev.data
+        if ev.kind == "agent_playout_progress":
+            handle = self._handles.get(str(d.get("item_id")))
+            if handle is not None:
+                handle.on_progress(int(d.get("played", 0)))
+        elif ev.kind == "agent_started_speaking":
+            self._agent_started(d)
+        elif ev.kind == "agent_stopped_speaking":
+            self._agent_stopped(d)
+        elif ev.kind == "user_stopped_speaking":
+            self._metrics.user_end_ms = float(d.get("t_ms", 0.0))
+        elif ev.kind == "local_speech_started":
+            # dsp's VAD already flushed playout; the model stage cancels and truncates.
+            self._update_state("listening")
+
+    def _agent_started(self, d: dict[str, Any]) -> None:
+        handle = self._handles.get(str(d.get("item_id")))
+        if handle is not None:
+            handle.started = True
+        self._metrics.started(str(d.get("item_id")), float(d.get("t_ms", 0.0)),
+                              float(d.get("rx_to_play_ms", 0.0)))
+        self.emit("agent_started_speaking")
+        self._update_state("speaking")
+
+    def _agent_stopped(self, d: dict[str, Any]) -> None:
+        item_id = str(d.get("item_id"))
+        interrupted = bool(d.get("interrupted"))
+        handle = self._handles.pop(item_id, None)
+        self.emit("agent_stopped_speaking")
+        self._update_state("listening")
+        if handle is None:
+            return
+        received = round(float(d.get("received_ms", 0.0)) * handle.sample_rate / 1000)
+        text = handle.on_stopped(int(d.get("played_samples", 0)), received, interrupted)
+        if self._playing_handle is handle:
+            self._playing_handle = None
+        if text:
+            self.session._update_conversation_item_content(item_id, text)
+            self.emit("agent_speech_interrupted" if interrupted else "agent_speech_committed",
+                      text)
+
+    # -- publishing ---------------------------------------------------------------
+    def _update_state(self, state: AgentState) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        self.emit("agent_state_changed", state)
+        if self._room is not None:
+            self._spawn(self._room.local_participant.set_attributes(
+                {ATTRIBUTE_AGENT_STATE: state}))
+
+    def _publish_agent(self, handle: PlayoutHandle, segment: TranscriptSegment) -> None:
+        if self._room is not None:
+            self._room.publish("agent_transcription", {
+                "segment_id": segment.id, "item_id": handle.item_id, "text": segment.text,
+                "final": segment.final, "released_words": handle.released_words})
+
+    def _publish_user(self, text: str, *, final: bool) -> None:
+        if self._room is not None and self._opts.user_transcription:
+            self._room.publish("user_transcription", {"text": text, "final": final})
+
+    def _spawn(self, coro: Any) -> None:
+        loop = self._loop or asyncio.get_running_loop()
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,305 @@
+"""``RealtimeSession``: the supervisor-side face of one session's model connection.
+
+The websocket lives in the model stage; this object, in the supervisor with the
+user's code, turns the session's bus events into the seed's session events and
+its methods into client events sent to the model stage (``ModelCommand``). It
+keeps the conversation as the agent knows it (``chat_ctx``) and replays
+instructions, tools and that conversation every time the model stage (re)connects,
+so a dropped websocket, a recycled session or a restarted stage keeps the
+context. Function calls run here, under a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+from ipc.schema import StageEvent
+from pipeline.agents.event_emitter import EventEmitter
+from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext
+from pipeline.agents.realtime.function_calls import FunctionCallRunner
+from pipeline.agents.realtime.session_events import (
+    ContentInfo,
+    InputTranscription,
+    ResponseTiming,
+    SessionEventName,
+)
+from pipeline.providers.openai import client_events as ce
+from pipeline.providers.openai.config import RealtimeSessionConfig
+
+if TYPE_CHECKING:
+    from pipeline.plugins.openai.realtime import RealtimeModel
+    from pipeline.supervisor.runtime import Runtime
+
+log = logging.getLogger("voxpipe.agent")
+
+OnDuplicate = Literal["cancel_existing", "cancel_new", "keep_both"]
+ON_DUPLICATE: tuple[OnDuplicate, ...] = ("cancel_existing", "cancel_new", "keep_both")
+SILENCE_ITEM_MS = 1000  # the empty user audio that coaxes the model back to audio
+
+
+class RealtimeSession(EventEmitter[SessionEventName]):
+    def __init__(self, model: RealtimeModel, *, chat_ctx: ChatContext | None,
+                 fnc_ctx: FunctionContext | None, tool_timeout_s: float = 30.0) -> None:
+        super().__init__()
+        self._model = model
+        self._settings = model.settings
+        self._chat_ctx = chat_ctx.copy() if chat_ctx is not None else ChatContext()
+        self._fnc_ctx = fnc_ctx
+        self._runtime: Runtime | None = None
+        self.session_id: str | None = None
+        self._connected = False
+        self._pending: list[dict[str, Any]] = []  # commands made before the link is up
+        self._init_sync_task: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+        self.active_response: str | None = None
+        self._requested = 0  # response.create sent, response.created not yet seen
+        self._create_after_active = False
+        self._timing: ResponseTiming | None = None
+        self._link: object = None  # the model link whose events count
+        self._calls = FunctionCallRunner(self, tool_timeout_s)
+        self.replays = 0
+
+    # -- wiring ---------------------------------------------------------------------
+    def attach(self, runtime: Runtime, session_id: str) -> None:
+        """Bind to a live pipeline session: its events drive this object from now on."""
+        self._runtime, self.session_id = runtime, session_id
+        runtime.sessions[session_id].on(self._on_event)
+
+    def send(self, events: list[dict[str, Any]]) -> None:
+        """Client events to the model, in order (held until the link is up)."""
+        if self._runtime is None or self.session_id is None or not self._connected:
+            self._pending.extend(events)
+            return
+        self._runtime.send_model_events(self.session_id, events)
+
+    # -- the seed's session API -----------------------------------------------------
+    @property
+    def fnc_ctx(self) -> FunctionContext | None:
+        return self._fnc_ctx
+
+    @fnc_ctx.setter
+    def fnc_ctx(self, value: FunctionContext | None) -> None:
+        self._fnc_ctx = value
+        if self._connected:
+            self.send([ce.session_update(self.session_config())])
+
+    @property
+    def server_vad_enabled(self) -> bool:
+        return self._settings.turn_detection is not None
+
+    def chat_ctx_copy(self) -> ChatContext:
+        return self._chat_ctx.copy()
+
+    async def set_chat_ctx(self, ctx: ChatContext) -> None:
+        """Make the model's conversation ``ctx``: the old items go, the new are added."""
+        events = [ce.item_delete(m.id) for m in self._chat_ctx.messages if m.id]
+        self._chat_ctx = ctx.copy()
+        events += self._context_items()
+        self.send(events)
+
+    def cancel_response(self) -> None:
+        if self.active_response is not None:
+            self.send([ce.response_cancel()])
+
+    def create_response(self, on_duplicate: OnDuplicate = "keep_both") -> None:
+        if on_duplicate not in ON_DUPLICATE:
+            raise ValueError(f"on_duplicate must be one of {ON_DUPLICATE}, got {on_duplicate!r}")
+        if self.active_response is not None or self._requested:
+            if on_duplicate == "cancel_new":
+                log.info("a response is in progress; not creating another (cancel_new)")
+                return
+            if on_duplicate == "cancel_existing":
+                self.send([ce.response_cancel()])
+            else:
+                # The API refuses a second response in one conversation: run it next.
+                self._create_after_active = True
+                return
+        self._request_response()
+
+    def _request_response(self) -> None:
+        self._requested += 1
+        self.send([ce.response_create(protocol=self._settings.protocol)])
+
+    def commit_audio_buffer(self) -> None:
+        self.send([ce.input_audio_commit()])
+
+    def _push_audio(self, frame: object) -> None:
+        raise RuntimeError("user audio reaches the model through the capture and dsp stages; "
+                           "feed it through the room, not the session")
+
+    def _recover_from_text_response(self, item_id: str) -> None:
+        """Drop the text answer and ask again after a short empty user turn."""
+        silence = bytes(2 * 24 * SILENCE_ITEM_MS)
+        self._forget(item_id)
+        self.send([ce.item_delete(item_id), ce.item_create(ce.user_audio_item(silence))])
+        self._request_response()
+
+    def _update_conversation_item_content(self, item_id: str, content: Any = None) -> None:
+        """Our copy of the conversation holds what was heard (the model's is truncated)."""
+        for msg in self._chat_ctx.messages:
+            if msg.id == item_id:
+                msg.content = content
+                return
+
+    def _truncate_conversation_item(self, item_id: str, content_index: int,
+                                    audio_end_ms: int) -> None:
+        self.send([ce.item_truncate(item_id, content_index, audio_end_ms)])
+
+    async def aclose(self) -> None:
+        self._calls.cancel_all()
+
+    # -- session.update and replay --------------------------------------------------
+    def session_config(self) -> RealtimeSessionConfig:
+        s = self._settings
+        tools: list[dict[str, Any]] = []
+        if self._fnc_ctx is not None:
+            from pipeline.agents.llm import build_tool_schema
+
+            tools = [build_tool_schema(info) for info in self._fnc_ctx.ai_functions.values()]
+        return RealtimeSessionConfig(
+            model=s.model, instructions=s.instructions, voice=s.voice,
+            turn_detection=s.turn_detection, input_transcription_model=s.input_transcription_model,
+            tools=tools, tool_choice=s.tool_choice if tools else "auto",
+            temperature=s.temperature if s.protocol == "beta" else None, protocol=s.protocol,
+        )
+
+    def _context_items(self) -> list[dict[str, Any]]:
+        items = self._chat_ctx.to_realtime_items(beta=self._settings.protocol == "beta")
+        return [ce.item_create(item) for item in items]
+
+    def _on_connected(self) -> None:
+        assert self._runtime is not None and self.session_id is not None
+        self._connected = True
+        # A new model-side session: nothing is in progress there (a killed model stage
+        # sends no farewell, so this is also where the old link's state ends).
+        self.active_response = None
+        self._requested = sum(e.get("type") == "response.create" for e in self._pending)
+        replay = [ce.session_update(self.session_config()), *self._context_items()]
+        self.replays += 1
+        self._runtime.send_model_events(self.session_id, replay + self._pending)
+        self._runtime.note(self.session_id, "model_context_replayed",
+                           {"items": len(replay) - 1, "pending": len(self._pending)})
+        self._pending.clear()
+        if not self._init_sync_task.done():
+            self._init_sync_task.set_result(None)
+
+    # -- events from the pipeline ---------------------------------------------------
+    def _on_event(self, ev: StageEvent) -> None:
+        d, kind = ev.data, ev.kind
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            return
+        link = d.get("link")
+        if kind == "model_connected":
+            self._link = link
+        elif link is not None and link != self._link and kind != "model_disconnected":
+            # Sent on a link that is gone, overtaken by the new link's (faster, direct)
+            # model_connected: its response state is void.
+            return
+        handler(self, d)
+
+    def _model_connected(self, d: dict[str, Any]) -> None:
+        self._on_connected()
+
+    def _model_disconnected(self, d: dict[str, Any]) -> None:
+        if d.get("link") != self._link:
+            return  # an older link's farewell, after the new one connected
+        self._connected = False
+        if self.active_response is not None:
+            # The reply in flight is gone with the link; playout reports it interrupted.
+            self.emit("response_interrupted", self.active_response)
+        self.active_response = None
+        self._requested = 0
+        self._create_after_active = False
+
+    def _speech_started(self, d: dict[str, Any]) -> None:
+        self.emit("input_speech_started")
+
+    def _speech_stopped(self, d: dict[str, Any]) -> None:
+        self.emit("input_speech_stopped")
+
+    def _committed(self, d: dict[str, Any]) -> None:
+        self._chat_ctx.messages.append(ChatMessage(role="user", id=str(d["item_id"]),
+                                                   content=""))
+        self.emit("input_speech_committed")
+
+    def _user_transcript(self, d: dict[str, Any]) -> None:
+        ev = InputTranscription(str(d["item_id"]), str(d.get("text", "")))
+        if d.get("final"):
+            self._update_conversation_item_content(ev.item_id, ev.transcript)
+            self.emit("input_speech_transcription_completed", ev)
+        else:
+            self.emit("input_speech_transcription_delta", ev)
+
+    def _response_created(self, d: dict[str, Any]) -> None:
+        self._requested = max(0, self._requested - 1)
+        self.active_response = str(d["response_id"])
+        self._timing = ResponseTiming(self.active_response, float(d.get("t_ms", 0.0)))
+        self.emit("response_created", self.active_response)
+
+    def _content_added(self, d: dict[str, Any]) -> None:
+        info = ContentInfo(self.active_response or "", str(d["item_id"]),
+                           int(d.get("content_index", 0)), str(d.get("content_type", "audio")))
+        if not any(m.id == info.item_id for m in self._chat_ctx.messages):
+            self._chat_ctx.messages.append(ChatMessage(role="assistant", id=info.item_id,
+                                                       content=""))
+        self.emit("response_content_added", info)
+
+    def _transcript_delta(self, d: dict[str, Any]) -> None:
+        self.emit("response_transcript_delta", str(d["item_id"]), str(d.get("delta", "")),
+                  int(d.get("position", 0)))
+
+    def _content_done(self, d: dict[str, Any], content_type: str) -> None:
+        text = str(d.get("text", ""))
+        info = ContentInfo(self.active_response or "", str(d["item_id"]), 0, content_type, text)
+        self._update_conversation_item_content(info.item_id, text)
+        self.emit("response_content_done", info)
+
+    def _function_call(self, d: dict[str, Any]) -> None:
+        self._calls.collect(str(d.get("call_id", "")), str(d.get("name") or ""),
+                            str(d.get("arguments", "")), str(d["item_id"]))
+
+    def _response_done(self, d: dict[str, Any]) -> None:
+        timing = self._timing
+        self.active_response = None
+        if timing is not None:
+            timing.done(d)
+            self.emit("response_done", timing)
+        if self._calls.pending:
+            self._calls.run_collected()
+        elif self._create_after_active and not self._requested:
+            self._create_after_active = False
+            self._request_response()
+
+    def _item_deleted(self, d: dict[str, Any]) -> None:
+        self._forget(str(d["item_id"]))
+
+    def _forget(self, item_id: str) -> None:
+        """Drop an item from our copy of the conversation."""
+        self._chat_ctx.messages = [m for m in self._chat_ctx.messages if m.id != item_id]
+
+    def _model_error(self, d: dict[str, Any]) -> None:
+        log.warning("model error: %s (%s)", d.get("message"), d.get("code"))
+        if d.get("code") == "conversation_already_has_active_response":
+            self._requested = max(0, self._requested - 1)
+        self.emit("error", d)
+
+
+_HANDLERS: dict[str, Any] = {
+    "model_connected": RealtimeSession._model_connected,
+    "model_disconnected": RealtimeSession._model_disconnected,
+    "user_started_speaking": RealtimeSession._speech_started,
+    "user_stopped_speaking": RealtimeSession._speech_stopped,
+    "user_speech_committed": RealtimeSession._committed,
+    "user_transcript": RealtimeSession._user_transcript,
+    "response_created": RealtimeSession._response_created,
+    "response_content_added": RealtimeSession._content_added,
+    "agent_transcript_delta": RealtimeSession._transcript_delta,
+    "agent_transcript": lambda s, d: s._content_done(d, "audio"),
+    "agent_text": lambda s, d: s._content_done(d, "text"),
+    "function_call": RealtimeSession._function_call,
+    "response_done": RealtimeSession._response_done,
+    "agent_item_deleted": RealtimeSession._item_deleted,
+    "model_error": RealtimeSession._model_error,
+}

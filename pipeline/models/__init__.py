@@ -1,1 +1,0 @@
-"""Realtime model providers: the OpenAI Realtime protocol client and the offline model server."""

@@ -1,0 +1,1 @@
+"""voxpipe's bundled offline model server as an agent model (``realtime.RealtimeModel``)."""

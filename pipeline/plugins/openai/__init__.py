@@ -1,0 +1,1 @@
+"""The OpenAI Realtime API as an agent model (``realtime.RealtimeModel``)."""

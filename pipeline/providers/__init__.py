@@ -1,0 +1,1 @@
+"""Realtime-model wire protocols, used by the model stage only."""

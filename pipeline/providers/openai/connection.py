@@ -1,0 +1,257 @@
+"""One websocket to a Realtime model: connect with human errors, send builders, read events.
+
+The model stage runs hundreds of these on one asyncio loop, so the connection does no
+work beyond framing: events are decoded by :func:`parse_server_event` straight from the
+frame bytes, and bad frames are counted in :attr:`RealtimeConnection.rejected`, never
+raised. It knows nothing of voxpipe's IPC; the model stage wraps it.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from pipeline.providers.openai import client_events as ce
+from pipeline.providers.openai.config import Capabilities, Modality, RealtimeSessionConfig
+from pipeline.providers.openai.server_events import RejectCounter, ServerEvent, parse_server_event
+from pipeline.providers.protocol_trace import ProtocolTrace, open_trace
+
+log = logging.getLogger(__name__)
+
+OPENAI_CAPABILITIES = Capabilities(supports_truncate=True, input_audio_sample_rate=24000)
+
+# Items retrieved with their audio can exceed websockets' 1 MiB default; the API caps
+# a client append at 15 MiB, so a server frame of that order is plausible.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+_ENCODER = msgspec.json.Encoder()
+
+
+class ModelConnectError(Exception):
+    """The model could not be reached or refused the session; the message is one line."""
+
+
+class ModelConnectionClosed(Exception):
+    """A send on a connection that is already closed."""
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"the model connection is closed (code {code}: {reason or 'no reason'})")
+        self.code = code
+        self.reason = reason
+
+
+def openai_url(model: str, base_url: str = "wss://api.openai.com/v1") -> str:
+    """The Realtime websocket URL for ``model``."""
+    return f"{base_url.rstrip('/')}/realtime?model={quote(model, safe='')}"
+
+
+def _http_error(url: str, status: int) -> ModelConnectError:
+    if status in (http.HTTPStatus.UNAUTHORIZED, http.HTTPStatus.FORBIDDEN):
+        return ModelConnectError(f"the model rejected the API key (HTTP {status})")
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "unknown status"
+    return ModelConnectError(f"the model at {url} refused the session (HTTP {status} {phrase})")
+
+
+class RealtimeConnection:
+    """An open Realtime session over one websocket. Build it with :meth:`connect`.
+
+    :meth:`events` must have a single consumer; sends may come from any task on the
+    same loop.
+    """
+
+    def __init__(self, ws: ClientConnection, url: str, config: RealtimeSessionConfig) -> None:
+        self._ws = ws
+        self.url = url
+        self.config = config
+        self.rejected: RejectCounter = {}
+        # None unless $VOXPIPE_PROTOCOL_TRACE is set (the test suite validates the trace).
+        self._trace: ProtocolTrace | None = open_trace("client")
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        api_key: str | None,
+        config: RealtimeSessionConfig,
+        open_timeout: float = 10.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> RealtimeConnection:
+        """Open the websocket and send ``session.update`` for ``config``.
+
+        Raises :class:`ModelConnectError` with a one-line message when the model cannot be
+        reached, refuses the key or the upgrade, or does not answer within
+        ``open_timeout`` seconds.
+        """
+        scheme = urlsplit(url).scheme
+        if scheme not in ("ws", "wss"):
+            raise ModelConnectError(
+                f"invalid model URL {url!r}: the scheme must be ws:// or wss://"
+            )
+        headers: dict[str, str] = {}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        if config.protocol == "beta":
+            headers["OpenAI-Beta"] = "realtime=v1"
+        headers.update(extra_headers or {})
+        try:
+            ws = await connect(
+                url,
+                additional_headers=headers,
+                open_timeout=open_timeout,
+                ping_interval=ping_interval,
+                ping_timeout=ping_timeout,
+                max_size=MAX_FRAME_BYTES,
+                # Base64 PCM gains little from deflate and it would cost CPU per frame
+                # for every session sharing this loop.
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            raise _http_error(url, exc.response.status_code) from exc
+        except InvalidURI as exc:
+            raise ModelConnectError(f"invalid model URL {url!r}: {exc}") from exc
+        except TimeoutError as exc:
+            raise ModelConnectError(
+                f"timed out after {open_timeout:g} s connecting to the model at {url}"
+            ) from exc
+        except InvalidHandshake as exc:
+            raise ModelConnectError(
+                f"the websocket handshake with the model at {url} failed: {exc}"
+            ) from exc
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ModelConnectError(f"cannot reach the model at {url}: {reason}") from exc
+        conn = cls(ws, url, config)
+        try:
+            await conn.update_session(config)
+        except ModelConnectionClosed as exc:
+            raise ModelConnectError(
+                f"the model at {url} closed the connection at once (code {exc.code}: "
+                f"{exc.reason or 'no reason'})"
+            ) from exc
+        return conn
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def close_code(self) -> int | None:
+        """The websocket close code once closed (1000 normal, 1006 dropped), else None."""
+        return self._ws.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason the peer gave, once closed."""
+        return self._ws.close_reason
+
+    @property
+    def protocol(self) -> Literal["ga", "beta"]:
+        """The protocol flavour of this session."""
+        return self.config.protocol
+
+    # -- sending ----------------------------------------------------------------------
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one client event (a dict from :mod:`client_events`) as a text frame."""
+        if self._trace is not None:
+            self._trace.record(event, self.config.protocol)
+        try:
+            await self._ws.send(_ENCODER.encode(event), text=True)
+        except ConnectionClosed as exc:
+            raise ModelConnectionClosed(self._ws.close_code, self._ws.close_reason or "") from exc
+
+    async def update_session(self, config: RealtimeSessionConfig) -> None:
+        """Send ``session.update`` for ``config`` (its protocol must match this session's)."""
+        if config.protocol != self.config.protocol:
+            raise ValueError(
+                f"config.protocol {config.protocol!r} differs from the connection's "
+                f"{self.config.protocol!r}"
+            )
+        self.config = config
+        await self.send(ce.session_update(config))
+
+    async def append_audio(self, pcm: bytes | bytearray | memoryview) -> None:
+        """Append pcm16 audio at the session's input rate to the input buffer."""
+        await self.send(ce.input_audio_append(pcm))
+
+    async def commit(self) -> None:
+        """Commit the input buffer as a user item (for manual turns)."""
+        await self.send(ce.input_audio_commit())
+
+    async def clear(self) -> None:
+        """Drop the uncommitted input audio."""
+        await self.send(ce.input_audio_clear())
+
+    async def create_item(
+        self, item: dict[str, Any], *, previous_item_id: str | None = None
+    ) -> None:
+        """Add an item built by :mod:`client_events` (``user_text_item`` ...)."""
+        await self.send(ce.item_create(item, previous_item_id=previous_item_id))
+
+    async def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        """Cut an assistant item's audio (and transcript) at ``audio_end_ms``."""
+        await self.send(ce.item_truncate(item_id, content_index, audio_end_ms))
+
+    async def delete_item(self, item_id: str) -> None:
+        """Remove an item from the conversation."""
+        await self.send(ce.item_delete(item_id))
+
+    async def retrieve_item(self, item_id: str) -> None:
+        """Ask for the server's copy of an item (answered by ``ItemRetrieved``)."""
+        await self.send(ce.item_retrieve(item_id))
+
+    async def create_response(
+        self,
+        *,
+        instructions: str | None = None,
+        output_modalities: Sequence[Modality] | None = None,
+        conversation: Literal["auto", "none"] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Ask for a response; see :func:`client_events.response_create`."""
+        await self.send(
+            ce.response_create(
+                instructions=instructions,
+                output_modalities=output_modalities,
+                conversation=conversation,
+                metadata=metadata,
+                protocol=self.config.protocol,
+            )
+        )
+
+    async def cancel_response(self, response_id: str | None = None) -> None:
+        """Cancel ``response_id``, or the response in progress."""
+        await self.send(ce.response_cancel(response_id))
+
+    # -- receiving --------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[ServerEvent]:
+        """Server events in arrival order; ends when the socket closes (see close_code)."""
+        recv = self._ws.recv
+        while True:
+            try:
+                # Bytes, not str: msgspec validates UTF-8 itself, skipping a decode copy.
+                raw = await recv(decode=False)
+            except ConnectionClosed:
+                break
+            event = parse_server_event(raw, self.rejected)
+            if event is not None:
+                yield event
+            elif log.isEnabledFor(logging.DEBUG):
+                log.debug("model frame dropped or ignored: %.200r", raw)
+        log.debug("model connection %s closed: %s %s", self.url, self.close_code, self.close_reason)
+
+    async def close(self) -> None:
+        """Close the websocket (normal closure); safe to call twice."""
+        await self._ws.close()

@@ -1,0 +1,1 @@
+"""The session record, written for every transport: ``events.jsonl`` and ``conversation.wav``."""
