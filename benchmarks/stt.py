@@ -31,8 +31,8 @@ def measure(name: str) -> dict[str, Any]:
     """Run in the child: load ``name`` and decode every request three ways."""
     import psutil
 
-    from pipeline.model_server.stt import load_recognizer
-    from pipeline.model_server.stt.word_error_rate import word_error_rate
+    from pipeline.model_server.speech.stt import load_recognizer
+    from pipeline.model_server.speech.stt.word_error_rate import word_error_rate
     from tests.models.test_stt import AGENT_HINTS, load_requests
 
     requests = load_requests()
@@ -70,7 +70,7 @@ def measure(name: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.model_server.stt import RECOGNIZER_NAMES
+    from pipeline.model_server.speech.stt import RECOGNIZER_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", default=[n for n in RECOGNIZER_NAMES if n != "default"])

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from ipc.protocol_trace import TRACE_ENV
 from pipeline.model_server.launcher import LocalModelServer
-from pipeline.providers.protocol_trace import TRACE_ENV
 from tests.protocol_trace_check import check_trace_dir
 
 ROOT = Path(__file__).resolve().parent.parent

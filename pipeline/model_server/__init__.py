@@ -6,15 +6,19 @@ user's speech, answers by rules or calls a declared tool, and speaks the answer;
 `echo` (the in-process default, used by the protocol tests) echoes each user
 turn back.
 
-Modules: `wire` (ids, event names, errors, field checks), `dialect` (GA vs
-beta shapes), `session_config`, `server_vad`, `audio_buffer`, `conversation`,
-`reply_engine`, `response_run`, `session` (one connection's protocol state)
-and `server` (websocket server and CLI). Around them: `session_options` (per
-connection, from the URL query), `audio_format` (pcm16 / G.711 at the edges),
-`rate_limits`, `outgoing` (trace, fault and bounded send of server events) and
-`faults` (faults on demand, `?fault=…`). The dialogue engine: `turn_transcriber`
-(user turns decoded while spoken, transcription events), `dialogue` (the rules),
-`tool_matcher` (tool choice and arguments), `speech_runtime` (the process's
-recognizer, synthesizer and thread pool; sentence lookahead), with `stt`,
-`transcription` and `tts` underneath.
+A package of its own, run as its own process: it imports nothing of the
+runtime but the process helpers (`pipeline.process`, `pipeline.logs`), the
+resampler kernel (`native.resample`), the VAD state machine kernel
+(`native.vad`), the protocol trace (`ipc.protocol_trace`) and the shared
+sentence splitter (`pipeline.language`). Its parts:
+
+- `protocol/`: one connection's Realtime protocol state (`session`), its
+  configuration, turn detection, input buffer, conversation, responses,
+  faults and outgoing events, and the `reply_engine` seam;
+- `speech/`: recognizer (`stt/`), synthesizer (`tts`), live transcription of
+  user turns and the process's speech thread pool (`speech_runtime`);
+- `dialogue/`: the rule-based reply engine and its tool matcher;
+- `server`: the websocket server and its command line;
+- `launcher`: starts (and, when voxpipe spawned it, supervises) the server as
+  a child process.
 """

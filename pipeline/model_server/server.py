@@ -31,14 +31,14 @@ from websockets.http11 import Request, Response
 from pipeline.logs import setup_logging
 from pipeline.process import die_with_parent
 
-from .dialogue import DialogueReplyEngine
-from .faults import FaultInjector, FiredFaults
-from .outgoing import DEFAULT_SEND_TIMEOUT_S, WRITE_LIMIT_BYTES, EventSender
-from .reply_engine import EchoReplyEngine, ReplyEngine
-from .response_run import Pacing
-from .session import RealtimeSession
-from .session_options import ENGINES, MAX_CHUNK_MS, MAX_PACE, SessionOptions
-from .wire import SAMPLE_RATE
+from .dialogue.engine import DialogueReplyEngine
+from .protocol.faults import FaultInjector, FiredFaults
+from .protocol.outgoing import DEFAULT_SEND_TIMEOUT_S, WRITE_LIMIT_BYTES, EventSender
+from .protocol.reply_engine import EchoReplyEngine, ReplyEngine
+from .protocol.response_run import Pacing
+from .protocol.session import ServerSession
+from .protocol.session_options import ENGINES, MAX_CHUNK_MS, MAX_PACE, SessionOptions
+from .protocol.wire import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class _Connections:
         sender = EventSender(
             ws, beta=options.beta, faults=faults, send_timeout_s=self._config.send_timeout_s
         )
-        session = RealtimeSession(options, sender.send, self._config.engine_factory(options.engine))
+        session = ServerSession(options, sender.send, self._config.engine_factory(options.engine))
         if self.running is not None:
             self.running.connections += 1
         log.info("session %s opened from %s (beta=%s)", session.config.id, ws.remote_address,
@@ -195,7 +195,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     """Start serving on the current event loop; raises ValueError for a refused config."""
     config.check()
     if config.engine == "dialogue":
-        from .speech_runtime import shared_runtime
+        from .speech.speech_runtime import shared_runtime
 
         # Load the recognizer before listening: the first turn must not pay for it.
         runtime = shared_runtime()

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.model_server.conversation import ContentPart, Item
-from pipeline.model_server.dialogue import (
+from pipeline.model_server.dialogue.engine import (
     DialogueReplyEngine,
     Directives,
     answer_from_outputs,
@@ -18,13 +17,14 @@ from pipeline.model_server.dialogue import (
     parse_directives,
     render,
 )
-from pipeline.model_server.reply_engine import Reply, ReplyRequest, UserTurn
-from pipeline.model_server.tool_matcher import (
+from pipeline.model_server.dialogue.tool_matcher import (
     match_tool,
     parse_numbers,
     tokens_of,
     tool_hints,
 )
+from pipeline.model_server.protocol.conversation import ContentPart, Item
+from pipeline.model_server.protocol.reply_engine import Reply, ReplyRequest, UserTurn
 
 WEATHER: dict[str, Any] = {
     "type": "function", "name": "get_weather",

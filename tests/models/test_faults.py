@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from pipeline.model_server.faults import UNKNOWN_EVENT_TYPE
+from pipeline.model_server.protocol.faults import UNKNOWN_EVENT_TYPE
 from pipeline.model_server.server import RunningServer, ServerConfig, start_server
 from pipeline.providers.openai import server_events as se
 from pipeline.providers.openai.config import RealtimeSessionConfig

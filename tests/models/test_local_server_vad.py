@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.model_server.server_vad import (
+from pipeline.model_server.protocol.server_vad import (
     FRAME_SAMPLES,
     ServerVad,
     SpeechStart,

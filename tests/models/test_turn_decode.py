@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.model_server.turn_decode import TurnDecode
+from pipeline.model_server.speech.turn_decode import TurnDecode
 
 SR = 24_000
 CHUNK = SR // 50  # 20 ms appends

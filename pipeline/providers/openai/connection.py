@@ -18,10 +18,10 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from ipc.protocol_trace import ProtocolTrace, open_trace
 from pipeline.providers.openai import client_events as ce
 from pipeline.providers.openai.config import Capabilities, Modality, RealtimeSessionConfig
 from pipeline.providers.openai.server_events import RejectCounter, ServerEvent, parse_server_event
-from pipeline.providers.protocol_trace import ProtocolTrace, open_trace
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from .reply_engine import FunctionCall, Reply, ReplyEngine, ReplyRequest
 from .token_estimate import OUTPUT_AUDIO_TOKENS_PER_S, audio_tokens, text_tokens
 
 if TYPE_CHECKING:
-    from .tts import SpokenSentence
+    from ..speech.tts import SpokenSentence
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class ResponseRun:
                 return
 
     async def _stream_speech(self, reply: Reply) -> None:
-        from .speech_runtime import SentenceSpeaker, prerecorded, shared_runtime
+        from ..speech.speech_runtime import SentenceSpeaker, prerecorded, shared_runtime
 
         self._t0 = asyncio.get_running_loop().time()
         if reply.audio is not None:

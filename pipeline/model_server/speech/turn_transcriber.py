@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .conversation import ContentPart, Item
-from .session_config import SessionConfig
-from .tool_matcher import tool_hints
+from ..dialogue.tool_matcher import tool_hints
+from ..protocol.conversation import ContentPart, Item
+from ..protocol.session_config import ServerSessionConfig
+from ..protocol.wire import SAMPLE_RATE
 from .turn_decode import TurnDecode
-from .wire import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from .transcription import LiveTranscription
@@ -41,7 +41,7 @@ Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 class TurnTranscriber:
     """One session's user-turn decoding (see the module docstring)."""
 
-    def __init__(self, emit: Emit, config: Callable[[], SessionConfig], always: bool) -> None:
+    def __init__(self, emit: Emit, config: Callable[[], ServerSessionConfig], always: bool) -> None:
         self._emit = emit
         self._config = config
         self._always = always

@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from native.resample import resample_s16
 
+from ..sentences import split_sentences
 from .espeak_lib import RATE_WPM_MAX, RATE_WPM_MIN, RawSpeech, open_espeak
-from .sentences import split_sentences
 from .word_timing import word_starts
 
 __all__ = [

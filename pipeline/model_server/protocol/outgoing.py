@@ -19,8 +19,8 @@ import logging
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from pipeline.providers.protocol_trace import Dialect as TraceDialect
-from pipeline.providers.protocol_trace import ProtocolTrace, open_trace
+from ipc.protocol_trace import Dialect as TraceDialect
+from ipc.protocol_trace import ProtocolTrace, open_trace
 
 from .faults import FaultInjector
 

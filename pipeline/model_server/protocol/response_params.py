@@ -15,7 +15,7 @@ from . import wire
 from .conversation import Conversation, Item, item_not_found, parse_item
 from .dialect import Usage, voice_name
 from .reply_engine import ReplyRequest, UserTurn
-from .session_config import SessionConfig
+from .session_config import ServerSessionConfig
 from .token_estimate import INPUT_AUDIO_TOKENS_PER_S, audio_tokens, text_tokens
 from .wire import ProtocolError
 
@@ -37,7 +37,7 @@ class ResponseParams:
 
 
 def parse_response_params(
-    raw: dict[str, Any] | None, cfg: SessionConfig, conversation: Conversation
+    raw: dict[str, Any] | None, cfg: ServerSessionConfig, conversation: Conversation
 ) -> ResponseParams:
     """Session defaults with the `response` object of a `response.create` applied."""
     params = ResponseParams(
@@ -112,7 +112,7 @@ def _input_item(raw: Any, where: str, conversation: Conversation) -> Item:
 
 
 def reply_request(
-    params: ResponseParams, cfg: SessionConfig, context: list[Item]
+    params: ResponseParams, cfg: ServerSessionConfig, context: list[Item]
 ) -> ReplyRequest:
     """What the reply engine is asked: this response's context, instructions and tools."""
     td = cfg.turn_detection

@@ -38,7 +38,7 @@ _KNOWN_KEYS = _GA_KEYS | _BETA_KEYS | _SHARED_KEYS
 
 
 @dataclass
-class TurnDetection:
+class ServerTurnDetection:
     """Server-side turn detection settings (`server_vad` or `semantic_vad`)."""
 
     type: str = "server_vad"
@@ -59,7 +59,7 @@ class TurnDetection:
 
 
 @dataclass
-class SessionConfig:
+class ServerSessionConfig:
     """Everything `session.update` can set; rendered by `dialect`."""
 
     id: str
@@ -69,7 +69,7 @@ class SessionConfig:
     input_format: AudioFormat = "pcm16"
     output_format: AudioFormat = "pcm16"
     audio_output: bool = True
-    turn_detection: TurnDetection | None = field(default_factory=TurnDetection)
+    turn_detection: ServerTurnDetection | None = field(default_factory=ServerTurnDetection)
     tools: list[dict[str, Any]] = field(default_factory=list)
     tool_choice: str | dict[str, Any] = "auto"
     max_output_tokens: int | str = "inf"
@@ -79,7 +79,7 @@ class SessionConfig:
     noise_reduction: dict[str, Any] | None = None
     tracing: str | dict[str, Any] | None = None
 
-    def updated(self, raw: dict[str, Any]) -> SessionConfig:
+    def updated(self, raw: dict[str, Any]) -> ServerSessionConfig:
         """A copy with the `session` object of a `session.update` applied."""
         new = copy.deepcopy(self)
         for key in raw:
@@ -243,13 +243,13 @@ def _parse_tool(raw: Any, where: str) -> dict[str, Any]:
     }
 
 
-def _parse_turn_detection(raw: Any, where: str) -> TurnDetection | None:
+def _parse_turn_detection(raw: Any, where: str) -> ServerTurnDetection | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise ProtocolError("invalid_type", f"Invalid type for '{where}'.", where)
     p = f"{where}."
-    td = TurnDetection(
+    td = ServerTurnDetection(
         type=wire.one_of(
             wire.opt_str(raw, "type", p) or "server_vad", ("server_vad", "semantic_vad"), p + "type"
         )

@@ -26,8 +26,8 @@ import numpy.typing as npt
 
 from native.resample import Resampler
 
+from ..protocol.wire import SAMPLE_RATE
 from .stt import Recognizer, RecognizerStream
-from .wire import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 

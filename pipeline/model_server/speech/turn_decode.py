@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from .wire import ms_to_samples
+from ..protocol.wire import ms_to_samples
 
 if TYPE_CHECKING:
     from .transcription import LiveTranscription

@@ -18,7 +18,7 @@ from .audio_format import GA_TYPE_OF, AudioFormat
 from .conversation import ContentPart, Item
 
 if TYPE_CHECKING:
-    from .session_config import SessionConfig, TurnDetection
+    from .session_config import ServerSessionConfig, ServerTurnDetection
 
 _BETA_EVENT_TYPES: dict[str, str | None] = {
     "response.output_audio.delta": "response.audio.delta",
@@ -170,7 +170,7 @@ class Dialect:
             out["audio"] = {"output": {"format": ga_format(rec.output_format), "voice": rec.voice}}
         return out
 
-    def session(self, cfg: SessionConfig) -> dict[str, Any]:
+    def session(self, cfg: ServerSessionConfig) -> dict[str, Any]:
         """The full session object for `session.created` / `session.updated`."""
         if self.beta:
             return self._beta_session(cfg)
@@ -201,7 +201,7 @@ class Dialect:
             },
         }
 
-    def _beta_session(self, cfg: SessionConfig) -> dict[str, Any]:
+    def _beta_session(self, cfg: ServerSessionConfig) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": cfg.id,
             "object": "realtime.session",
@@ -230,7 +230,7 @@ def voice_name(voice: str | dict[str, Any]) -> str:
     return voice if isinstance(voice, str) else str(voice.get("id", ""))
 
 
-def _turn_detection(td: TurnDetection | None, *, ga: bool) -> dict[str, Any] | None:
+def _turn_detection(td: ServerTurnDetection | None, *, ga: bool) -> dict[str, Any] | None:
     if td is None:
         return None
     out: dict[str, Any] = {

@@ -7,7 +7,7 @@ as a task), the response's context, instructions and tools — and streams the
 `response_run`), ready-made audio (the echo engine), or a function call.
 
 Engines: `echo` (`EchoReplyEngine`, speaks the user's own audio back) and
-`dialogue` (`dialogue.DialogueReplyEngine`, rules and tool calls over the
+`dialogue` (`dialogue.engine.DialogueReplyEngine`, rules and tool calls over the
 transcript); `make_engine` in `server` picks one per session.
 """
 

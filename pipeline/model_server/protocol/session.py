@@ -1,6 +1,6 @@
 """One connection's protocol state: session, conversation, input audio, responses.
 
-`RealtimeSession` is transport-free: the server feeds it each websocket text
+`ServerSession` is transport-free: the server feeds it each websocket text
 message and gives it a `send` coroutine for outgoing JSON. Every malformed or
 refused client event becomes one `error` event and the session carries on.
 
@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from ..speech.turn_transcriber import TurnTranscriber
 from . import wire
 from .audio_buffer import BufferFull, InputAudioBuffer
 from .audio_format import decode_append
@@ -29,9 +30,8 @@ from .reply_engine import ReplyEngine
 from .response_params import input_usage, parse_response_params, reply_request
 from .response_run import ResponseRun
 from .server_vad import FRAME_SAMPLES, ServerVad, SpeechStart, VadEvent
-from .session_config import SessionConfig
+from .session_config import ServerSessionConfig
 from .session_options import SessionOptions
-from .turn_transcriber import TurnTranscriber
 from .wire import ProtocolError, ms_to_samples, samples_to_ms
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
-class RealtimeSession:
+class ServerSession:
     """Protocol state machine for one realtime connection."""
 
     def __init__(self, options: SessionOptions, send: SendText, engine: ReplyEngine) -> None:
@@ -56,7 +56,7 @@ class RealtimeSession:
         self._send = send
         self._engine = engine
         self.dialect = Dialect(options.beta)
-        self.config = SessionConfig(id=wire.new_id("sess"), model=options.model)
+        self.config = ServerSessionConfig(id=wire.new_id("sess"), model=options.model)
         self.conversation = Conversation()
         self.conversation_id = wire.new_id("conv")
         self.buffer = InputAudioBuffer(options.max_buffer_samples)

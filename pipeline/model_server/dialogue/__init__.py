@@ -1,0 +1,1 @@
+"""What the offline model answers: `engine` (the rules) and `tool_matcher` (tool calls)."""
