@@ -6,14 +6,15 @@ Mirrors `livekit.agents.tokenize.basic`: `SentenceTokenizer`, `WordTokenizer` an
 
 from __future__ import annotations
 
-from pipeline.agents.tokenize import hyphenation, sentences
+from pipeline.agents.tokenize import hyphenation
 from pipeline.agents.tokenize import tokenizer as base
+from pipeline.language.sentences import split_sentences
 
 __all__ = ["SentenceTokenizer", "WordTokenizer", "hyphenate_word"]
 
 
 class SentenceTokenizer(base.SentenceTokenizer):
-    """Splits English text into sentences (see `pipeline.agents.tokenize.sentences`)."""
+    """Splits English text into sentences (the rules: `pipeline.language.sentences`)."""
 
     def __init__(self, *, language: str = "english", min_sentence_len: int = 20) -> None:
         """`min_sentence_len`: shorter sentences are merged with the ones after them."""
@@ -24,7 +25,7 @@ class SentenceTokenizer(base.SentenceTokenizer):
 
     def tokenize(self, text: str, *, language: str | None = None) -> list[str]:
         """The sentences of `text`, whitespace collapsed."""
-        return sentences.split_sentences(text, min_sentence_len=self.min_sentence_len)
+        return split_sentences(text, min_sentence_len=self.min_sentence_len)
 
 
 class WordTokenizer(base.WordTokenizer):

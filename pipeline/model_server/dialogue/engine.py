@@ -31,9 +31,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.language.sentences import split_sentences
+
 from ..protocol.conversation import Item
 from ..protocol.reply_engine import FunctionCall, Reply, ReplyRequest
-from ..sentences import split_sentences
 from .tool_matcher import match_tool
 
 DEFAULT_NAME = "voxpipe"

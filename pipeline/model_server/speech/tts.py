@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from native.resample import resample_s16
+from pipeline.language.sentences import split_sentences
 
-from ..sentences import split_sentences
 from .espeak_lib import RATE_WPM_MAX, RATE_WPM_MIN, RawSpeech, open_espeak
 from .word_timing import word_starts
 

@@ -1,8 +1,11 @@
-"""Split reply text into sentences, the unit the synthesizer speaks.
+"""Rule-based English sentence splitting: one splitter for the whole tree.
 
-A reply is spoken sentence by sentence so its first audio is ready after one
-short synthesis, not after the whole reply. A wrong split only costs a pause in
-the wrong place, so the rules are simple: a sentence ends at ``.``, ``!``, ``?``
+Two users: the offline model server speaks a reply sentence by sentence, so
+its first audio is ready after one short synthesis, not after the whole
+reply; the agent API's `SentenceTokenizer` publishes each sentence of the
+agent's speech as one final transcript (short ones merged, `min_sentence_len`).
+A wrong split only costs a pause or a transcript break in the wrong place, so
+the rules are simple: a sentence ends at ``.``, ``!``, ``?``
 or ``…`` (with any closing quotes or brackets) followed by whitespace and then
 something that is not a lowercase letter, or at a blank line. Decimal numbers
 (``3.5``) never split because no whitespace follows the point; titles and
@@ -19,7 +22,7 @@ import re
 _ABBREVIATIONS = frozenset({
     "Mr", "Mrs", "Ms", "Dr", "Prof", "St", "Sr", "Jr", "Mt", "Ft", "Gen", "Col", "Capt", "Lt",
     "Sgt", "Rev", "Hon", "Gov", "Sen", "Rep", "Pres", "No", "Nos", "Fig", "Jan", "Feb", "Mar",
-    "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "vs", "approx",
+    "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "vs", "approx", "cf",
 })  # fmt: skip
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")  # "J", "U.S", "e.g"
 _BOUNDARY = re.compile(r"""[.!?…]+["'”’)\]]*(?=\s)""")
@@ -54,16 +57,26 @@ def _split_paragraph(paragraph: str) -> list[str]:
     return sentences
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, *, min_sentence_len: int = 0) -> list[str]:
     """Sentences of `text`, whitespace-collapsed, in order; none of them empty.
 
     ``"Hello there. It is sunny in Paris!"`` gives
-    ``["Hello there.", "It is sunny in Paris!"]``.
+    ``["Hello there.", "It is sunny in Paris!"]``. With `min_sentence_len`,
+    consecutive sentences shorter than that many characters are merged with the
+    ones that follow until the merged sentence is long enough (a bare "Hi." is
+    not a sentence of its own); a short tail stays separate.
     """
     sentences: list[str] = []
+    pending = ""
     for paragraph in _BLANK_LINE.split(text):
         for sentence in _split_paragraph(paragraph):
             collapsed = " ".join(sentence.split())
-            if collapsed:
-                sentences.append(collapsed)
+            if not collapsed:
+                continue
+            pending = f"{pending} {collapsed}" if pending else collapsed
+            if len(pending) >= min_sentence_len:
+                sentences.append(pending)
+                pending = ""
+    if pending:
+        sentences.append(pending)
     return sentences
