@@ -146,7 +146,7 @@ cdef class InboundChain:
             self._events_dropped += 1
         slot = (self._first_event + self._events) % EVENT_CAPACITY
         self._kinds[slot] = kind
-        self._samples[slot] = self._vad._event
+        self._samples[slot] = self._vad._segmenter._event
         self._events += 1
 
     cdef void _detect(self, const unsigned char* p, Py_ssize_t n) noexcept nogil:
@@ -266,7 +266,8 @@ cdef class InboundChain:
     @property
     def speaking(self):
         """True from a START until its STOP (the VAD's ``speaking``); False without VAD."""
-        return self._vad_on and (self._vad._state == SPEAKING or self._vad._state == STOPPING)
+        return self._vad_on and (self._vad._segmenter._state == SPEAKING
+                                or self._vad._segmenter._state == STOPPING)
 
     @property
     def in_rate(self):

@@ -1,6 +1,6 @@
-# C-level declarations of native/vad.pyx's Vad, for kernels that run it on
-# frames from their own nogil section (native/inbound_chain.pyx). Python
-# callers use the module's def API (native/vad.pyi).
+# C-level declarations of native/vad.pyx's Vad and SpeechSegmenter, for kernels
+# that run them on frames from their own nogil section (native/inbound_chain.pyx).
+# Python callers use the module's def API (native/vad.pyi).
 
 from libc.stdint cimport int64_t
 
@@ -16,10 +16,23 @@ cdef enum State:
     STOPPING = 3
 
 
+cdef class SpeechSegmenter:
+    cdef int64_t _frame, _min_speech, _min_silence, _padding
+    cdef State _state
+    cdef int64_t _seen                      # the stream clock: samples of the frames taken
+    cdef int64_t _start, _stop, _event, _padded
+    cdef int _last_event
+
+    cdef void _restart(self) noexcept nogil
+    cdef void _clear(self) noexcept nogil
+    # One frame's decision (``onset``: where in the frame speech began) through the
+    # machine; returns 0 (none), 1 (START) or 2 (STOP) and advances the clock.
+    cdef int _advance(self, bint speech, int64_t onset) noexcept nogil
+
+
 cdef class Vad:
     # Configuration
     cdef int _rate, _frame_ms, _frame, _sub, _subs, _decim, _sub_pairs
-    cdef int64_t _min_speech, _min_silence, _padding
     cdef double _threshold
     cdef double _down, _follow, _rise
     cdef int _boot_frames
@@ -37,17 +50,14 @@ cdef class Vad:
     cdef double[N_BANDS] _floor_db
     cdef double[N_BANDS] _boot_power
     cdef double _wide_floor_db, _wide_boot_power
-    cdef int64_t _frames, _seen
+    cdef int64_t _frames
     cdef bint _speech, _prev_speech
-    cdef State _state
-    cdef int64_t _start, _stop, _event, _padded
-    cdef int _last_event
+    cdef SpeechSegmenter _segmenter         # the onset/hangover machine and the clock
 
     cdef bint _decide(self) noexcept nogil
     cdef int64_t _onset_in_frame(self) noexcept nogil
     cdef double _track(self, double floor, double level, double boot_power) noexcept nogil
     cdef void _update_floors(self) noexcept nogil
-    cdef int _advance(self) noexcept nogil
     # One frame of ``_frame`` int16 samples (the caller checked its length) through
     # analysis, decision and state machine; returns 0 (none), 1 (START) or 2 (STOP).
     cdef int _run_frame(self, const unsigned char* frame) noexcept nogil

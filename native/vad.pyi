@@ -17,6 +17,51 @@ SPEECH_STOP: Final[int]
 SAMPLE_RATES: Final[tuple[int, ...]]
 FRAME_MS: Final[tuple[int, ...]]
 CONFIRM_RATES: Final[tuple[int, ...]]
+STATE_NAMES: Final[tuple[str, str, str, str]]
+
+class SpeechSegmenter:
+    """pipecat's QUIET/STARTING/SPEAKING/STOPPING machine on one speech decision per frame."""
+
+    def __init__(
+        self,
+        frame_samples: int,
+        *,
+        min_speech_samples: int,
+        min_silence_samples: int,
+        padding_samples: int = 0,
+    ) -> None: ...
+    def advance(self, speech: bool, onset: int = 0) -> int:
+        """Take one frame's decision; return SPEECH_NONE/START/STOP."""
+
+    def reset(self) -> None:
+        """Forget the turn in progress (back to QUIET); the clock keeps counting."""
+
+    @property
+    def state(self) -> int:
+        """0..3: QUIET, STARTING, SPEAKING, STOPPING (names in ``STATE_NAMES``)."""
+
+    @property
+    def speaking(self) -> bool:
+        """True from START until STOP."""
+
+    @property
+    def last_event(self) -> int:
+        """What the last frame returned (SPEECH_NONE/START/STOP)."""
+
+    @property
+    def event_sample(self) -> int:
+        """Stream sample where the last START's speech began or the last STOP's ended."""
+
+    @property
+    def padded_start_sample(self) -> int:
+        """The last START's ``event_sample`` minus the padding, not below 0."""
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples of the frames taken so far."""
+
+    @property
+    def frame_samples(self) -> int: ...
 
 class Vad:
     """Per-frame voice activity: adaptive per-band floors, onset/hangover state machine."""

@@ -14,8 +14,10 @@ The first 100 ms of a stream (or after ``reset``) seed the floors and are
 taken as noise: speech already under way then is missed until its first pause.
 
 The per-frame decisions drive pipecat's QUIET/STARTING/SPEAKING/STOPPING
-machine with ``min_speech_ms``/``min_silence_ms``. The onset is refined to
-the first 2.5 ms sub-block above threshold.
+machine (``SpeechSegmenter``, the tree's one turn-taking state machine, also
+run by the offline model server's server VAD on its own decisions) with
+``min_speech_ms``/``min_silence_ms``. The onset is refined to the first 2.5 ms
+sub-block above threshold.
 """
 
 import sys
@@ -64,6 +66,8 @@ cdef inline double _db(double power) noexcept nogil:
 
 # The filter front end (band design, the per-frame filtering pass).
 include "_vad_bands.pxi"
+# The onset/hangover state machine (SpeechSegmenter).
+include "_speech_segmenter.pxi"
 
 
 cdef class Vad:
@@ -121,9 +125,12 @@ cdef class Vad:
         cdef int filter_rate = sample_rate // self._decim
         # Every sub-block holds an even number of decimated samples (20..40).
         self._sub_pairs = self._sub // self._decim // 2
-        self._min_speech = <int64_t>min_speech_ms * sample_rate // 1000
-        self._min_silence = <int64_t>min_silence_ms * sample_rate // 1000
-        self._padding = <int64_t>prefix_padding_ms * sample_rate // 1000
+        self._segmenter = SpeechSegmenter(
+            self._frame,
+            min_speech_samples=<int64_t>min_speech_ms * sample_rate // 1000,
+            min_silence_samples=<int64_t>min_silence_ms * sample_rate // 1000,
+            padding_samples=<int64_t>prefix_padding_ms * sample_rate // 1000,
+        )
         self._threshold = threshold_db
         cdef double tenths = frame_ms / 10.0
         self._down = 1.0 - (1.0 - FLOOR_DOWN) ** tenths
@@ -144,11 +151,9 @@ cdef class Vad:
         self._wide_db = self._wide_floor_db = _db(0.0)
         self._wide_power = 0.0
         self._wide_boot_power = 0.0
-        self._frames = self._seen = 0
+        self._frames = 0
         self._speech = self._prev_speech = False
-        self._state = QUIET
-        self._start = self._stop = self._event = self._padded = 0
-        self._last_event = 0
+        self._segmenter._restart()
 
     cdef bint _decide(self) noexcept nogil:
         """The raw decision: the best band's margin over its floor, with hysteresis."""
@@ -201,36 +206,6 @@ cdef class Vad:
             )
         self._frames += 1
 
-    cdef int _advance(self) noexcept nogil:
-        """Run the onset/hangover machine on this frame's decision; return the event."""
-        cdef int64_t frame_start = self._seen
-        cdef int64_t frame_end = self._seen + self._frame
-        cdef int event = 0
-        if self._state == QUIET:
-            if self._speech:
-                self._start = frame_start + self._onset_in_frame()
-                self._state = STARTING
-        elif self._state == STARTING:
-            if not self._speech:
-                self._state = QUIET
-        elif self._state == SPEAKING:
-            if not self._speech:
-                self._stop = frame_start
-                self._state = STOPPING
-        elif self._state == STOPPING:
-            if self._speech:
-                self._state = SPEAKING
-        if self._state == STARTING and frame_end - self._start >= self._min_speech:
-            self._state = SPEAKING
-            self._event = self._start
-            self._padded = max(0, self._start - self._padding)
-            event = 1
-        elif self._state == STOPPING and frame_end - self._stop >= self._min_silence:
-            self._state = QUIET
-            self._event = self._stop
-            event = 2
-        return event
-
     def process(self, pcm):
         """Analyse one frame of little-endian int16 PCM; return SPEECH_NONE/START/STOP.
 
@@ -258,13 +233,13 @@ cdef class Vad:
             with nogil:
                 _analyse_bands(self, frame)
                 self._speech = self._decide()
-            if self._speech and (self._state == QUIET or self._state == STARTING):
+            if self._speech and (self._segmenter._state == QUIET
+                                 or self._segmenter._state == STARTING):
                 # Only frames of a would-be onset are confirmed (webrtcvad holds
                 # the GIL and costs 1..3 us a frame); speech already started is not.
                 self._speech = self._confirm_vad.is_speech(pcm, self._rate)
             with nogil:
                 event = self._finish_frame()
-            self._last_event = event
             return event
         finally:
             PyBuffer_Release(&view)
@@ -295,7 +270,7 @@ cdef class Vad:
             frames = view.len // frame_bytes
             base = <const unsigned char*>view.buf
             if self._confirm_vad is not None:
-                self._last_event = 0
+                self._segmenter._last_event = 0
                 mv = memoryview(pcm).cast("B")
                 while used < frames and event == 0:
                     event = self.process(mv[used * frame_bytes : (used + 1) * frame_bytes])
@@ -306,7 +281,7 @@ cdef class Vad:
                     event = self._run_frame(base + used * frame_bytes)
                     used += 1
             if frames == 0:
-                self._last_event = 0
+                self._segmenter._last_event = 0
             return used
         finally:
             PyBuffer_Release(&view)
@@ -314,25 +289,27 @@ cdef class Vad:
     cdef int _run_frame(self, const unsigned char* frame) noexcept nogil:
         _analyse_bands(self, frame)
         self._speech = self._decide()
-        self._last_event = self._finish_frame()
-        return self._last_event
+        return self._finish_frame()
 
     cdef int _finish_frame(self) noexcept nogil:
-        cdef int event = self._advance()
+        cdef int64_t onset = 0
+        cdef int event
+        if self._speech and self._segmenter._state == QUIET:
+            onset = self._onset_in_frame()
+        event = self._segmenter._advance(self._speech, onset)
         self._update_floors()
         self._prev_speech = self._speech
-        self._seen += self._frame
         return event
 
     @property
     def speaking(self):
         """True from START until STOP (STARTING is not yet speaking; STOPPING still is)."""
-        return self._state == SPEAKING or self._state == STOPPING
+        return self._segmenter.speaking
 
     @property
     def last_event(self):
         """What the last frame processed returned: SPEECH_NONE, SPEECH_START or SPEECH_STOP."""
-        return self._last_event
+        return self._segmenter._last_event
 
     @property
     def frame_is_speech(self):
@@ -342,17 +319,17 @@ cdef class Vad:
     @property
     def event_sample(self):
         """Stream sample index where the last START's speech began or the last STOP's ended."""
-        return self._event
+        return self._segmenter._event
 
     @property
     def padded_start_sample(self):
         """The last START's ``event_sample`` minus ``prefix_padding_ms``, not below 0."""
-        return self._padded
+        return self._segmenter._padded
 
     @property
     def samples_seen(self):
         """Samples processed since construction or ``reset()``."""
-        return self._seen
+        return self._segmenter._seen
 
     @property
     def noise_floor_db(self):
@@ -376,5 +353,5 @@ cdef class Vad:
     def __repr__(self):
         return (
             f"Vad(sample_rate={self._rate}, frame_ms={self._frame_ms}, "
-            f"speaking={self.speaking}, samples_seen={self._seen})"
+            f"speaking={self.speaking}, samples_seen={self.samples_seen})"
         )

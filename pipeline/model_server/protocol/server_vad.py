@@ -1,9 +1,12 @@
 """Energy-based server VAD (turn detection) on pcm16 24 kHz mono.
 
-The state machine is pipecat's QUIET → STARTING → SPEAKING → STOPPING, run on
-10 ms frames whose energies are computed for a whole block at once (numpy, no
-per-sample Python); only the per-frame state update is a Python loop, about a
-hundred steps per second of audio.
+The state machine is pipecat's QUIET → STARTING → SPEAKING → STOPPING, the
+native kernel's `SpeechSegmenter` (the same machine `native.vad.Vad` runs on
+its band decisions), fed one decision per 10 ms frame. The frames' energies are
+computed for a whole block at once (numpy, no per-sample Python); only the
+per-frame decision and segmenter step are a Python loop, about a hundred steps
+per second of audio. The decision is this module's own: OpenAI's `threshold`
+semantics (an absolute level) differ from the kernel's band-margin rule.
 
 A frame is *loud* when its RMS level clears both
 
@@ -34,6 +37,8 @@ from enum import Enum
 
 import numpy as np
 import numpy.typing as npt
+
+from native.vad import SPEECH_START, SPEECH_STOP, STATE_NAMES, SpeechSegmenter
 
 from .wire import SAMPLE_RATE
 
@@ -109,18 +114,16 @@ class ServerVad:
     def __init__(self, params: VadParams) -> None:
         self._params = params
         self._on_dbfs = threshold_to_dbfs(params.threshold)
-        self._silence_frames = max(1, -(-params.silence_duration_ms // 10))
+        silence_frames = max(1, -(-params.silence_duration_ms // 10))
+        self._segmenter = SpeechSegmenter(
+            FRAME_SAMPLES, min_speech_samples=_START_FRAMES * FRAME_SAMPLES,
+            min_silence_samples=silence_frames * FRAME_SAMPLES,
+        )
         self._pending = np.empty(0, dtype=np.int16)
-        self._frames_seen = 0
-        self.state = VadState.QUIET
         self.noise_floor_dbfs = _MIN_LEVEL_DBFS
         self._block_mins = deque([_MIN_LEVEL_DBFS] * _FLOOR_BLOCKS, maxlen=_FLOOR_BLOCKS)
         self._block_min = float("inf")
         self._block_frames = 0
-        self._run_start = 0
-        self._run_len = 0
-        self._speech_end = 0
-        self._quiet_frames = 0
 
     @property
     def params(self) -> VadParams:
@@ -128,20 +131,23 @@ class ServerVad:
         return self._params
 
     @property
+    def state(self) -> VadState:
+        """Where the detector is in a turn."""
+        return VadState(STATE_NAMES[self._segmenter.state])
+
+    @property
     def samples_seen(self) -> int:
         """Samples consumed so far, whole frames only."""
-        return self._frames_seen * FRAME_SAMPLES
+        return self._segmenter.samples_seen
 
     @property
     def in_speech(self) -> bool:
         """True between a SpeechStart and its SpeechStop."""
-        return self.state in (VadState.SPEAKING, VadState.STOPPING)
+        return self._segmenter.speaking
 
     def reset(self) -> None:
         """Forget any turn in progress (keeps the timeline and the noise floor)."""
-        self.state = VadState.QUIET
-        self._run_len = 0
-        self._quiet_frames = 0
+        self._segmenter.reset()
 
     def process(self, samples: npt.NDArray[np.int16]) -> list[VadEvent]:
         """Consume `samples`; return the turn boundaries they complete."""
@@ -158,38 +164,19 @@ class ServerVad:
             event = self._step(level)
             if event is not None:
                 events.append(event)
-            self._frames_seen += 1
         return events
 
     def _step(self, level: float) -> VadEvent | None:
         on = max(self._on_dbfs, self.noise_floor_dbfs + _FLOOR_MARGIN_DB)
         self._track_floor(level)
-        frame = self._frames_seen
-        if self.state in (VadState.QUIET, VadState.STARTING):
-            if level >= on:
-                if self.state is VadState.QUIET:
-                    self.state = VadState.STARTING
-                    self._run_start = frame
-                    self._run_len = 0
-                self._run_len += 1
-                if self._run_len >= _START_FRAMES:
-                    self.state = VadState.SPEAKING
-                    self._speech_end = frame + 1
-                    return SpeechStart(self._run_start * FRAME_SAMPLES)
-                return None
-            self.state = VadState.QUIET
-            return None
-        # SPEAKING or STOPPING: hysteresis keeps weak speech frames in the turn.
-        if level >= on - _HYSTERESIS_DB:
-            self.state = VadState.SPEAKING
-            self._speech_end = frame + 1
-            self._quiet_frames = 0
-            return None
-        self.state = VadState.STOPPING
-        self._quiet_frames += 1
-        if self._quiet_frames >= self._silence_frames:
-            self.reset()
-            return SpeechStop(self._speech_end * FRAME_SAMPLES, (frame + 1) * FRAME_SAMPLES)
+        segmenter = self._segmenter
+        # Hysteresis: once speaking, weak speech frames stay in the turn.
+        speech = level >= (on - _HYSTERESIS_DB if segmenter.speaking else on)
+        kind = segmenter.advance(speech)
+        if kind == SPEECH_START:
+            return SpeechStart(segmenter.event_sample)
+        if kind == SPEECH_STOP:
+            return SpeechStop(segmenter.event_sample, segmenter.samples_seen)
         return None
 
     def _track_floor(self, level: float) -> None:
