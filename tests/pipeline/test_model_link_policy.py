@@ -122,7 +122,7 @@ def test_connect_gives_the_settings_once_through_the_registry(
 
 def test_user_audio_and_agent_commands_are_forwarded() -> None:
     async def scenario() -> None:
-        link, rec, provider = await connected(FakeModel())
+        link, _rec, provider = await connected(FakeModel())
         link.on_user_audio(UserAudio("s", 0, 16000, b"\x01\x00" * 160, 0, 0, 0))
         await until(lambda: provider.audio)
         assert provider.audio == [b"\x01\x00" * 160]
