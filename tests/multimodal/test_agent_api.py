@@ -26,6 +26,7 @@ from pipeline.agents.realtime.session import RealtimeSession
 from pipeline.agents.vad import VAD
 from pipeline.plugins.offline import realtime as local
 from pipeline.plugins.openai import realtime as openai
+from pipeline.providers.base import Capabilities
 from pipeline.transports.file.room import FileRoom
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,5 +212,58 @@ def test_on_duplicate_policies_and_set_chat_ctx() -> None:
         assert [type(c) for c in rt.sent] == [DeleteItem, CreateItem]
         assert rt.sent[0] == DeleteItem(item_id="u1") and _texts(rt.sent) == ["hello"]
         assert [m.text for m in session.chat_ctx_copy().messages] == ["hello"]
+
+    asyncio.run(main())
+
+
+class _SpecRuntime(_Runtime):
+    """Also starts sessions: keeps the spec the agent asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.specs: list[Any] = []
+        self.sessions: dict[str, Any] = {}
+
+    def start_session(self, spec: Any) -> Any:
+        self.specs.append(spec)
+        live = _LiveSession()
+        self.sessions[live.id] = live
+        return live
+
+
+class _LiveSession:
+    id = "s"
+
+    def on(self, listener: Any) -> None:
+        self.listener = listener
+
+
+class _SixteenKModel(local.RealtimeModel):
+    """A model whose provider takes 16 kHz audio and cannot truncate."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(supports_truncate=False, input_audio_sample_rate=16000)
+
+
+def test_session_spec_takes_the_models_capabilities_and_settings() -> None:
+    async def main() -> None:
+        rt = _SpecRuntime()
+        room = await _room()
+        room.runtime = rt  # type: ignore[assignment]
+        model = _SixteenKModel(instructions="Hi.", url="ws://127.0.0.1:9/v1")  # no server
+        agent = MultimodalAgent(model=model, fnc_ctx=Tools())
+        agent.start(room)
+        await asyncio.sleep(0.01)
+        (spec,) = rt.specs
+        assert (spec.model_rate, spec.provider, spec.model_name) == (16000, "openai",
+                                                                     "voxpipe-offline")
+        assert spec.settings.instructions == "Hi."
+        assert [t.name for t in spec.settings.tools] == ["get_weather"]
+        assert spec.model_spec().settings == spec.settings
+        # The model stage sends these settings at every connect: the agent does not.
+        rt.sessions["s"].listener(_event("model_connected"))
+        assert not any(isinstance(c, UpdateSession) for c in rt.sent)
+        await agent.aclose()
 
     asyncio.run(main())
