@@ -120,6 +120,78 @@ DataMsg = (
 )
 
 
+class TurnDetection(msgspec.Struct, frozen=True, gc=False, kw_only=True,
+                    forbid_unknown_fields=True):
+    """The model's own turn detection; ``None`` in the settings means manual commits.
+
+    Validated on construction and on decode, so a bad start message cannot build it.
+    """
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    create_response: bool = True
+    interrupt_response: bool = True
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"  # semantic_vad only
+
+    def __post_init__(self) -> None:
+        if self.type not in _TURN_TYPES:
+            raise ValueError(f"TurnDetection.type must be one of {_TURN_TYPES}, got {self.type!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"TurnDetection.threshold must be in [0, 1], got {self.threshold!r}")
+        if self.prefix_padding_ms < 0:
+            raise ValueError(
+                f"TurnDetection.prefix_padding_ms must be >= 0, got {self.prefix_padding_ms!r}")
+        if self.silence_duration_ms <= 0:
+            raise ValueError("TurnDetection.silence_duration_ms must be > 0, got "
+                             f"{self.silence_duration_ms!r}")
+        if self.eagerness not in _EAGERNESS:
+            raise ValueError(
+                f"TurnDetection.eagerness must be one of {_EAGERNESS}, got {self.eagerness!r}")
+
+
+_TURN_TYPES: Final = ("server_vad", "semantic_vad")
+_EAGERNESS: Final = ("low", "medium", "high", "auto")
+
+Modality = Literal["audio", "text"]
+
+
+class ToolSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """A function the model may call; ``parameters`` is its JSON schema."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class SessionSettings(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """A model session's settings, in no provider's words. The model stage sends them
+    at every connect; the agent sends them again (``UpdateSession``) only on a change."""
+
+    instructions: str = ""
+    voice: str = "alloy"
+    modalities: tuple[Modality, ...] = ("audio",)
+    temperature: float | None = None  # None: the provider's default (some have none)
+    turn_detection: TurnDetection | None = msgspec.field(default_factory=TurnDetection)
+    input_transcription_model: str | None = None  # None: no user transcript
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"  # "auto" | "none" | "required" | a tool's name
+    max_output_tokens: int | None = None  # None: the provider's maximum
+
+
+class ModelSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """Which model a session talks to, and what it starts every connection with."""
+
+    url: str = ""
+    api_key: str = ""
+    name: str = "gpt-realtime"
+    protocol: str = ""  # the provider's wire dialect ("" = its default; OpenAI: ga | beta)
+    # Reconnect before the provider's session time cap (0: never).
+    max_session_s: float = 0.0
+    settings: SessionSettings = msgspec.field(default_factory=SessionSettings)
+
+
 class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     """Everything every stage needs to serve one session; sent at start and replayed
     to a restarted stage."""
@@ -135,28 +207,140 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     resume_frame: int = 0
     tail_silence_ms: int = 1500
     frame_ms: int = 10
+    # The rate dsp resamples the caller to: the model's input_audio_sample_rate.
     model_rate: int = DEFAULT_MODEL_RATE
     chunk_ms: int = 100
     output_rate: int = 24000
     playout_frame_ms: int = 20
-    model_url: str = ""
-    api_key: str = ""
-    protocol: Literal["ga", "beta"] = "ga"
-    model_name: str = "gpt-realtime"
-    instructions: str = ""
-    voice: str = "alloy"
-    server_vad: bool = True
-    vad_threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
+    # The model stage's provider module (pipeline/providers/registry.py) and its model.
+    provider: str = "openai"
+    model: ModelSpec = msgspec.field(default_factory=ModelSpec)
     # An agent (MultimodalAgent) drives this session from the supervisor: playout
     # reports playback progress so the agent can pace its transcript.
     agent: bool = False
     # Local VAD in dsp (barge-in before the model hears the user); 0 disables it.
     local_vad_min_speech_ms: int = 0
     local_vad_threshold_db: float = 0.0  # 0: the kernel's default
-    # Reconnect before the provider's session time cap (0: never).
-    max_session_s: float = 0.0
+
+
+# -- model commands: what the agent asks of a session's model, in no provider's words --
+
+
+class _Item(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="kind"):
+    """Base of conversation items; ``item_id`` None lets the provider name it."""
+
+    item_id: str | None = None
+
+
+class TextPart(msgspec.Struct, frozen=True, gc=False, tag="text", tag_field="part"):
+    text: str
+
+
+class AudioPart(msgspec.Struct, frozen=True, gc=False, tag="audio", tag_field="part"):
+    """Speech as mono int16 PCM (user messages only: models take no assistant audio)."""
+
+    pcm: bytes
+    sample_rate: int
+    transcript: str | None = None
+
+
+ContentPart = TextPart | AudioPart
+MessageRole = Literal["user", "assistant", "system"]
+
+
+class MessageItem(_Item, tag="message", frozen=True):
+    """A user, assistant or system message: its text and (user) audio parts, in order."""
+
+    role: MessageRole
+    content: tuple[ContentPart, ...]
+
+    def __post_init__(self) -> None:
+        if self.role not in ("user", "assistant", "system"):
+            raise ValueError(f"MessageItem.role must be user, assistant or system, "
+                             f"got {self.role!r}")
+        if self.role != "user" and any(isinstance(p, AudioPart) for p in self.content):
+            raise ValueError(f"a {self.role} message cannot hold audio")
+
+
+class FunctionCallItem(_Item, tag="function_call", frozen=True):
+    """A call the model made (replayed with the context after a reconnect)."""
+
+    call_id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+class FunctionOutputItem(_Item, tag="function_output", frozen=True):
+    """A tool's answer to ``call_id``."""
+
+    call_id: str
+    output: str
+
+
+ConversationItem = MessageItem | FunctionCallItem | FunctionOutputItem
+
+
+class _Command(msgspec.Struct, frozen=True, gc=False, kw_only=True, tag_field="cmd"):
+    """Base of model commands."""
+
+
+class UpdateSession(_Command, tag="update_session", frozen=True):
+    """Replace the session's settings (all of them: the provider sends what it needs)."""
+
+    settings: SessionSettings
+
+
+class CreateItem(_Command, tag="create_item", frozen=True):
+    """Add ``item`` to the conversation, after ``previous_item_id`` ("root": first)."""
+
+    item: ConversationItem
+    previous_item_id: str | None = None
+
+
+class DeleteItem(_Command, tag="delete_item", frozen=True):
+    item_id: str
+
+
+class CreateResponse(_Command, tag="create_response", frozen=True):
+    """Ask the model to answer now; unset options fall back to the session's."""
+
+    instructions: str | None = None
+    modalities: tuple[Modality, ...] | None = None
+
+
+class CancelResponse(_Command, tag="cancel_response", frozen=True):
+    """Cancel ``response_id``, or the response in progress."""
+
+    response_id: str | None = None
+
+
+class CommitInput(_Command, tag="commit_input", frozen=True):
+    """Make the buffered user audio a user turn (manual turns, no turn detection)."""
+
+
+class ClearInput(_Command, tag="clear_input", frozen=True):
+    """Drop the buffered, uncommitted user audio."""
+
+
+class ToolResult(_Command, tag="tool_result", frozen=True):
+    """Answer the model's function call ``call_id`` with ``output`` (JSON text)."""
+
+    call_id: str
+    output: str
+
+
+class Truncate(_Command, tag="truncate", frozen=True):
+    """Cut an assistant item's audio (and its transcript) at what was heard."""
+
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+ModelCommand = (
+    UpdateSession | CreateItem | DeleteItem | CreateResponse | CancelResponse | CommitInput
+    | ClearInput | ToolResult | Truncate
+)  # fmt: skip
 
 
 class _Control(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="t"):
@@ -205,11 +389,11 @@ class Shutdown(_Control, tag="shutdown", frozen=True):
     """Stop gracefully: finish sessions' files, then exit 0."""
 
 
-class ModelCommand(_Control, tag="mcmd", frozen=True):
-    """Client events for a session's model connection, sent in order (agent -> model)."""
+class ModelCommands(_Control, tag="mcmd", frozen=True):
+    """Commands for a session's model connection, sent in order (agent -> model)."""
 
     session: str
-    events: list[dict[str, Any]]
+    commands: list[ModelCommand]
 
 
 class PlayoutInterrupt(_Control, tag="pint", frozen=True):
@@ -237,7 +421,7 @@ ControlMsg = (
     | StatsRequest
     | StatsReply
     | Shutdown
-    | ModelCommand
+    | ModelCommands
     | PlayoutInterrupt
     | SessionNote
 )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ipc.schema import StageEvent
+from ipc.schema import SessionSettings, StageEvent, TurnDetection
 from pipeline.logs import setup_logging
 from pipeline.supervisor.session import SessionSummary
 
@@ -149,9 +149,11 @@ async def _run(args: argparse.Namespace) -> int:
             return _fail(str(exc), EXIT_CRASH_LOOP)
         spec = SessionSpec(input_path=args.input, out_dir=args.out, model_url=url,
                            api_key=api_key, realtime=not args.fast,
-                           model_name=args.model_name, instructions=args.instructions,
-                           protocol=args.protocol,
-                           silence_duration_ms=args.silence_ms)
+                           model_name=args.model_name, protocol=args.protocol,
+                           settings=SessionSettings(
+                               instructions=args.instructions,
+                               turn_detection=TurnDetection(
+                                   silence_duration_ms=args.silence_ms)))
         session = runtime.start_session(spec)
         log.info("conversation of %.1f s of input running; pids %s", duration, runtime.pids())
         session.on(_progress_printer(log, session.id, duration))

@@ -25,6 +25,7 @@ from ipc.schema import (
     PlayoutFlush,
     SessionConfig,
     StreamEvent,
+    TurnDetection,
     UserAudio,
     data_encoder,
 )
@@ -71,11 +72,13 @@ class DspStage(HotStage):
 
     def _build(self, cfg: SessionConfig, in_rate: int, in_channels: int) -> SessionDsp:
         vad = cfg.local_vad_min_speech_ms > 0
+        # The local VAD ends and pads a turn as the model's turn detection does.
+        turns = cfg.model.settings.turn_detection or TurnDetection()
         inbound = InboundChain(
             in_rate, cfg.model_rate, in_channels=in_channels, frame_ms=cfg.frame_ms,
             chunk_ms=cfg.chunk_ms, vad=vad, vad_min_speech_ms=cfg.local_vad_min_speech_ms,
-            vad_min_silence_ms=cfg.silence_duration_ms,
-            vad_prefix_padding_ms=cfg.prefix_padding_ms,
+            vad_min_silence_ms=turns.silence_duration_ms,
+            vad_prefix_padding_ms=turns.prefix_padding_ms,
             # 0 dB means "the kernel's default threshold".
             vad_threshold_db=cfg.local_vad_threshold_db or None)
         return SessionDsp(cfg, in_rate, in_channels, inbound,

@@ -1,4 +1,4 @@
-"""model: one websocket per session to the realtime model, all on one event loop.
+"""model: one connection per session to the realtime model, all on one event loop.
 
 The only asyncio stage: its traffic is ~10 messages a second per session
 (100 ms chunks up, model events down), where a ``zmq.asyncio`` receiver's cost
@@ -27,7 +27,7 @@ from ipc.schema import (
     ControlMsg,
     DataMsg,
     Hello,
-    ModelCommand,
+    ModelCommands,
     SessionConfig,
     SessionEnd,
     SessionStart,
@@ -132,12 +132,12 @@ class ModelStage:
                 await link.close()
         elif isinstance(msg, Shutdown):
             self.stopping.set()
-        elif isinstance(msg, ModelCommand):
+        elif isinstance(msg, ModelCommands):
             link = self.links.get(msg.session)
             if link is None:
                 self.stats.count("commands_dropped.unknown_session")
             else:
-                await link.send_events(msg.events)
+                await link.send_commands(msg.commands)
 
     def _start_link(self, cfg: SessionConfig) -> None:
         if cfg.session in self.links:

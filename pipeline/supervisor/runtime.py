@@ -26,6 +26,7 @@ from ipc.schema import (
     MAX_SESSION_ID_LEN,
     Hello,
     ModelCommand,
+    ModelCommands,
     Ping,
     PlayoutInterrupt,
     Pong,
@@ -150,14 +151,10 @@ class Runtime:
             session=sid, t0_ns=time.monotonic_ns() + 50_000_000, out_dir=str(spec.out_dir),
             input_path=str(spec.input_path), input_rate=rate, input_channels=channels,
             input_frames=frames, realtime=spec.realtime, tail_silence_ms=spec.tail_silence_ms,
-            chunk_ms=spec.chunk_ms, model_url=spec.model_url, api_key=spec.api_key,
-            protocol=spec.protocol, model_name=spec.model_name, instructions=spec.instructions,
-            voice=spec.voice, server_vad=spec.server_vad,
-            prefix_padding_ms=spec.prefix_padding_ms,
-            silence_duration_ms=spec.silence_duration_ms, agent=spec.agent,
+            chunk_ms=spec.chunk_ms, model_rate=spec.model_rate, provider=spec.provider,
+            model=spec.model_spec(), agent=spec.agent,
             local_vad_min_speech_ms=spec.local_vad_min_speech_ms,
             local_vad_threshold_db=spec.local_vad_threshold_db,
-            max_session_s=spec.max_session_s,
         )
         session = Session(sid, spec, cfg)
         self.sessions[sid] = session
@@ -178,9 +175,9 @@ class Runtime:
             self._send_control(name, SessionEnd(sid))
 
     # -- commands from the agent layer -----------------------------------------
-    def send_model_events(self, sid: str, events: list[dict[str, Any]]) -> None:
-        """Client events for the session's model connection, in order."""
-        self._send_control("model", ModelCommand(sid, events))
+    def send_model_commands(self, sid: str, commands: list[ModelCommand]) -> None:
+        """Commands for the session's model connection, in order."""
+        self._send_control("model", ModelCommands(sid, commands))
 
     def interrupt(self, sid: str, reason: str = "interrupt", item_id: str = "") -> None:
         """Silence the session's agent audio at playout's next frame (and ``item_id``'s,

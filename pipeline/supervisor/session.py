@@ -8,9 +8,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ipc.schema import SessionConfig, StageEvent
+from ipc.schema import (
+    DEFAULT_MODEL_RATE,
+    ModelSpec,
+    SessionConfig,
+    SessionSettings,
+    StageEvent,
+)
 
 _ids = itertools.count(1)
 
@@ -25,13 +31,14 @@ class SessionSpec:
     api_key: str = ""
     realtime: bool = True
     session_id: str | None = None
-    protocol: Literal["ga", "beta"] = "ga"
+    # The model: its provider (pipeline/providers/<provider>), the provider's dialect,
+    # the model's name and the settings every connection starts with.
+    provider: str = "openai"
+    protocol: str = "ga"
     model_name: str = "gpt-realtime"
-    instructions: str = ""
-    voice: str = "alloy"
-    server_vad: bool = True
-    silence_duration_ms: int = 500
-    prefix_padding_ms: int = 300
+    settings: SessionSettings = field(default_factory=SessionSettings)
+    # The rate the model takes user audio at (its capabilities' input_audio_sample_rate).
+    model_rate: int = DEFAULT_MODEL_RATE
     tail_silence_ms: int = 1500
     chunk_ms: int = 100
     # Driven by a MultimodalAgent: playout reports playback progress to it.
@@ -48,6 +55,12 @@ class SessionSpec:
 
     def new_id(self) -> str:
         return self.session_id or f"s{next(_ids)}-{int(time.time()) % 100000}"
+
+    def model_spec(self) -> ModelSpec:
+        """The model part of the session's config, as the model stage gets it."""
+        return ModelSpec(url=self.model_url, api_key=self.api_key, name=self.model_name,
+                         protocol=self.protocol, max_session_s=self.max_session_s,
+                         settings=self.settings)
 
 
 @dataclass

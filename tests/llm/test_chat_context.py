@@ -1,4 +1,5 @@
-"""Chat context: messages, copies, tool messages, and the realtime replay items."""
+"""Chat context: messages, copies, tool messages, and the realtime replay items (neutral,
+and as the OpenAI provider puts them on the wire)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ import base64
 
 import pytest
 
+from ipc.schema import AudioPart, MessageItem, TextPart
 from pipeline.agents import llm
 from pipeline.agents.llm import ChatAudio, ChatContext, ChatMessage, create_call_info
+from pipeline.providers.openai import translate
+
+
+def openai_items(ctx: ChatContext, protocol: translate.Protocol = "ga") -> list[dict[str, object]]:
+    return [translate.item(i, protocol) for i in ctx.to_realtime_items()]
 
 
 class Tools(llm.FunctionContext):
@@ -57,7 +64,12 @@ def test_realtime_items_for_messages() -> None:
             ChatMessage(role="user", content=""),  # empty text is left out
         ]
     )
-    ga = ctx.to_realtime_items()
+    assert ctx.to_realtime_items() == [
+        MessageItem(item_id="s1", role="system", content=(TextPart("Be brief."),)),
+        MessageItem(item_id="u1", role="user", content=(TextPart("Hi"), AudioPart(pcm, 24000))),
+        MessageItem(item_id="a1", role="assistant", content=(TextPart("Hello!"),)),
+    ]
+    ga = openai_items(ctx)
     assert ga == [
         {"id": "s1", "type": "message", "role": "system",
          "content": [{"type": "input_text", "text": "Be brief."}]},
@@ -67,7 +79,7 @@ def test_realtime_items_for_messages() -> None:
         {"id": "a1", "type": "message", "role": "assistant",
          "content": [{"type": "output_text", "text": "Hello!"}]},
     ]
-    beta = ctx.to_realtime_items(beta=True)
+    beta = openai_items(ctx, "beta")
     assert beta[2]["content"] == [{"type": "text", "text": "Hello!"}]
     assert beta[:2] == ga[:2]
 
@@ -98,7 +110,7 @@ async def _tool_round_trip() -> None:
     assert isinstance(error.tool_exception, ValueError)
 
     ctx = ChatContext([calls, result, error])
-    items = ctx.to_realtime_items()
+    items = openai_items(ctx)
     assert items == [
         {"id": calls.id, "type": "message", "role": "assistant",
          "content": [{"type": "output_text", "text": "Let me check."}]},
@@ -112,7 +124,7 @@ async def _tool_round_trip() -> None:
          "output": "Error: no such order"},
     ]
     silent = ChatMessage.create_tool_calls([ok])  # no text: only the function_call item
-    assert ChatContext([silent]).to_realtime_items() == [items[1]]
+    assert openai_items(ChatContext([silent])) == [items[1]]
 
 
 def test_cancelled_tool_becomes_an_error_result() -> None:

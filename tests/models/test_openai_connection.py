@@ -19,15 +19,26 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from ipc.schema import (
+    CreateItem,
+    CreateResponse,
+    MessageItem,
+    ModelSpec,
+    SessionSettings,
+    TextPart,
+    ToolSpec,
+    UpdateSession,
+)
+from pipeline.providers import base as pe
 from pipeline.providers.openai import server_events as se
-from pipeline.providers.openai.config import RealtimeSessionConfig
+from pipeline.providers.openai.config import CAPABILITIES, RealtimeSessionConfig
 from pipeline.providers.openai.connection import (
-    OPENAI_CAPABILITIES,
     ModelConnectError,
     ModelConnectionClosed,
     RealtimeConnection,
     openai_url,
 )
+from pipeline.providers.openai.provider import OpenAIProvider, create_provider
 
 T = TypeVar("T")
 GA_CLIENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ga_client.RealtimeClientEvent)
@@ -123,13 +134,15 @@ def _status_server(status: HTTPStatus) -> Callable[[], Awaitable[Server]]:
 
 @pytest.mark.parametrize("status", [HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN])
 def test_rejected_key_is_reported_as_such(status: HTTPStatus) -> None:
-    async def scenario() -> str:
+    async def scenario() -> ModelConnectError:
         async with await _status_server(status)() as server:
             with pytest.raises(ModelConnectError) as err:
                 await RealtimeConnection.connect(url_of(server), api_key="sk-bad", config=CONFIG)
-            return str(err.value)
+            return err.value
 
-    assert run(scenario()) == f"the model rejected the API key (HTTP {int(status)})"
+    err = run(scenario())
+    assert str(err) == f"the model rejected the API key (HTTP {int(status)})"
+    assert err.fatal  # retrying the same key cannot help
 
 
 def test_other_http_status_names_url_and_status() -> None:
@@ -137,6 +150,7 @@ def test_other_http_status_names_url_and_status() -> None:
         async with await _status_server(HTTPStatus.SERVICE_UNAVAILABLE)() as server:
             with pytest.raises(ModelConnectError) as err:
                 await RealtimeConnection.connect(url_of(server), api_key=None, config=CONFIG)
+            assert not err.value.fatal  # the server may be back soon
             return str(err.value), url_of(server)
 
     msg, url = run(scenario())
@@ -172,8 +186,9 @@ def test_openai_url_and_capabilities() -> None:
         openai_url("m x", "ws://127.0.0.1:8080/v1/")
         == "ws://127.0.0.1:8080/v1/realtime?model=m%20x"
     )
-    assert OPENAI_CAPABILITIES.supports_truncate is True
-    assert OPENAI_CAPABILITIES.input_audio_sample_rate == 24000
+    assert CAPABILITIES.supports_truncate is True
+    assert CAPABILITIES.input_audio_sample_rate == 24000
+    assert CAPABILITIES.output_sample_rate == 24000
 
 
 # -- a session ------------------------------------------------------------------------
@@ -325,3 +340,69 @@ def test_server_closing_at_once_is_a_connect_error_or_an_empty_session() -> None
         assert "closed the connection at once (code 4000: no sessions today)" in outcome
     else:
         assert outcome == (4000, [])
+
+
+# -- the provider seam over a real socket ---------------------------------------------
+
+TOOL = ToolSpec(name="get_weather", description="Weather.",
+                parameters={"type": "object", "properties": {"city": {"type": "string"}}})
+
+
+def test_provider_sets_up_once_translates_commands_and_events() -> None:
+    settings = SessionSettings(instructions="Be brief.", tools=(TOOL,),
+                               input_transcription_model="whisper-1")
+
+    async def scenario() -> tuple[Recorder, list[pe.ProviderEvent], OpenAIProvider]:
+        rec = Recorder()
+        async with await scripted_server(SCRIPT, rec) as server:
+            provider = create_provider()
+            spec = ModelSpec(url=url_of(server), api_key="sk-test", settings=settings)
+            await provider.connect(spec, input_rate=24000, output_rate=24000)
+            await provider.send([
+                CreateItem(item=MessageItem(role="user", content=(TextPart("hi"),))),
+                CreateResponse(),
+                UpdateSession(settings=SessionSettings(turn_detection=None)),
+            ])
+            await provider.append_audio(PCM)
+            got: list[pe.ProviderEvent] = []
+            async for event in provider.events():
+                got.append(event)
+                if isinstance(event, pe.ResponseDone):
+                    break
+            await provider.close()
+            await rec.closed.wait()
+            with pytest.raises(pe.ProviderClosed):
+                await provider.send([CreateResponse()])
+            return rec, got, provider
+
+    rec, got, provider = run(scenario())
+    assert got == [
+        pe.SpeechStarted("item_1", 40), pe.AudioDelta("item_2", 0, PCM),
+        pe.ResponseDone("resp_1", "completed"),
+    ]  # fmt: skip
+    assert provider.close_code == 1000 and provider.capabilities is CAPABILITIES
+    sent = [GA_CLIENT.validate_json(f) for f in rec.frames]
+    assert [e.type for e in sent] == [
+        "session.update", "conversation.item.create", "response.create", "session.update",
+        "input_audio_buffer.append",
+    ]  # fmt: skip
+    first = sent[0].session  # the one set-up of the connection carries every setting
+    assert first.instructions == "Be brief." and first.audio.input.format.rate == 24000
+    assert [t.name for t in first.tools] == ["get_weather"]
+    assert first.audio.input.transcription.model == "whisper-1"
+    # A later update keeps the connection's rates and drops what it does not name.
+    assert sent[3].session.audio.input.turn_detection is None
+    assert sent[3].session.audio.input.format.rate == 24000 and sent[3].session.tools == []
+
+
+def test_provider_refuses_settings_the_api_cannot_take() -> None:
+    async def scenario() -> pe.ProviderConnectError:
+        provider = create_provider()
+        spec = ModelSpec(url="ws://127.0.0.1:9/v1/realtime", protocol="beta",
+                         settings=SessionSettings(tool_choice="get_weather", tools=(TOOL,)))
+        with pytest.raises(pe.ProviderConnectError) as err:
+            await provider.connect(spec, input_rate=24000, output_rate=24000)
+        return err.value
+
+    err = run(scenario())
+    assert err.fatal and "invalid session settings" in str(err) and "protocol 'ga'" in str(err)

@@ -1,9 +1,11 @@
-"""Client builders against the openai package's event types; server-event parsing."""
+"""Client builders against the openai package's event types; the provider's translation
+of every neutral command; the session config's checks."""
 
 from __future__ import annotations
 
 import base64
 import json
+import typing
 from typing import Any
 
 import msgspec
@@ -12,8 +14,29 @@ import pytest
 from openai.types.beta.realtime import realtime_client_event as beta_client
 from openai.types.realtime import realtime_client_event as ga_client
 
+from ipc.schema import (
+    AudioPart,
+    CancelResponse,
+    ClearInput,
+    CommitInput,
+    ConversationItem,
+    CreateItem,
+    CreateResponse,
+    DeleteItem,
+    FunctionCallItem,
+    FunctionOutputItem,
+    MessageItem,
+    ModelCommand,
+    SessionSettings,
+    TextPart,
+    ToolResult,
+    ToolSpec,
+    Truncate,
+    UpdateSession,
+)
 from pipeline.providers.openai import client_events as ce
-from pipeline.providers.openai.config import RealtimeSessionConfig, TurnDetection
+from pipeline.providers.openai import translate
+from pipeline.providers.openai.config import Protocol, RealtimeSessionConfig, TurnDetection
 
 GA_CLIENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ga_client.RealtimeClientEvent)
 BETA_CLIENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(beta_client.RealtimeClientEvent)
@@ -248,3 +271,79 @@ def test_the_declared_keys_check_catches_a_stray_key() -> None:
     ev["item"] = {"id": "it_1"}
     with pytest.raises(AssertionError, match="undeclared keys"):
         validate(GA_CLIENT, ev)
+
+
+# -- the provider seam: every neutral command, as the OpenAI provider sends it ----------
+
+NEUTRAL_TOOL = ToolSpec(name="get_weather", description="Weather for a city.",
+                        parameters=typing.cast(dict[str, Any], TOOL["parameters"]))
+FULL_SETTINGS = SessionSettings(
+    instructions="Be brief.", voice="marin", temperature=0.8,
+    turn_detection=TurnDetection(type="semantic_vad", eagerness="low"),
+    input_transcription_model="whisper-1", tools=(NEUTRAL_TOOL,), tool_choice="required",
+    max_output_tokens=512,
+)  # fmt: skip
+NEUTRAL_COMMANDS: list[ModelCommand] = [
+    UpdateSession(settings=SessionSettings()),
+    UpdateSession(settings=FULL_SETTINGS),
+    UpdateSession(settings=SessionSettings(turn_detection=None, modalities=("text",))),
+    CreateItem(item=MessageItem(item_id="it_1", role="user",
+                                content=(TextPart("hi"), AudioPart(PCM, 24000, "hi")))),
+    CreateItem(item=MessageItem(role="assistant", content=(TextPart("hello"),)),
+               previous_item_id="it_1"),
+    CreateItem(item=MessageItem(role="system", content=(TextPart("rules"),)),
+               previous_item_id="root"),
+    CreateItem(item=FunctionCallItem(item_id="it_3", call_id="call_1", name="f",
+                                     arguments="{}")),
+    CreateItem(item=FunctionOutputItem(call_id="call_1", output='{"t": 3}')),
+    DeleteItem(item_id="it_2"),
+    CreateResponse(),
+    CreateResponse(instructions="Say bye.", modalities=("text",)),
+    CancelResponse(),
+    CancelResponse(response_id="resp_1"),
+    CommitInput(),
+    ClearInput(),
+    ToolResult(call_id="call_1", output='{"t": 3}'),
+    Truncate(item_id="it_2", content_index=0, audio_end_ms=1234),
+]
+
+
+def test_neutral_commands_cover_the_union() -> None:
+    assert {type(c) for c in NEUTRAL_COMMANDS} == set(typing.get_args(ModelCommand))
+    items = {type(c.item) for c in NEUTRAL_COMMANDS if isinstance(c, CreateItem)}
+    assert items == set(typing.get_args(ConversationItem))
+
+
+@pytest.mark.parametrize("protocol", ["ga", "beta"])
+@pytest.mark.parametrize("index", range(len(NEUTRAL_COMMANDS)))
+def test_openai_provider_translates_every_command_into_a_valid_event(
+    protocol: Protocol, index: int
+) -> None:
+    config = translate.realtime_config(SessionSettings(), model="gpt-realtime",
+                                       protocol=protocol, input_rate=24000, output_rate=24000)
+    event = translate.client_event(NEUTRAL_COMMANDS[index], config)
+    validate(GA_CLIENT if protocol == "ga" else BETA_CLIENT, event)
+
+
+def test_translated_settings_and_items_carry_their_fields() -> None:
+    ga = translate.realtime_config(FULL_SETTINGS, model="m", protocol="ga",
+                                   input_rate=24000, output_rate=24000)
+    s = validate(GA_CLIENT, translate.client_event(UpdateSession(settings=FULL_SETTINGS), ga))
+    s = s.session
+    assert (s.instructions, s.audio.output.voice) == ("Be brief.", "marin")
+    assert s.max_output_tokens == 512
+    assert s.audio.input.turn_detection.type == "semantic_vad" and s.tool_choice == "required"
+    assert s.tools[0].name == "get_weather" and s.audio.input.transcription.model == "whisper-1"
+    assert ga.temperature is None  # the GA session has none: dropped, not refused
+    beta = translate.with_settings(BETA_CFG, FULL_SETTINGS)
+    assert beta.temperature == 0.8 and beta.max_response_output_tokens == 512
+    # A forced tool without tools falls back to auto (nothing to force).
+    lone = translate.realtime_config(SessionSettings(tool_choice="f"), model="m",
+                                     protocol="ga", input_rate=24000, output_rate=24000)
+    assert lone.tool_choice == "auto"
+    assert translate.item(MessageItem(role="assistant", content=(TextPart("x"),)), "beta") == (
+        ce.assistant_text_item("x", protocol="beta"))
+    with pytest.raises(ValueError, match="protocol 'ga' or 'beta'"):
+        translate.protocol_of("v3")
+    with pytest.raises(ValueError, match="cannot hold audio"):
+        MessageItem(role="assistant", content=(AudioPart(PCM, 24000),))

@@ -9,13 +9,24 @@ from typing import Any
 
 import pytest
 
-from ipc.schema import StageEvent
+from ipc.schema import (
+    CancelResponse,
+    CreateItem,
+    CreateResponse,
+    DeleteItem,
+    MessageItem,
+    ModelCommand,
+    StageEvent,
+    TextPart,
+    UpdateSession,
+)
 from pipeline.agents import llm
 from pipeline.agents.multimodal import AgentTranscriptionOptions, MultimodalAgent
 from pipeline.agents.realtime.session import RealtimeSession
 from pipeline.agents.vad import VAD
 from pipeline.plugins.offline import realtime as local
 from pipeline.plugins.openai import realtime as openai
+from pipeline.providers.base import Capabilities
 from pipeline.transports.file.room import FileRoom
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,11 +123,11 @@ class _Runtime:
     """Captures what the session sends to the model stage and to the timeline."""
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[ModelCommand] = []
         self.notes: list[tuple[str, dict[str, Any]]] = []
 
-    def send_model_events(self, sid: str, events: list[dict[str, Any]]) -> None:
-        self.sent.extend(events)
+    def send_model_commands(self, sid: str, commands: list[ModelCommand]) -> None:
+        self.sent.extend(commands)
 
     def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
         self.notes.append((kind, data))
@@ -133,31 +144,48 @@ class Tools(llm.FunctionContext):
         return "sunny"
 
 
-def test_session_replays_context_and_tools_on_every_connect() -> None:
+def _texts(commands: list[ModelCommand]) -> list[str]:
+    return [part.text for c in commands if isinstance(c, CreateItem)
+            if isinstance(c.item, MessageItem)
+            for part in c.item.content if isinstance(part, TextPart)]
+
+
+def test_session_replays_context_on_every_connect_and_settings_only_when_changed() -> None:
     async def main() -> None:
         ctx = llm.ChatContext().append(text="Be brief.", role="system")
         session = RealtimeSession(local.RealtimeModel(instructions="Your name is Ava."),
                                   chat_ctx=ctx, fnc_ctx=Tools())
         rt = _Runtime()
         session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
+        # What the session's spec carries: the model stage sets every connection up
+        # with it (instructions and tools), so the session does not send it again.
+        start = session.start_settings()
+        assert start.instructions == "Your name is Ava."
+        assert [t.name for t in start.tools] == ["get_weather"]
+        assert start.tools[0].parameters["required"] == ["location"]
         session.create_response()  # before the link is up: held
         assert rt.sent == []
         session._on_event(_event("model_connected"))
-        kinds = [e["type"] for e in rt.sent]
-        assert kinds == ["session.update", "conversation.item.create", "response.create"]
-        update = rt.sent[0]["session"]
-        assert update["instructions"] == "Your name is Ava."
-        assert [t["name"] for t in update["tools"]] == ["get_weather"]
+        assert [type(c) for c in rt.sent] == [CreateItem, CreateResponse]
         # A user turn and its transcript join the mirror; a reconnect replays them.
         session._on_event(_event("user_speech_committed", item_id="u1"))
         session._on_event(_event("user_transcript", item_id="u1", text="hi there", final=True))
         session._on_event(_event("model_disconnected", code=1011))
         rt.sent.clear()
         session._on_event(_event("model_connected"))
-        texts = [e["item"]["content"][0].get("text") for e in rt.sent
-                 if e["type"] == "conversation.item.create"]
-        assert texts == ["Be brief.", "hi there"]
-        assert [n for n, _ in rt.notes] == ["model_context_replayed"] * 2
+        assert [type(c) for c in rt.sent] == [CreateItem, CreateItem]
+        assert _texts(rt.sent) == ["Be brief.", "hi there"]
+        # Tools changed after the start: sent now, and again on every later connect.
+        rt.sent.clear()
+        session.fnc_ctx = None
+        assert rt.sent == [UpdateSession(settings=session.session_settings())]
+        assert rt.sent[0].settings.tools == () and rt.sent[0].settings.instructions == (
+            "Your name is Ava.")
+        session._on_event(_event("model_disconnected", code=1011))
+        rt.sent.clear()
+        session._on_event(_event("model_connected"))
+        assert [type(c) for c in rt.sent] == [UpdateSession, CreateItem, CreateItem]
+        assert [n for n, _ in rt.notes] == ["model_context_replayed"] * 3
 
     asyncio.run(main())
 
@@ -173,18 +201,69 @@ def test_on_duplicate_policies_and_set_chat_ctx() -> None:
         session.create_response("cancel_new")  # one requested: ignored
         session.create_response("cancel_existing")  # cancel it, ask again
         session.create_response("keep_both")  # queued until the active one is done
-        assert [e["type"] for e in rt.sent] == ["response.create", "response.cancel",
-                                                "response.create"]
+        assert rt.sent == [CreateResponse(), CancelResponse(), CreateResponse()]
         session._on_event(_event("response_created", response_id="r1", t_ms=0.0))
         session._on_event(_event("response_created", response_id="r2", t_ms=1.0))
         session._on_event(_event("response_done", response_id="r2", status="completed"))
-        assert [e["type"] for e in rt.sent][-1] == "response.create"
+        assert rt.sent[-1] == CreateResponse()
         rt.sent.clear()
         session._on_event(_event("user_speech_committed", item_id="u1"))
         await session.set_chat_ctx(llm.ChatContext().append(text="hello", role="user"))
-        assert [e["type"] for e in rt.sent] == ["conversation.item.delete",
-                                                "conversation.item.create"]
-        assert rt.sent[0]["item_id"] == "u1"
+        assert [type(c) for c in rt.sent] == [DeleteItem, CreateItem]
+        assert rt.sent[0] == DeleteItem(item_id="u1") and _texts(rt.sent) == ["hello"]
         assert [m.text for m in session.chat_ctx_copy().messages] == ["hello"]
+
+    asyncio.run(main())
+
+
+class _SpecRuntime(_Runtime):
+    """Also starts sessions: keeps the spec the agent asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.specs: list[Any] = []
+        self.sessions: dict[str, Any] = {}
+
+    def start_session(self, spec: Any) -> Any:
+        self.specs.append(spec)
+        live = _LiveSession()
+        self.sessions[live.id] = live
+        return live
+
+
+class _LiveSession:
+    id = "s"
+
+    def on(self, listener: Any) -> None:
+        self.listener = listener
+
+
+class _SixteenKModel(local.RealtimeModel):
+    """A model whose provider takes 16 kHz audio and cannot truncate."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(supports_truncate=False, input_audio_sample_rate=16000)
+
+
+def test_session_spec_takes_the_models_capabilities_and_settings() -> None:
+    async def main() -> None:
+        rt = _SpecRuntime()
+        room = await _room()
+        room.runtime = rt  # type: ignore[assignment]
+        model = _SixteenKModel(instructions="Hi.", url="ws://127.0.0.1:9/v1")  # no server
+        agent = MultimodalAgent(model=model, fnc_ctx=Tools())
+        agent.start(room)
+        await asyncio.sleep(0.01)
+        (spec,) = rt.specs
+        assert (spec.model_rate, spec.provider, spec.model_name) == (16000, "openai",
+                                                                     "voxpipe-offline")
+        assert spec.settings.instructions == "Hi."
+        assert [t.name for t in spec.settings.tools] == ["get_weather"]
+        assert spec.model_spec().settings == spec.settings
+        # The model stage sends these settings at every connect: the agent does not.
+        rt.sessions["s"].listener(_event("model_connected"))
+        assert not any(isinstance(c, UpdateSession) for c in rt.sent)
+        await agent.aclose()
 
     asyncio.run(main())

@@ -1,4 +1,5 @@
-"""ModelLink against the real offline server: what a cut item becomes on the model side.
+"""ModelLink through the OpenAI provider against the real offline server: what a cut
+item becomes on the model side.
 
 Playout's TruncatePoint says how much of an item was played; the link deletes the
 item when nothing was (a 0 ms truncation would leave an empty turn the model still
@@ -11,9 +12,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ipc.schema import AgentAudio, DataMsg, SessionConfig, TruncatePoint
+from ipc.schema import (
+    AgentAudio,
+    CreateResponse,
+    DataMsg,
+    ModelSpec,
+    SessionConfig,
+    SessionSettings,
+    TruncatePoint,
+)
 from ipc.stats import StageStats
-from pipeline.providers.openai import client_events as ce
 from pipeline.stages.model_link import ModelLink
 
 
@@ -36,13 +44,14 @@ class _Recorder:
 async def _link_with_reply(url: str) -> tuple[ModelLink, _Recorder, str, int]:
     rec = _Recorder()
     cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=24000,
-                        input_channels=1, input_frames=0, model_url=url, server_vad=False)
+                        input_channels=1, input_frames=0,
+                        model=ModelSpec(url=url, settings=SessionSettings(turn_detection=None)))
     link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)),
                      StageStats())
     link.start()
     await rec.wait_for("model_connected")
-    # The echo engine answers a bare response.create with a short tone.
-    await link.send_events([ce.response_create(output_modalities=["audio"])])
+    # The echo engine answers a bare response request with a short tone.
+    await link.send_commands([CreateResponse(modalities=("audio",))])
     done = await rec.wait_for("response_done")
     assert done["status"] == "completed"
     audio = [m for m in rec.data if isinstance(m, AgentAudio)]

@@ -1,19 +1,28 @@
-"""The conversation history handed to a realtime model, and its replay as protocol items.
+"""The conversation history handed to a realtime model, and its replay as model items.
 
 Mirrors `livekit.agents.llm.chat_context` (0.x) without images: a `ChatContext` is a list
-of `ChatMessage`s; `ChatContext.to_realtime_items` turns it into the OpenAI Realtime
-``conversation.item.create`` items that seed a session (and re-seed it after a reconnect).
+of `ChatMessage`s; `ChatContext.to_realtime_items` turns it into the provider-neutral
+conversation items (:data:`ipc.schema.ConversationItem`) that seed a session (and re-seed
+it after a reconnect); the model stage's provider puts them in its own words.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ipc.schema import (
+    AudioPart,
+    ContentPart,
+    ConversationItem,
+    FunctionCallItem,
+    FunctionOutputItem,
+    MessageItem,
+    TextPart,
+)
 from pipeline.agents.llm.function_context import CalledFunction, FunctionCallInfo
 
 ChatRole = Literal["system", "user", "assistant", "tool"]
@@ -126,59 +135,42 @@ class ChatContext:
         """A copy whose message list and messages can be changed independently."""
         return ChatContext(messages=[message.copy() for message in self.messages])
 
-    def to_realtime_items(self, *, beta: bool = False) -> list[dict[str, Any]]:
-        """The OpenAI Realtime items that recreate this conversation, in order.
+    def to_realtime_items(self) -> list[ConversationItem]:
+        """The conversation items that recreate this conversation, in order.
 
-        Text and user audio become ``message`` items (assistant text is ``output_text`` in
-        the GA protocol, ``text`` in beta), tool calls become ``function_call`` items and
-        tool results ``function_call_output`` items. Messages with nothing the API accepts
+        Text and user audio become message items, tool calls function-call items and
+        tool results function-output items. Messages with nothing a model accepts
         (empty text, assistant audio) are left out.
         """
-        items: list[dict[str, Any]] = []
+        items: list[ConversationItem] = []
         for message in self.messages:
-            items.extend(_message_items(message, beta))
+            items.extend(_message_items(message))
         return items
 
 
-def _message_items(message: ChatMessage, beta: bool) -> list[dict[str, Any]]:
+def _message_items(message: ChatMessage) -> list[ConversationItem]:
     if message.role == "tool":
-        item: dict[str, Any] = {
-            "type": "function_call_output",
-            "call_id": message.tool_call_id or "",
-            "output": _tool_output(message.content),
-        }
-        return [_with_id(item, message.id)]
-    items: list[dict[str, Any]] = []
-    parts = _content_parts(message, beta)
+        return [FunctionOutputItem(item_id=message.id, call_id=message.tool_call_id or "",
+                                   output=_tool_output(message.content))]
+    items: list[ConversationItem] = []
+    parts = _content_parts(message)
     if parts:
-        items.append(
-            _with_id({"type": "message", "role": message.role, "content": parts}, message.id)
-        )
+        items.append(MessageItem(item_id=message.id, role=message.role, content=parts))
     for call in message.tool_calls or ():
-        items.append(
-            {
-                "type": "function_call",
-                "call_id": call.tool_call_id,
-                "name": call.function_info.name,
-                "arguments": call.raw_arguments,
-            }
-        )
+        items.append(FunctionCallItem(call_id=call.tool_call_id, name=call.function_info.name,
+                                      arguments=call.raw_arguments))
     return items
 
 
-def _content_parts(message: ChatMessage, beta: bool) -> list[dict[str, Any]]:
+def _content_parts(message: ChatMessage) -> tuple[ContentPart, ...]:
     content = message.content if isinstance(message.content, list) else [message.content]
-    text_type = "input_text"
-    if message.role == "assistant":
-        text_type = "text" if beta else "output_text"
-    parts: list[dict[str, Any]] = []
+    parts: list[ContentPart] = []
     for part in content:
         if isinstance(part, str) and part:
-            parts.append({"type": text_type, "text": part})
+            parts.append(TextPart(part))
         elif isinstance(part, ChatAudio) and message.role == "user" and part.frame:
-            audio = base64.b64encode(part.frame).decode("ascii")
-            parts.append({"type": "input_audio", "audio": audio})
-    return parts
+            parts.append(AudioPart(part.frame, part.sample_rate))
+    return tuple(parts)
 
 
 def _tool_output(content: Any) -> str:
@@ -190,7 +182,3 @@ def _tool_output(content: Any) -> str:
         return json.dumps(content)
     except (TypeError, ValueError):
         return str(content)
-
-
-def _with_id(item: dict[str, Any], item_id: str | None) -> dict[str, Any]:
-    return item if item_id is None else {"id": item_id, **item}

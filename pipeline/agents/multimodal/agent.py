@@ -19,13 +19,14 @@ import asyncio
 import logging
 from typing import Any, Literal
 
-from ipc.schema import StageEvent
+from ipc.schema import DEFAULT_MODEL_RATE, StageEvent
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
 from pipeline.agents.multimodal.agent_playout import PlayoutHandle
 from pipeline.agents.multimodal.metrics import ResponseMetrics
 from pipeline.agents.multimodal.options import AgentTranscriptionOptions
 from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
+from pipeline.agents.realtime.model import RealtimeModel
 from pipeline.agents.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
 from pipeline.agents.realtime.session_events import ContentInfo, InputTranscription, ResponseTiming
 from pipeline.agents.vad import VAD
@@ -225,15 +226,14 @@ class MultimodalAgent(EventEmitter[EventTypes]):
     async def _start_call(self, track: FileAudioTrack) -> None:
         room, session = self._room, self.session
         assert room is not None and room.runtime is not None
-        settings = self._model.settings
-        td = settings.turn_detection
+        model: RealtimeModel = self._model
+        settings = model.settings
         spec = SessionSpec(
-            input_path=track.path, out_dir=room.out_dir, model_url=await self._model.url(),
-            api_key=self._model.api_key, realtime=room.realtime, protocol=settings.protocol,
-            model_name=settings.model, instructions=settings.instructions,
-            voice=settings.voice, server_vad=td is not None,
-            silence_duration_ms=td.silence_duration_ms if td is not None else 500,
-            prefix_padding_ms=td.prefix_padding_ms if td is not None else 300,
+            input_path=track.path, out_dir=room.out_dir, model_url=await model.url(),
+            api_key=model.api_key, realtime=room.realtime, provider=settings.provider,
+            protocol=settings.protocol, model_name=settings.model,
+            settings=session.start_settings(),
+            model_rate=model.capabilities.input_audio_sample_rate or DEFAULT_MODEL_RATE,
             agent=True, max_session_s=settings.max_session_s,
             local_vad_min_speech_ms=self._vad.min_speech_ms if self._vad else 0,
             local_vad_threshold_db=self._vad.threshold_db if self._vad else 0.0,

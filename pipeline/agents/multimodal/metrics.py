@@ -18,7 +18,7 @@ class MultimodalMetrics:
     """Seconds from the end of the user's speech (or the response's creation when the
     model started on its own) to the first agent audio played; -1 without audio."""
     duration: float
-    """Seconds from the response's creation to its end (``response.done``)."""
+    """Seconds from the response's creation to its end (its ``response_done`` event)."""
     cancelled: bool
     input_tokens: int | None
     output_tokens: int | None

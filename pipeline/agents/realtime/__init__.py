@@ -1,11 +1,12 @@
-"""Realtime models for ``MultimodalAgent``: the OpenAI protocol and the offline server.
+"""The supervisor side of a session's realtime model: ``RealtimeSession`` and the
+``RealtimeModel`` shape its plugins implement (``pipeline.plugins.openai.realtime``,
+``pipeline.plugins.offline.realtime``).
 
-``openai.RealtimeModel`` talks to the OpenAI Realtime API (or any server speaking
-it); ``local.RealtimeModel`` starts voxpipe's offline server. Both hand out
-``RealtimeSession`` objects that live in the supervisor process and drive the
-model stage over ZeroMQ.
+A ``RealtimeSession`` lives in the supervisor and drives the model stage over ZeroMQ
+with provider-neutral commands; ``Capabilities`` are the model's provider's.
 """
 
-from pipeline.agents.realtime.capabilities import RealtimeCapabilities
+from pipeline.agents.realtime.model import ModelSettings, RealtimeModel
+from pipeline.providers.base import Capabilities
 
-__all__ = ["RealtimeCapabilities"]
+__all__ = ["Capabilities", "ModelSettings", "RealtimeModel"]

@@ -13,8 +13,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from ipc.schema import ModelCommand, ToolResult
 from pipeline.agents.llm import CalledFunction, ChatMessage, FunctionCallInfo, create_call_info
-from pipeline.providers.openai import client_events as ce
 
 if TYPE_CHECKING:
     from pipeline.agents.realtime.session import RealtimeSession
@@ -67,13 +67,11 @@ class FunctionCallRunner:
         session.emit("function_calls_collected", infos)
         called = [await self._execute(info) for info in infos]
         called += failures
-        events = []
+        results: list[ModelCommand] = []
         for fn in called:
-            output = _output(fn)
             session._chat_ctx.messages.append(ChatMessage.create_tool_from_called_function(fn))
-            events.append(ce.item_create(ce.function_call_output_item(
-                fn.call_info.tool_call_id, output)))
-        session.send(events)
+            results.append(ToolResult(call_id=fn.call_info.tool_call_id, output=_output(fn)))
+        session.send(results)
         session._request_response()
         session.emit("function_calls_finished", called)
 

@@ -2,11 +2,14 @@
 
 The websocket lives in the model stage; this object, in the supervisor with the
 user's code, turns the session's bus events into the seed's session events and
-its methods into client events sent to the model stage (``ModelCommand``). It
-keeps the conversation as the agent knows it (``chat_ctx``) and replays
-instructions, tools and that conversation every time the model stage (re)connects,
-so a dropped websocket, a recycled session or a restarted stage keeps the
-context. Function calls run here, under a timeout.
+its methods into provider-neutral commands sent to the model stage
+(``ModelCommands``). The model stage sets the model session up (instructions,
+tools ...) at every connect from the session's config; this object keeps the
+conversation as the agent knows it (``chat_ctx``) and replays it every time the
+model stage (re)connects, so a dropped connection, a recycled session or a
+restarted stage keeps the context. It sends the settings itself only when they
+differ from the ones the session started with (``fnc_ctx`` set later). Function
+calls run here, under a timeout.
 """
 
 from __future__ import annotations
@@ -15,9 +18,26 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
-from ipc.schema import StageEvent
+import msgspec
+
+from ipc.schema import (
+    DEFAULT_MODEL_RATE,
+    AudioPart,
+    CancelResponse,
+    CommitInput,
+    CreateItem,
+    CreateResponse,
+    DeleteItem,
+    MessageItem,
+    ModelCommand,
+    SessionSettings,
+    StageEvent,
+    ToolSpec,
+    Truncate,
+    UpdateSession,
+)
 from pipeline.agents.event_emitter import EventEmitter
-from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext
+from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext, build_tool_schema
 from pipeline.agents.realtime.function_calls import FunctionCallRunner
 from pipeline.agents.realtime.session_events import (
     ContentInfo,
@@ -25,11 +45,9 @@ from pipeline.agents.realtime.session_events import (
     ResponseTiming,
     SessionEventName,
 )
-from pipeline.providers.openai import client_events as ce
-from pipeline.providers.openai.config import RealtimeSessionConfig
 
 if TYPE_CHECKING:
-    from pipeline.plugins.openai.realtime import RealtimeModel
+    from pipeline.agents.realtime.model import RealtimeModel
     from pipeline.supervisor.runtime import Runtime
 
 log = logging.getLogger("voxpipe.agent")
@@ -50,10 +68,11 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._runtime: Runtime | None = None
         self.session_id: str | None = None
         self._connected = False
-        self._pending: list[dict[str, Any]] = []  # commands made before the link is up
+        self._pending: list[ModelCommand] = []  # commands made before the link is up
+        self._stage_settings: SessionSettings | None = None  # what each connect starts with
         self._init_sync_task: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self.active_response: str | None = None
-        self._requested = 0  # response.create sent, response.created not yet seen
+        self._requested = 0  # responses asked for, not yet created
         self._create_after_active = False
         self._timing: ResponseTiming | None = None
         self._link: object = None  # the model link whose events count
@@ -66,12 +85,12 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._runtime, self.session_id = runtime, session_id
         runtime.sessions[session_id].on(self._on_event)
 
-    def send(self, events: list[dict[str, Any]]) -> None:
-        """Client events to the model, in order (held until the link is up)."""
+    def send(self, commands: list[ModelCommand]) -> None:
+        """Commands to the model, in order (held until the link is up)."""
         if self._runtime is None or self.session_id is None or not self._connected:
-            self._pending.extend(events)
+            self._pending.extend(commands)
             return
-        self._runtime.send_model_events(self.session_id, events)
+        self._runtime.send_model_commands(self.session_id, commands)
 
     # -- the seed's session API -----------------------------------------------------
     @property
@@ -82,25 +101,26 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     def fnc_ctx(self, value: FunctionContext | None) -> None:
         self._fnc_ctx = value
         if self._connected:
-            self.send([ce.session_update(self.session_config())])
+            self.send([UpdateSession(settings=self.session_settings())])
 
     @property
     def server_vad_enabled(self) -> bool:
-        return self._settings.turn_detection is not None
+        return self._settings.session.turn_detection is not None
 
     def chat_ctx_copy(self) -> ChatContext:
         return self._chat_ctx.copy()
 
     async def set_chat_ctx(self, ctx: ChatContext) -> None:
         """Make the model's conversation ``ctx``: the old items go, the new are added."""
-        events = [ce.item_delete(m.id) for m in self._chat_ctx.messages if m.id]
+        commands: list[ModelCommand] = [
+            DeleteItem(item_id=m.id) for m in self._chat_ctx.messages if m.id]
         self._chat_ctx = ctx.copy()
-        events += self._context_items()
-        self.send(events)
+        commands += self._context_items()
+        self.send(commands)
 
     def cancel_response(self) -> None:
         if self.active_response is not None:
-            self.send([ce.response_cancel()])
+            self.send([CancelResponse()])
 
     def create_response(self, on_duplicate: OnDuplicate = "keep_both") -> None:
         if on_duplicate not in ON_DUPLICATE:
@@ -110,7 +130,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
                 log.info("a response is in progress; not creating another (cancel_new)")
                 return
             if on_duplicate == "cancel_existing":
-                self.send([ce.response_cancel()])
+                self.send([CancelResponse()])
             else:
                 # The API refuses a second response in one conversation: run it next.
                 self._create_after_active = True
@@ -119,10 +139,10 @@ class RealtimeSession(EventEmitter[SessionEventName]):
 
     def _request_response(self) -> None:
         self._requested += 1
-        self.send([ce.response_create(protocol=self._settings.protocol)])
+        self.send([CreateResponse()])
 
     def commit_audio_buffer(self) -> None:
-        self.send([ce.input_audio_commit()])
+        self.send([CommitInput()])
 
     def _push_audio(self, frame: object) -> None:
         raise RuntimeError("user audio reaches the model through the capture and dsp stages; "
@@ -130,9 +150,11 @@ class RealtimeSession(EventEmitter[SessionEventName]):
 
     def _recover_from_text_response(self, item_id: str) -> None:
         """Drop the text answer and ask again after a short empty user turn."""
-        silence = bytes(2 * 24 * SILENCE_ITEM_MS)
+        rate = self._model.capabilities.input_audio_sample_rate or DEFAULT_MODEL_RATE
+        silence = AudioPart(bytes(2 * rate * SILENCE_ITEM_MS // 1000), rate)
         self._forget(item_id)
-        self.send([ce.item_delete(item_id), ce.item_create(ce.user_audio_item(silence))])
+        self.send([DeleteItem(item_id=item_id),
+                   CreateItem(item=MessageItem(role="user", content=(silence,)))])
         self._request_response()
 
     def _update_conversation_item_content(self, item_id: str, content: Any = None) -> None:
@@ -144,29 +166,32 @@ class RealtimeSession(EventEmitter[SessionEventName]):
 
     def _truncate_conversation_item(self, item_id: str, content_index: int,
                                     audio_end_ms: int) -> None:
-        self.send([ce.item_truncate(item_id, content_index, audio_end_ms)])
+        self.send([Truncate(item_id=item_id, content_index=content_index,
+                            audio_end_ms=audio_end_ms)])
 
     async def aclose(self) -> None:
         self._calls.cancel_all()
 
-    # -- session.update and replay --------------------------------------------------
-    def session_config(self) -> RealtimeSessionConfig:
-        s = self._settings
-        tools: list[dict[str, Any]] = []
+    # -- settings and replay -------------------------------------------------------
+    def session_settings(self) -> SessionSettings:
+        """The model's settings with this session's tools."""
+        base = self._settings.session
+        tools: tuple[ToolSpec, ...] = ()
         if self._fnc_ctx is not None:
-            from pipeline.agents.llm import build_tool_schema
+            schemas = (build_tool_schema(i) for i in self._fnc_ctx.ai_functions.values())
+            tools = tuple(ToolSpec(name=t["name"], description=t["description"],
+                                   parameters=t["parameters"]) for t in schemas)
+        return msgspec.structs.replace(
+            base, tools=tools, tool_choice=base.tool_choice if tools else "auto")
 
-            tools = [build_tool_schema(info) for info in self._fnc_ctx.ai_functions.values()]
-        return RealtimeSessionConfig(
-            model=s.model, instructions=s.instructions, voice=s.voice,
-            turn_detection=s.turn_detection, input_transcription_model=s.input_transcription_model,
-            tools=tools, tool_choice=s.tool_choice if tools else "auto",
-            temperature=s.temperature if s.protocol == "beta" else None, protocol=s.protocol,
-        )
+    def start_settings(self) -> SessionSettings:
+        """The settings for the session's spec: the model stage sets every connection up
+        with them, so a (re)connect replays only what differs."""
+        self._stage_settings = self.session_settings()
+        return self._stage_settings
 
-    def _context_items(self) -> list[dict[str, Any]]:
-        items = self._chat_ctx.to_realtime_items(beta=self._settings.protocol == "beta")
-        return [ce.item_create(item) for item in items]
+    def _context_items(self) -> list[ModelCommand]:
+        return [CreateItem(item=item) for item in self._chat_ctx.to_realtime_items()]
 
     def _on_connected(self) -> None:
         assert self._runtime is not None and self.session_id is not None
@@ -174,12 +199,16 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         # A new model-side session: nothing is in progress there (a killed model stage
         # sends no farewell, so this is also where the old link's state ends).
         self.active_response = None
-        self._requested = sum(e.get("type") == "response.create" for e in self._pending)
-        replay = [ce.session_update(self.session_config()), *self._context_items()]
+        self._requested = sum(isinstance(c, CreateResponse) for c in self._pending)
+        replay: list[ModelCommand] = []
+        settings = self.session_settings()
+        if settings != self._stage_settings:
+            replay.append(UpdateSession(settings=settings))
+        items = self._context_items()
         self.replays += 1
-        self._runtime.send_model_events(self.session_id, replay + self._pending)
+        self._runtime.send_model_commands(self.session_id, replay + items + self._pending)
         self._runtime.note(self.session_id, "model_context_replayed",
-                           {"items": len(replay) - 1, "pending": len(self._pending)})
+                           {"items": len(items), "pending": len(self._pending)})
         self._pending.clear()
         if not self._init_sync_task.done():
             self._init_sync_task.set_result(None)

@@ -12,10 +12,10 @@ import asyncio
 from typing import Literal
 from urllib.parse import urlencode
 
+from ipc.schema import TurnDetection
 from pipeline.model_server.launcher import LocalModelServer
 from pipeline.plugins.openai.realtime import DEFAULT_MAX_SESSION_S
 from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
-from pipeline.providers.openai.config import TurnDetection
 
 
 class RealtimeModel(OpenAIRealtimeModel):

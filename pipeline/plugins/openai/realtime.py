@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.agents.realtime.capabilities import RealtimeCapabilities
-from pipeline.providers.openai.config import TurnDetection
+from ipc.schema import SessionSettings, TurnDetection
+from pipeline.agents.realtime.model import ModelSettings
+from pipeline.providers.base import Capabilities
+from pipeline.providers.openai.config import CAPABILITIES
 
 if TYPE_CHECKING:
     from pipeline.agents.llm import ChatContext, FunctionContext
@@ -16,21 +17,6 @@ if TYPE_CHECKING:
 OPENAI_BASE_URL = "wss://api.openai.com/v1"
 # The API closes a session after 60 minutes (30 on the beta): recycle a little before.
 DEFAULT_MAX_SESSION_S = 55 * 60.0
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """What every session of a model starts with (``session.update`` and the link)."""
-
-    model: str
-    instructions: str
-    voice: str
-    protocol: Literal["ga", "beta"]
-    turn_detection: TurnDetection | None
-    input_transcription_model: str | None
-    tool_choice: str
-    temperature: float | None
-    max_session_s: float
 
 
 class RealtimeModel:
@@ -63,14 +49,17 @@ class RealtimeModel:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
         self.settings = ModelSettings(
-            model=model, instructions=instructions, voice=voice, protocol=protocol,
-            turn_detection=turn_detection, input_transcription_model=input_transcription_model,
-            tool_choice=tool_choice, temperature=temperature, max_session_s=max_session_s,
+            provider="openai", model=model, protocol=protocol, max_session_s=max_session_s,
+            session=SessionSettings(
+                instructions=instructions, voice=voice, turn_detection=turn_detection,
+                input_transcription_model=input_transcription_model, tool_choice=tool_choice,
+                temperature=temperature),
         )
 
     @property
-    def capabilities(self) -> RealtimeCapabilities:
-        return RealtimeCapabilities(supports_truncate=True, input_audio_sample_rate=24000)
+    def capabilities(self) -> Capabilities:
+        """The OpenAI provider's (``pipeline.providers.openai``)."""
+        return CAPABILITIES
 
     async def url(self) -> str:
         """The websocket URL of a new session."""

@@ -164,7 +164,10 @@ def input_audio_clear() -> Event:
 # -- conversation items ---------------------------------------------------------------
 
 
-def _message(role: str, content: list[dict[str, Any]], item_id: str | None) -> dict[str, Any]:
+def message_item(
+    role: str, content: list[dict[str, Any]], item_id: str | None = None
+) -> dict[str, Any]:
+    """A message item holding ``content`` parts as they are."""
     item: dict[str, Any] = {"type": "message", "role": role, "content": content}
     if item_id is not None:
         item["id"] = item_id
@@ -173,7 +176,7 @@ def _message(role: str, content: list[dict[str, Any]], item_id: str | None) -> d
 
 def user_text_item(text: str, *, item_id: str | None = None) -> dict[str, Any]:
     """A user message holding text."""
-    return _message("user", [{"type": "input_text", "text": text}], item_id)
+    return message_item("user", [{"type": "input_text", "text": text}], item_id)
 
 
 def user_audio_item(
@@ -183,7 +186,7 @@ def user_audio_item(
     part: dict[str, Any] = {"type": "input_audio", "audio": pcm_to_base64(pcm)}
     if transcript is not None:
         part["transcript"] = transcript
-    return _message("user", [part], item_id)
+    return message_item("user", [part], item_id)
 
 
 def assistant_text_item(
@@ -191,12 +194,12 @@ def assistant_text_item(
 ) -> dict[str, Any]:
     """An assistant message holding text (the API cannot take assistant audio items)."""
     part_type = "output_text" if protocol == "ga" else "text"
-    return _message("assistant", [{"type": part_type, "text": text}], item_id)
+    return message_item("assistant", [{"type": part_type, "text": text}], item_id)
 
 
 def system_text_item(text: str, *, item_id: str | None = None) -> dict[str, Any]:
     """A system message holding text."""
-    return _message("system", [{"type": "input_text", "text": text}], item_id)
+    return message_item("system", [{"type": "input_text", "text": text}], item_id)
 
 
 def function_call_item(

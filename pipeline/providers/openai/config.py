@@ -1,8 +1,9 @@
-"""Session configuration for a realtime model connection, and the provider capabilities.
+"""The OpenAI session configuration (what ``session.update`` carries), and the API's
+capabilities.
 
-These are in-process domain types; they are msgspec Structs so that the supervisor can
-ship them inside its session-start message (``msgspec.msgpack.encode(config)`` works and
-decoding re-runs the same validation).
+``RealtimeSessionConfig`` is the OpenAI-shaped, validated form of the neutral
+:class:`~ipc.schema.SessionSettings` (see :mod:`translate`); decoding it re-runs the
+same validation. ``TurnDetection`` is the neutral one from :mod:`ipc.schema`.
 """
 
 from __future__ import annotations
@@ -12,57 +13,28 @@ from typing import Any, Literal
 
 import msgspec
 
+from ipc.schema import TurnDetection
+from pipeline.providers.base import Capabilities
+
+__all__ = ["CAPABILITIES", "Modality", "Protocol", "RealtimeSessionConfig", "TurnDetection"]
+
 Protocol = Literal["ga", "beta"]
 Modality = Literal["audio", "text"]
 
 _PROTOCOLS = ("ga", "beta")
-_TURN_TYPES = ("server_vad", "semantic_vad")
-_EAGERNESS = ("low", "medium", "high", "auto")
 _TOOL_CHOICE_MODES = ("auto", "none", "required")
 _TOOL_KEYS = frozenset({"type", "name", "description", "parameters"})
 # PCM rates a realtime server can plausibly take; the OpenAI API itself only takes 24 kHz
-# (see OPENAI_CAPABILITIES), the bundled offline server may take others.
+# (see CAPABILITIES), the bundled offline server may take others.
 _SAMPLE_RATES = (8000, 16000, 24000, 48000)
 # The API's bounds for a response's output-token limit.
 _MAX_OUTPUT_TOKENS = 4096
 
 
-class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
-    """What a model provider supports, as the seed's ``RealtimeCapabilities``."""
-
-    supports_truncate: bool
-    input_audio_sample_rate: int | None
-
-
-class TurnDetection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Server-side turn detection; ``None`` in the session config means manual commit."""
-
-    type: Literal["server_vad", "semantic_vad"] = "server_vad"
-    threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
-    create_response: bool = True
-    interrupt_response: bool = True
-    # Only used by semantic_vad.
-    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
-
-    def __post_init__(self) -> None:
-        if self.type not in _TURN_TYPES:
-            raise ValueError(f"TurnDetection.type must be one of {_TURN_TYPES}, got {self.type!r}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"TurnDetection.threshold must be in [0, 1], got {self.threshold!r}")
-        if self.prefix_padding_ms < 0:
-            raise ValueError(
-                f"TurnDetection.prefix_padding_ms must be >= 0, got {self.prefix_padding_ms!r}"
-            )
-        if self.silence_duration_ms <= 0:
-            raise ValueError(
-                f"TurnDetection.silence_duration_ms must be > 0, got {self.silence_duration_ms!r}"
-            )
-        if self.eagerness not in _EAGERNESS:
-            raise ValueError(
-                f"TurnDetection.eagerness must be one of {_EAGERNESS}, got {self.eagerness!r}"
-            )
+CAPABILITIES = Capabilities(
+    supports_truncate=True, input_audio_sample_rate=24000, output_sample_rate=24000
+)
+"""The OpenAI Realtime API's; the offline server speaks the protocol and matches them."""
 
 
 class RealtimeSessionConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

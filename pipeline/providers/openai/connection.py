@@ -19,13 +19,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from ipc.protocol_trace import ProtocolTrace, open_trace
+from pipeline.providers.base import ProviderClosed, ProviderConnectError
 from pipeline.providers.openai import client_events as ce
-from pipeline.providers.openai.config import Capabilities, Modality, RealtimeSessionConfig
+from pipeline.providers.openai.config import Modality, RealtimeSessionConfig
 from pipeline.providers.openai.server_events import RejectCounter, ServerEvent, parse_server_event
 
 log = logging.getLogger(__name__)
-
-OPENAI_CAPABILITIES = Capabilities(supports_truncate=True, input_audio_sample_rate=24000)
 
 # Items retrieved with their audio can exceed websockets' 1 MiB default; the API caps
 # a client append at 15 MiB, so a server frame of that order is plausible.
@@ -34,17 +33,12 @@ MAX_FRAME_BYTES = 16 * 1024 * 1024
 _ENCODER = msgspec.json.Encoder()
 
 
-class ModelConnectError(Exception):
+class ModelConnectError(ProviderConnectError):
     """The model could not be reached or refused the session; the message is one line."""
 
 
-class ModelConnectionClosed(Exception):
+class ModelConnectionClosed(ProviderClosed):
     """A send on a connection that is already closed."""
-
-    def __init__(self, code: int | None, reason: str) -> None:
-        super().__init__(f"the model connection is closed (code {code}: {reason or 'no reason'})")
-        self.code = code
-        self.reason = reason
 
 
 def openai_url(model: str, base_url: str = "wss://api.openai.com/v1") -> str:
@@ -54,7 +48,7 @@ def openai_url(model: str, base_url: str = "wss://api.openai.com/v1") -> str:
 
 def _http_error(url: str, status: int) -> ModelConnectError:
     if status in (http.HTTPStatus.UNAUTHORIZED, http.HTTPStatus.FORBIDDEN):
-        return ModelConnectError(f"the model rejected the API key (HTTP {status})")
+        return ModelConnectError(f"the model rejected the API key (HTTP {status})", fatal=True)
     try:
         phrase = http.HTTPStatus(status).phrase
     except ValueError:

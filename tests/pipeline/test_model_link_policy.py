@@ -1,0 +1,287 @@
+"""ModelLink's policy against a scripted provider: no server, no processes.
+
+What the link does with the model connection (settings once per connect, audio up,
+events down, barge-in, truncation by what was heard and what the provider can do,
+reconnects, link numbers, giving up) is checked signal by signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+
+from ipc.schema import (
+    AgentAudio,
+    AgentItemDone,
+    CancelResponse,
+    CreateResponse,
+    DataMsg,
+    DeleteItem,
+    ModelSpec,
+    PlayoutFlush,
+    SessionConfig,
+    SessionSettings,
+    ToolSpec,
+    Truncate,
+    TruncatePoint,
+    UserAudio,
+)
+from ipc.stats import StageStats
+from pipeline.providers import base as ev
+from pipeline.providers.base import Capabilities, ProviderConnectError
+from pipeline.providers.registry import PROVIDER_MODULES_ENV, provider_factory
+from pipeline.stages.model_link import ModelLink
+from tests.providers import fake
+from tests.providers.fake import FakeModel, FakeProvider
+
+T = TypeVar("T")
+SETTINGS = SessionSettings(instructions="Be brief.", input_transcription_model="whisper-1",
+                           tools=(ToolSpec(name="f", parameters={"type": "object"}),))
+SPEC = ModelSpec(url="fake://model", name="m", settings=SETTINGS)
+RATE = 24000
+
+
+class Recorder:
+    """What the link sent to playout and emitted as session events."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.data: list[DataMsg] = []
+
+    def kinds(self) -> list[str]:
+        return [k for k, _ in self.events]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [d for k, d in self.events if k == kind]
+
+
+async def until(check: Callable[[], T | None], timeout: float = 5.0) -> T:
+    """Wait (bounded, never asserting on time) until ``check()`` is truthy."""
+    async def poll() -> T:
+        while not (value := check()):
+            await asyncio.sleep(0.002)
+        return value
+    return await asyncio.wait_for(poll(), timeout)
+
+
+def make_link(model: FakeModel | None = None, **kw: Any) -> tuple[ModelLink, Recorder]:
+    rec = Recorder()
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=RATE,
+                        input_channels=1, input_frames=0, model_rate=16000,
+                        provider=kw.pop("provider", "fake"), model=kw.pop("spec", SPEC))
+    factory = model.create_provider if model is not None else None
+    link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)), StageStats(),
+                     factory=factory, backoff_s=kw.pop("backoff_s", (0.0, 0.0)),
+                     min_life_s=kw.pop("min_life_s", 0.0))
+    return link, rec
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+async def connected(model: FakeModel, **kw: Any) -> tuple[ModelLink, Recorder, FakeProvider]:
+    link, rec = make_link(model, **kw)
+    link.start()
+    provider = await model.wait_links(1)
+    await until(lambda: rec.of("model_connected"))
+    return link, rec, provider
+
+
+async def reply_with_audio(provider: FakeProvider, rec: Recorder, samples: int) -> None:
+    """A response in progress whose audio item ``it1`` received ``samples``."""
+    provider.push(ev.ResponseCreated("r1"), ev.ContentPartAdded("it1", 0, "audio"),
+                  ev.AudioDelta("it1", 0, bytes(2 * samples)))
+    await until(lambda: [m for m in rec.data if isinstance(m, AgentAudio)])
+
+
+def test_connect_gives_the_settings_once_through_the_registry(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROVIDER_MODULES_ENV, "fake=tests.providers.fake")
+    model = FakeModel()
+    monkeypatch.setattr(fake, "MODEL", model)
+
+    async def scenario() -> None:
+        link, rec = make_link()  # no factory: SessionConfig.provider picks it
+        link.start()
+        provider = await model.wait_links(1)
+        await until(lambda: rec.of("model_connected"))
+        assert provider.spec == SPEC and provider.spec.settings == SETTINGS
+        assert provider.rates == (16000, 24000)  # model_rate in, output_rate out
+        assert provider.commands == []  # the settings went with the connect, not again
+        assert rec.of("model_connected") == [{"url": "fake://model", "link": f"{os.getpid()}.1"}]
+        await link.close()
+        assert len(model.links) == 1
+
+    run(scenario)
+
+
+def test_user_audio_and_agent_commands_are_forwarded() -> None:
+    async def scenario() -> None:
+        link, _rec, provider = await connected(FakeModel())
+        link.on_user_audio(UserAudio("s", 0, 16000, b"\x01\x00" * 160, 0, 0, 0))
+        await until(lambda: provider.audio)
+        assert provider.audio == [b"\x01\x00" * 160]
+        await link.send_commands([CreateResponse()])
+        assert provider.commands == [CreateResponse()]
+        await link.close()
+
+    run(scenario)
+
+
+def test_speech_start_flushes_playout_and_is_reported() -> None:
+    async def scenario() -> None:
+        link, rec, provider = await connected(FakeModel())
+        provider.push(ev.SpeechStarted("u1", 1200))
+        started = await until(lambda: rec.of("user_started_speaking"))
+        assert started[0]["item_id"] == "u1" and started[0]["audio_start_ms"] == 1200
+        flushes = [m for m in rec.data if isinstance(m, PlayoutFlush)]
+        assert [(m.session, m.reason) for m in flushes] == [("s", "speech_started")]
+        await link.close()
+
+    run(scenario)
+
+
+def test_truncation_at_what_was_heard_clamped_to_what_was_received() -> None:
+    async def scenario() -> None:
+        link, rec, provider = await connected(FakeModel())
+        await reply_with_audio(provider, rec, 9600)  # 400 ms received
+        # The server's own VAD cut it: it cancels itself, the link only truncates.
+        await link.on_truncate_point(TruncatePoint("s", "it1", 0, 4800, 9600, RATE))
+        assert provider.commands == [Truncate(item_id="it1", content_index=0, audio_end_ms=200)]
+        # Playout claims more than ever arrived; a cut by user code also cancels.
+        await link.on_truncate_point(
+            TruncatePoint("s", "it1", 0, 20000, 9600, RATE, "interrupt"))
+        assert provider.commands[1:] == [
+            CancelResponse(), Truncate(item_id="it1", content_index=0, audio_end_ms=400)]
+        assert [d["audio_end_ms"] for d in rec.of("agent_item_truncated")] == [200, 400]
+        assert rec.of("agent_item_deleted") == []
+        await link.close()
+
+    run(scenario)
+
+
+def test_nothing_played_deletes_the_item() -> None:
+    async def scenario() -> None:
+        link, rec, provider = await connected(FakeModel())
+        await reply_with_audio(provider, rec, 4800)
+        await link.on_truncate_point(TruncatePoint("s", "it1", 0, 0, 4800, RATE, "local_vad"))
+        assert provider.commands == [CancelResponse(), DeleteItem(item_id="it1")]
+        assert [d["item_id"] for d in rec.of("agent_item_deleted")] == ["it1"]
+        assert rec.of("agent_item_truncated") == []
+        await link.close()
+
+    run(scenario)
+
+
+def test_no_truncation_when_the_provider_cannot_truncate() -> None:
+    async def scenario() -> None:
+        model = FakeModel(capabilities=Capabilities(supports_truncate=False))
+        link, rec, provider = await connected(model)
+        await reply_with_audio(provider, rec, 4800)
+        await link.on_truncate_point(TruncatePoint("s", "it1", 0, 2400, 4800, RATE, "interrupt"))
+        await link.on_truncate_point(TruncatePoint("s", "it1", 0, 0, 4800, RATE, "local_vad"))
+        # The item is left as it is; the reply is still cancelled.
+        assert provider.commands == [CancelResponse(), CancelResponse()]
+        assert rec.of("agent_item_truncated") == [] and rec.of("agent_item_deleted") == []
+        await link.close()
+
+    run(scenario)
+
+
+def test_a_dropped_link_ends_its_items_and_reconnects_with_the_settings() -> None:
+    async def scenario() -> None:
+        model = FakeModel()
+        link, rec, first = await connected(model)
+        await reply_with_audio(first, rec, 4800)
+        first.drop(1006, "gone")
+        second = await model.wait_links(2)
+        await until(lambda: len(rec.of("model_connected")) == 2)
+        assert second.spec == SPEC and second.commands == []
+        pid = os.getpid()
+        gone = rec.of("model_disconnected")
+        assert [(d["code"], d["reason"], d["recycled"], d["link"]) for d in gone] == [
+            (1006, "gone", False, f"{pid}.1")]
+        assert [d["link"] for d in rec.of("model_connected")] == [f"{pid}.1", f"{pid}.2"]
+        done = [m for m in rec.data if isinstance(m, AgentItemDone)]
+        assert [(m.item_id, m.interrupted) for m in done] == [("it1", True)]
+        # The new link owns the session: commands go to it, none to the old one.
+        await link.send_commands([CreateResponse()])
+        assert (first.commands, second.commands) == ([], [CreateResponse()])
+        await link.close()
+
+    run(scenario)
+
+
+def test_repeated_connect_failures_become_fatal() -> None:
+    async def scenario() -> None:
+        model = FakeModel(connect_errors=[ProviderConnectError("refused")] * 3)
+        link, rec = make_link(model, backoff_s=(0.0, 0.0))
+        link.start()
+        await until(lambda: any(d["fatal"] for d in rec.of("error")))
+        assert [d["fatal"] for d in rec.of("error")] == [False, False, True]
+        assert model.attempts == 3 and model.links == []
+        assert link._task is not None
+        await until(link._task.done)
+        await link.close()
+
+    run(scenario)
+
+
+def test_a_rejected_key_is_fatal_at_once() -> None:
+    async def scenario() -> None:
+        model = FakeModel(connect_errors=[ProviderConnectError("bad key", fatal=True)])
+        link, rec = make_link(model)
+        link.start()
+        await until(lambda: rec.of("error"))
+        assert link._task is not None
+        await until(link._task.done)
+        assert rec.of("error") == [{"fatal": True, "message": "bad key", "source": "model",
+                                    "link": f"{os.getpid()}.0"}]
+        assert model.attempts == 1
+
+    run(scenario)
+
+
+def test_a_model_that_keeps_closing_the_connection_is_given_up() -> None:
+    async def scenario() -> None:
+        model = FakeModel()
+        link, rec = make_link(model, backoff_s=(0.0,), min_life_s=60.0)
+        link.start()
+        for n in (1, 2):
+            (await model.wait_links(n)).drop(1011, "")
+        await until(lambda: any(d.get("fatal") for d in rec.of("error")))
+        assert len(model.links) == 2 and len(rec.of("model_disconnected")) == 2
+        assert "keeps closing" in rec.of("error")[-1]["message"]
+        await link.close()
+
+    run(scenario)
+
+
+def test_an_unknown_provider_is_a_fatal_error() -> None:
+    async def scenario() -> None:
+        link, rec = make_link(provider="nosuch")
+        link.start()
+        await until(lambda: rec.of("error"))
+        error = rec.of("error")[0]
+        assert error["fatal"] and "nosuch" in error["message"]
+        await link.close()
+
+    run(scenario)
+
+
+def test_registry_finds_in_tree_and_configured_providers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.providers.openai import create_provider
+
+    assert provider_factory("openai") is create_provider
+    monkeypatch.setenv(PROVIDER_MODULES_ENV, " other=x.y , fake = tests.providers.fake")
+    assert provider_factory("fake") is fake.create_provider
+    with pytest.raises(ValueError, match="invalid provider name"):
+        provider_factory("../x")
+    with pytest.raises(ValueError, match="unknown model provider 'other'"):
+        provider_factory("other")
