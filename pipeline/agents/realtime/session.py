@@ -29,7 +29,7 @@ from pipeline.providers.openai import client_events as ce
 from pipeline.providers.openai.config import RealtimeSessionConfig
 
 if TYPE_CHECKING:
-    from pipeline.plugins.openai.realtime import RealtimeModel
+    from pipeline.agents.realtime.model import RealtimeModel
     from pipeline.supervisor.runtime import Runtime
 
 log = logging.getLogger("voxpipe.agent")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pipeline.agents.realtime.capabilities import RealtimeCapabilities
+from pipeline.agents.realtime.model import ModelSettings
 from pipeline.providers.openai.config import TurnDetection
 
 if TYPE_CHECKING:
@@ -16,21 +16,6 @@ if TYPE_CHECKING:
 OPENAI_BASE_URL = "wss://api.openai.com/v1"
 # The API closes a session after 60 minutes (30 on the beta): recycle a little before.
 DEFAULT_MAX_SESSION_S = 55 * 60.0
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    """What every session of a model starts with (``session.update`` and the link)."""
-
-    model: str
-    instructions: str
-    voice: str
-    protocol: Literal["ga", "beta"]
-    turn_detection: TurnDetection | None
-    input_transcription_model: str | None
-    tool_choice: str
-    temperature: float | None
-    max_session_s: float
 
 
 class RealtimeModel:
