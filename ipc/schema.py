@@ -190,6 +190,31 @@ class ModelSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     # Reconnect before the provider's session time cap (0: never).
     max_session_s: float = 0.0
     settings: SessionSettings = msgspec.field(default_factory=SessionSettings)
+class _Transport(msgspec.Struct, frozen=True, gc=False, tag_field="kind"):
+    """Base of the transport specs: where a session's caller audio comes from and where
+    the agent's goes. ``kind`` names the package that serves it
+    (``pipeline.transports.<kind>``); the file transport is served by capture, every
+    other kind by the edge stage."""
+
+
+class FileTransport(_Transport, tag="file", frozen=True):
+    """A WAV file plays the caller; the call's only output is the session record."""
+
+    input_path: str
+    input_rate: int
+    input_channels: int
+    input_frames: int
+    realtime: bool = True  # paced on the timeline, or as fast as dsp takes it
+    tail_silence_ms: int = 1500  # silence after the file: the line stays open
+
+
+class LoopbackTransport(_Transport, tag="loopback", frozen=True):
+    """A test peer on this host (tests/transports/loopback): a live connection both ways."""
+
+    address: str  # "127.0.0.1:PORT" of the peer the edge stage connects to
+
+
+Transport = FileTransport | LoopbackTransport
 
 
 class SessionConfig(msgspec.Struct, frozen=True, gc=False):

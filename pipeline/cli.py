@@ -15,14 +15,18 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipc.schema import SessionSettings, StageEvent, TurnDetection
+from ipc.schema import StageEvent, TurnDetection
 from pipeline.logs import setup_logging
+from pipeline.plugins.openai.realtime import OPENAI_BASE_URL
+from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
 from pipeline.supervisor.session import SessionSummary
 
+if TYPE_CHECKING:
+    from pipeline.agents.runner import Entrypoint
+
 EXIT_OK, EXIT_SESSION_FAILED, EXIT_USAGE, EXIT_CRASH_LOOP = 0, 1, 2, 3
-OPENAI_BASE_URL = "wss://api.openai.com/v1"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="server VAD: silence that ends a user turn (ms)")
     run.add_argument("--agent", type=Path, default=None, metavar="FILE.py",
                      help="run the MultimodalAgent entrypoint in FILE.py (async def "
-                     "entrypoint(ctx)) on this call; the agent picks its own model")
+                     "entrypoint(ctx)) on this call; the agent picks its own model (without "
+                     "--agent: a built-in agent with no tools on the model these flags choose)")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     ms = sub.add_parser("model-server", add_help=False,
                         help="serve the offline realtime model (see model-server --help)")
@@ -99,15 +104,27 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class _UsageError(Exception):
+    """Bad usage found while preparing the run: exit 2 with this message."""
+
+
+class _ModelAtURL(OpenAIRealtimeModel):
+    """``--base-url`` without ``--model openai``: a server speaking the Realtime protocol
+    at that URL, used as given (no key, nothing added to it)."""
+
+    def __init__(self, url: str, **settings: Any) -> None:
+        super().__init__(base_url=url, api_key="", **settings)
+        self._url = url
+
+    async def url(self) -> str:
+        return self._url
+
+
 async def _run(args: argparse.Namespace) -> int:
-    from pipeline.model_server.launcher import LocalModelServer
-    from pipeline.supervisor.runtime import Runtime
-    from pipeline.supervisor.session import SessionSpec
-    from pipeline.transports.file.wav_reader import WavSource
+    from pipeline.transports.file.spec import file_transport
 
     try:
-        with WavSource.open(args.input) as src:
-            duration = src.duration_s
+        transport = file_transport(args.input, realtime=not args.fast)
     except FileNotFoundError:
         return _fail(f"input not found: {args.input}", EXIT_USAGE)
     except (OSError, ValueError) as exc:
@@ -120,73 +137,61 @@ async def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write to output directory {args.out}: {exc.strerror or exc}",
                      EXIT_USAGE)
-    if args.agent is not None:
-        return await _run_agent(args, duration)
-    api_key = ""
-    server = None
+    from pipeline.agents.runner import AgentFileError, load_entrypoint
+
+    model: Any = None
+    try:
+        if args.agent is not None:
+            entry = load_entrypoint(args.agent)
+        else:
+            model = _model_from_flags(args)
+            entry = await _default_agent(model)
+    except (AgentFileError, _UsageError, ValueError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except RuntimeError as exc:  # the bundled model server did not start
+        return _fail(str(exc), EXIT_SESSION_FAILED)
+    try:
+        return await _run_call(args, entry, transport.input_frames / transport.input_rate)
+    finally:
+        if model is not None:
+            await model.aclose()
+
+
+def _model_from_flags(args: argparse.Namespace) -> Any:
+    """The default agent's realtime model, as ``--model``/``--base-url``/... say."""
+    from pipeline.plugins.offline import realtime as offline
+    from pipeline.plugins.openai import realtime as openai
+
+    settings: dict[str, Any] = {
+        "instructions": args.instructions, "protocol": args.protocol,
+        "turn_detection": TurnDetection(silence_duration_ms=args.silence_ms)}
     if args.model == "openai":
         api_key = os.environ.get("OPENAI_API_KEY", "")
         if not api_key:
-            return _fail("--model openai needs OPENAI_API_KEY in the environment", EXIT_USAGE)
-        from pipeline.providers.openai.connection import openai_url
-
-        url = openai_url(args.model_name, args.base_url or OPENAI_BASE_URL)
-    elif args.base_url:
-        url = args.base_url
-    else:
-        server = LocalModelServer(["--engine", args.model_engine])
-        try:
-            url = await asyncio.to_thread(server.start)
-        except RuntimeError as exc:
-            return _fail(str(exc), EXIT_SESSION_FAILED)
-    log = logging.getLogger("voxpipe")
-    stop = _stop_on_signals()
-    runtime = Runtime()
-    try:
-        try:
-            await runtime.start()
-        except RuntimeError as exc:
-            return _fail(str(exc), EXIT_CRASH_LOOP)
-        spec = SessionSpec(input_path=args.input, out_dir=args.out, model_url=url,
-                           api_key=api_key, realtime=not args.fast,
-                           model_name=args.model_name, protocol=args.protocol,
-                           settings=SessionSettings(
-                               instructions=args.instructions,
-                               turn_detection=TurnDetection(
-                                   silence_duration_ms=args.silence_ms)))
-        session = runtime.start_session(spec)
-        log.info("conversation of %.1f s of input running; pids %s", duration, runtime.pids())
-        session.on(_progress_printer(log, session.id, duration))
-        waiters: set[asyncio.Future[Any]] = {
-            asyncio.ensure_future(session.closed), asyncio.ensure_future(stop.wait()),
-            asyncio.ensure_future(runtime.failed.wait())}
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for w in waiters:
-            w.cancel()
-        if runtime.fault:
-            return _fail(runtime.fault, EXIT_CRASH_LOOP)
-        if stop.is_set():
-            log.info("stopping on signal")
-        await runtime.stop()
-        summary = session.summary()
-        if summary.error:
-            return _fail(summary.error, EXIT_SESSION_FAILED)
-        _print_summary(summary)
-        return EXIT_OK
-    finally:
-        await runtime.stop()
-        if server is not None:
-            server.stop()
+            raise _UsageError("--model openai needs OPENAI_API_KEY in the environment")
+        return openai.RealtimeModel(model=args.model_name, api_key=api_key,
+                                    base_url=args.base_url or OPENAI_BASE_URL, **settings)
+    if args.base_url:
+        return _ModelAtURL(args.base_url, model=args.model_name, **settings)
+    return offline.RealtimeModel(engine=args.model_engine, **settings)
 
 
-async def _run_agent(args: argparse.Namespace, duration: float) -> int:
-    from pipeline.agents.runner import AgentFileError, load_entrypoint, run_agent
+async def _default_agent(model: Any) -> Entrypoint:
+    """The built-in agent on ``model``; a model that runs a server here starts it now,
+    so a server that cannot start is reported before any stage runs."""
+    from pipeline.agents.default_agent import default_entrypoint
+
+    await model.url()
+    return default_entrypoint(model)
+
+
+async def _run_call(args: argparse.Namespace, entry: Entrypoint, duration: float) -> int:
+    """Run ``entry`` on the file call of ``--input``/``--out``/``--fast``: one road for
+    a user's agent and the default one."""
+    from pipeline.agents.runner import run_agent
     from pipeline.supervisor.runtime import Runtime
+    from pipeline.transports.file.room import room_for_file
 
-    try:
-        entry = load_entrypoint(args.agent)
-    except AgentFileError as exc:
-        return _fail(str(exc), EXIT_USAGE)
     log = logging.getLogger("voxpipe")
     stop = _stop_on_signals()
     runtime = Runtime()
@@ -195,15 +200,20 @@ async def _run_agent(args: argparse.Namespace, duration: float) -> int:
             await runtime.start()
         except RuntimeError as exc:
             return _fail(str(exc), EXIT_CRASH_LOOP)
-        log.info("agent %s on %.1f s of input; pids %s", args.agent, duration, runtime.pids())
+        log.info("%s on %.1f s of input; pids %s", args.agent or "conversation", duration,
+                 runtime.pids())
+        room = room_for_file(args.input, args.out, realtime=not args.fast)
         try:
-            summary = await run_agent(entry, runtime, args.input, args.out,
-                                      realtime=not args.fast, stop=stop)
+            summary = await run_agent(
+                entry, runtime, room, stop=stop,
+                on_session=lambda s: s.on(_progress_printer(log, s.id, duration)))
         except Exception as exc:  # the user's entrypoint failed: one line, exit 1
             return _fail(f"agent entrypoint failed: {type(exc).__name__}: {exc}",
                          EXIT_SESSION_FAILED)
         if runtime.fault:
             return _fail(runtime.fault, EXIT_CRASH_LOOP)
+        if stop.is_set():
+            log.info("stopping on signal")
         await runtime.stop()
         if summary is None:
             return _fail("the agent never started a session (no participant linked?)",

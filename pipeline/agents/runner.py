@@ -1,9 +1,10 @@
-"""``voxpipe run --agent FILE``: run a user's agent entrypoint against a file call.
+"""Run an agent entrypoint on one call: ``voxpipe run`` (with ``--agent FILE`` or the
+built-in default agent).
 
 FILE is a Python file that defines ``async def entrypoint(ctx: JobContext)``, as a
-livekit-agents worker does. The entrypoint runs in the supervisor process; the
-call ends when the input has ended and the conversation went quiet, or on
-SIGTERM/SIGINT.
+livekit-agents worker does. The entrypoint runs in the supervisor process on a
+room of any transport; the call ends when its pipeline session closes (for a
+file: the input ended and the conversation went quiet), or on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.agents.job import JobContext
+from pipeline.agents.room import Room
 from pipeline.supervisor.runtime import Runtime
-from pipeline.supervisor.session import SessionSummary
-from pipeline.transports.file.room import FileRoom
+from pipeline.supervisor.session import Session, SessionSummary
 
 log = logging.getLogger("voxpipe.agent")
 
 Entrypoint = Callable[[JobContext], Coroutine[Any, Any, Any]]
+# Matches Runtime.stop's grace: SIGTERM finishes the session's files, then exits.
+END_GRACE_S = 1.0
 
 
 class AgentFileError(Exception):
@@ -48,11 +51,15 @@ def load_entrypoint(path: Path) -> Entrypoint:
     return entry  # type: ignore[no-any-return]
 
 
-async def run_agent(entry: Entrypoint, runtime: Runtime, input_path: Path, out_dir: Path,
-                    *, realtime: bool, stop: asyncio.Event) -> SessionSummary | None:
-    """Run ``entry`` on a file room until the call ends or ``stop`` is set."""
-    room = FileRoom(input_path, out_dir, realtime=realtime)
+async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: asyncio.Event,
+                    on_session: Callable[[Session], None] | None = None,
+                    ) -> SessionSummary | None:
+    """Run ``entry`` on ``room`` until the call ends or ``stop`` is set; the summary of
+    the call's session (None if the agent never started one). ``on_session`` sees
+    the session as soon as the agent has started it."""
     ctx = JobContext(room, runtime)
+    if on_session is not None:
+        room.on("session_bound", lambda sid: _call_with_session(runtime, sid, on_session))
     job: asyncio.Task[Any] = asyncio.create_task(entry(ctx), name="agent-entrypoint")
     ended: asyncio.Task[SessionSummary | None] = asyncio.create_task(ctx.call_ended())
     waiters: set[asyncio.Future[Any]] = {ended, asyncio.ensure_future(stop.wait()),
@@ -74,8 +81,17 @@ async def run_agent(entry: Entrypoint, runtime: Runtime, input_path: Path, out_d
     session = runtime.sessions.get(sid) if sid is not None else None
     if session is None:
         return None
+    if runtime.fault:
+        return session.summary()  # the stages are gone: nothing will close it
     runtime.end_session(session.id)
     try:
-        return await asyncio.wait_for(asyncio.shield(session.closed), 6.0)
+        return await asyncio.wait_for(asyncio.shield(session.closed), END_GRACE_S)
     except TimeoutError:
         return session.summary()
+
+
+def _call_with_session(runtime: Runtime, sid: str,
+                       callback: Callable[[Session], None]) -> None:
+    session = runtime.sessions.get(sid)
+    if session is not None:
+        callback(session)

@@ -22,6 +22,7 @@ from pipeline.agents.multimodal import MultimodalAgent
 from pipeline.agents.runner import run_agent
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import SessionSummary
+from pipeline.transports.file.room import FileRoom
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = ROOT / "examples" / "audio" / "requests"
@@ -107,7 +108,7 @@ def run_call(input_wav: Path, out_dir: Path, make_agent: AgentFactory,
     async def main() -> None:
         async with Runtime() as runtime:
             record.summary = await asyncio.wait_for(
-                run_agent(entrypoint, runtime, input_wav, out_dir, realtime=True,
+                run_agent(entrypoint, runtime, FileRoom(input_wav, out_dir),
                           stop=asyncio.Event()), timeout_s)
 
     asyncio.run(main())

@@ -17,27 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any, Literal
 
-from ipc.schema import DEFAULT_MODEL_RATE, StageEvent
+from ipc.schema import DEFAULT_MODEL_RATE, FileTransport, StageEvent, Transport
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
 from pipeline.agents.multimodal.agent_playout import PlayoutHandle
 from pipeline.agents.multimodal.metrics import ResponseMetrics
 from pipeline.agents.multimodal.options import AgentTranscriptionOptions
 from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
-from pipeline.agents.realtime.model import RealtimeModel
+from pipeline.agents.realtime.protocol import RealtimeModel
 from pipeline.agents.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
 from pipeline.agents.realtime.session_events import ContentInfo, InputTranscription, ResponseTiming
-from pipeline.agents.vad import VAD
-from pipeline.supervisor.session import SessionSpec
-from pipeline.transports.file.room import (
+from pipeline.agents.room import (
     ATTRIBUTE_AGENT_STATE,
     SOURCE_MICROPHONE,
-    FileAudioTrack,
-    FileParticipant,
-    FileRoom,
+    RemoteParticipant,
+    Room,
+    Track,
 )
+from pipeline.agents.vad import VAD
+from pipeline.supervisor.session import SessionSpec
 
 log = logging.getLogger("voxpipe.agent")
 
@@ -48,6 +49,18 @@ EventTypes = Literal[
     "agent_speech_interrupted", "function_calls_collected", "function_calls_finished",
     "metrics_collected", "agent_state_changed", "error",
 ]
+
+
+def transport_fields(transport: Transport) -> dict[str, Any]:
+    """The ``SessionSpec`` fields that carry the call's transport.
+
+    The one place that knows how a spec holds its transport: today the file's path
+    and pacing; once ``SessionSpec`` takes the spec whole, ``{"transport": transport}``.
+    """
+    if not isinstance(transport, FileTransport):
+        raise TypeError(f"no pipeline session can carry a {type(transport).__name__} yet")
+    return {"input_path": Path(transport.input_path), "realtime": transport.realtime,
+            "tail_silence_ms": transport.tail_silence_ms}
 
 
 class MultimodalAgent(EventEmitter[EventTypes]):
@@ -91,9 +104,9 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self._text_response_retries = 0
         self._tool_timeout_s = tool_timeout_s
         self._started = self._closed = False
-        self._room: FileRoom | None = None
-        self._linked_participant: FileParticipant | None = None
-        self._subscribed_track: FileAudioTrack | None = None
+        self._room: Room | None = None
+        self._linked_participant: RemoteParticipant | None = None
+        self._subscribed_track: Track | None = None
         self._session: RealtimeSession | None = None
         self._handles: dict[str, PlayoutHandle] = {}
         self._playing_handle: PlayoutHandle | None = None
@@ -133,12 +146,13 @@ class MultimodalAgent(EventEmitter[EventTypes]):
     async def set_chat_ctx(self, ctx: ChatContext) -> None:
         await self.session.set_chat_ctx(ctx)
 
-    def start(self, room: FileRoom, participant: FileParticipant | str | None = None) -> None:
+    def start(self, room: Room, participant: RemoteParticipant | str | None = None) -> None:
         if self._started:
             raise RuntimeError("voice assistant already started")
-        if not isinstance(room, FileRoom):
-            raise TypeError(f"room must be a FileRoom, got {type(room).__name__}")
-        if participant is not None and not isinstance(participant, FileParticipant | str):
+        if not isinstance(room, Room):
+            raise TypeError("room must implement pipeline.agents.room.Room, got "
+                            f"{type(room).__name__}")
+        if participant is not None and not isinstance(participant, RemoteParticipant | str):
             raise TypeError("participant must be a participant, an identity or None")
         self._started = True
         self._room = room
@@ -191,7 +205,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
             await self._session.aclose()
 
     # -- participants and the microphone ---------------------------------------------
-    def _on_participant_connected(self, participant: FileParticipant) -> None:
+    def _on_participant_connected(self, participant: RemoteParticipant) -> None:
         # The seed returns early when *no* participant is linked, which is backwards:
         # a participant that joins later is linked when none is yet (and, if the
         # agent was given an identity, only when it is that one).
@@ -223,14 +237,15 @@ class MultimodalAgent(EventEmitter[EventTypes]):
                 self._spawn(self._start_call(publication.track))
                 break
 
-    async def _start_call(self, track: FileAudioTrack) -> None:
+    async def _start_call(self, track: Track) -> None:
         room, session = self._room, self.session
         assert room is not None and room.runtime is not None
         model: RealtimeModel = self._model
         settings = model.settings
         spec = SessionSpec(
-            input_path=track.path, out_dir=room.out_dir, model_url=await model.url(),
-            api_key=model.api_key, realtime=room.realtime, provider=settings.provider,
+            **transport_fields(room.transport()), out_dir=room.out_dir,
+            model_url=await model.url(),
+            api_key=model.api_key, provider=settings.provider,
             protocol=settings.protocol, model_name=settings.model,
             settings=session.start_settings(),
             model_rate=model.capabilities.input_audio_sample_rate or DEFAULT_MODEL_RATE,
@@ -239,8 +254,8 @@ class MultimodalAgent(EventEmitter[EventTypes]):
             local_vad_threshold_db=self._vad.threshold_db if self._vad else 0.0,
         )
         live = room.runtime.start_session(spec)
-        room.bind_session(live.id)
         live.on(self._on_pipeline_event)
+        room.bind_session(room.runtime, live.id)
         session.attach(room.runtime, live.id)
         await session._init_sync_task
         log.info("session initialized with chat context", extra={"session": live.id})

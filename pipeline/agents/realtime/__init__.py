@@ -6,7 +6,8 @@ A ``RealtimeSession`` lives in the supervisor and drives the model stage over Ze
 with provider-neutral commands; ``Capabilities`` are the model's provider's.
 """
 
-from pipeline.agents.realtime.model import ModelSettings, RealtimeModel
+from pipeline.agents.realtime.model import ModelSettings, SessionModel
+from pipeline.agents.realtime.protocol import RealtimeModel
 from pipeline.providers.base import Capabilities
 
-__all__ = ["Capabilities", "ModelSettings", "RealtimeModel"]
+__all__ = ["Capabilities", "ModelSettings", "RealtimeModel", "SessionModel"]

@@ -11,15 +11,32 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ipc.schema import ModelCommand, ToolResult
 from pipeline.agents.llm import CalledFunction, ChatMessage, FunctionCallInfo, create_call_info
 
 if TYPE_CHECKING:
-    from pipeline.agents.realtime.session import RealtimeSession
+    from pipeline.agents.llm import ChatContext, FunctionContext
 
 log = logging.getLogger("voxpipe.agent")
+
+
+class ToolCallSession(Protocol):
+    """What the runner needs of its session (``RealtimeSession``, which owns the runner:
+    a protocol, so this module does not import the session back)."""
+
+    _chat_ctx: ChatContext
+
+    @property
+    def fnc_ctx(self) -> FunctionContext | None: ...
+
+    def emit(self, event: Literal["function_calls_collected", "function_calls_finished"],
+             *args: Any) -> None: ...
+
+    def send(self, events: list[Any]) -> None: ...
+
+    def _request_response(self) -> None: ...
 
 
 class ToolError(Exception):
@@ -27,7 +44,7 @@ class ToolError(Exception):
 
 
 class FunctionCallRunner:
-    def __init__(self, session: RealtimeSession, timeout_s: float) -> None:
+    def __init__(self, session: ToolCallSession, timeout_s: float) -> None:
         if timeout_s <= 0:
             raise ValueError(f"tool_timeout_s must be > 0, got {timeout_s!r}")
         self._session = session

@@ -1,6 +1,8 @@
 """What the agent asks of a realtime model class (the seed's ``RealtimeModel`` shape).
 
-A plugin (``pipeline.plugins.<name>.realtime``) implements :class:`RealtimeModel`:
+A plugin (``pipeline.plugins.<name>.realtime``) implements ``RealtimeModel``
+(``pipeline.agents.realtime.protocol``), of which :class:`SessionModel` is what a
+session reads:
 its :class:`ModelSettings` name the provider that serves it in the model stage and
 the settings every session starts with; its ``capabilities`` are its provider's.
 """
@@ -8,14 +10,10 @@ the settings every session starts with; its ``capabilities`` are its provider's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ipc.schema import SessionSettings
 from pipeline.providers.base import Capabilities
-
-if TYPE_CHECKING:
-    from pipeline.agents.llm import ChatContext, FunctionContext
-    from pipeline.agents.realtime.session import RealtimeSession
 
 
 @dataclass(frozen=True)
@@ -29,8 +27,8 @@ class ModelSettings:
     session: SessionSettings  # without tools: a session adds its function context's
 
 
-class RealtimeModel(Protocol):
-    """A realtime model as ``MultimodalAgent`` and ``RealtimeSession`` use it."""
+class SessionModel(Protocol):
+    """What a ``RealtimeSession`` needs of the model that made it."""
 
     settings: ModelSettings
     api_key: str
@@ -42,10 +40,4 @@ class RealtimeModel(Protocol):
 
     async def url(self) -> str:
         """The URL a new session connects to."""
-        ...
-
-    def session(
-        self, *, chat_ctx: ChatContext | None = None, fnc_ctx: FunctionContext | None = None
-    ) -> RealtimeSession:
-        """A new session with these chat and function contexts."""
         ...

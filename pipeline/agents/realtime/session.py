@@ -47,7 +47,7 @@ from pipeline.agents.realtime.session_events import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.agents.realtime.model import RealtimeModel
+    from pipeline.agents.realtime.model import SessionModel
     from pipeline.supervisor.runtime import Runtime
 
 log = logging.getLogger("voxpipe.agent")
@@ -58,7 +58,7 @@ SILENCE_ITEM_MS = 1000  # the empty user audio that coaxes the model back to aud
 
 
 class RealtimeSession(EventEmitter[SessionEventName]):
-    def __init__(self, model: RealtimeModel, *, chat_ctx: ChatContext | None,
+    def __init__(self, model: SessionModel, *, chat_ctx: ChatContext | None,
                  fnc_ctx: FunctionContext | None, tool_timeout_s: float = 30.0) -> None:
         super().__init__()
         self._model = model
