@@ -99,6 +99,21 @@ class TruncatePoint(_Data, tag="tp", frozen=True):
     reason: str = "speech_started"  # the flush's reason: the model cancels itself only then
 
 
+class EdgeFrame(_Data, tag="ef", frozen=True):
+    """One paced frame of agent audio for an edge transport's connection (playout -> edge):
+    mono int16 at the output rate, ``seq`` = the playout clock's tick of this frame."""
+
+    seq: int
+    sample_rate: int
+    pcm: bytes
+
+
+class EdgeFlush(_Data, tag="efl", frozen=True):
+    """Barge-in on an edge transport: drop the agent audio the connection still buffers."""
+
+    reason: str
+
+
 class StreamEvent(_Data, tag="se", frozen=True):
     """A session event that playout must place on the timeline (and log)."""
 
@@ -117,7 +132,36 @@ DataMsg = (
     | PlayoutFlush
     | TruncatePoint
     | StreamEvent
+    | EdgeFrame
+    | EdgeFlush
 )
+
+
+class _Transport(msgspec.Struct, frozen=True, gc=False, tag_field="kind"):
+    """Base of the transport specs: where a session's caller audio comes from and where
+    the agent's goes. ``kind`` names the package that serves it
+    (``pipeline.transports.<kind>``); the file transport is served by capture, every
+    other kind by the edge stage."""
+
+
+class FileTransport(_Transport, tag="file", frozen=True):
+    """A WAV file plays the caller; the call's only output is the session record."""
+
+    input_path: str
+    input_rate: int
+    input_channels: int
+    input_frames: int
+    realtime: bool = True  # paced on the timeline, or as fast as dsp takes it
+    tail_silence_ms: int = 1500  # silence after the file: the line stays open
+
+
+class LoopbackTransport(_Transport, tag="loopback", frozen=True):
+    """A test peer on this host (tests/transports/loopback): a live connection both ways."""
+
+    address: str  # "127.0.0.1:PORT" of the peer the edge stage connects to
+
+
+Transport = FileTransport | LoopbackTransport
 
 
 class SessionConfig(msgspec.Struct, frozen=True, gc=False):
@@ -126,14 +170,9 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
 
     session: str
     t0_ns: int  # timeline origin; frame k of the input is due at t0 + k * frame
-    out_dir: str
-    input_path: str
-    input_rate: int
-    input_channels: int
-    input_frames: int
-    realtime: bool = True
+    out_dir: str  # the session record: events.jsonl, conversation.wav
+    transport: Transport
     resume_frame: int = 0
-    tail_silence_ms: int = 1500
     frame_ms: int = 10
     model_rate: int = DEFAULT_MODEL_RATE
     chunk_ms: int = 100

@@ -103,6 +103,7 @@ async def _run(args: argparse.Namespace) -> int:
     from pipeline.model_server.launcher import LocalModelServer
     from pipeline.supervisor.runtime import Runtime
     from pipeline.supervisor.session import SessionSpec
+    from pipeline.transports.file.spec import file_transport
     from pipeline.transports.file.wav_reader import WavSource
 
     try:
@@ -147,8 +148,8 @@ async def _run(args: argparse.Namespace) -> int:
             await runtime.start()
         except RuntimeError as exc:
             return _fail(str(exc), EXIT_CRASH_LOOP)
-        spec = SessionSpec(input_path=args.input, out_dir=args.out, model_url=url,
-                           api_key=api_key, realtime=not args.fast,
+        spec = SessionSpec(file_transport(args.input, realtime=not args.fast),
+                           out_dir=args.out, model_url=url, api_key=api_key,
                            model_name=args.model_name, instructions=args.instructions,
                            protocol=args.protocol,
                            silence_duration_ms=args.silence_ms)

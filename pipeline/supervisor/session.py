@@ -10,20 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ipc.schema import SessionConfig, StageEvent
+from ipc.schema import SessionConfig, StageEvent, Transport
 
 _ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
 class SessionSpec:
-    """What a caller asks for: one conversation from an input to an output dir."""
+    """What a caller asks for: one conversation with the caller ``transport`` names,
+    recorded in ``out_dir``."""
 
-    input_path: Path
+    transport: Transport
     out_dir: Path
     model_url: str
     api_key: str = ""
-    realtime: bool = True
     session_id: str | None = None
     protocol: Literal["ga", "beta"] = "ga"
     model_name: str = "gpt-realtime"
@@ -32,7 +32,6 @@ class SessionSpec:
     server_vad: bool = True
     silence_duration_ms: int = 500
     prefix_padding_ms: int = 300
-    tail_silence_ms: int = 1500
     chunk_ms: int = 100
     # Driven by a MultimodalAgent: playout reports playback progress to it.
     agent: bool = False

@@ -17,6 +17,7 @@ import pytest
 
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
+from pipeline.transports.file.spec import file_transport
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def _kill_mid_call(model_url: str, wav: Path, out: Path, stage: str,
                          at_s: float) -> tuple[SessionSummary, int, int, int, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         await asyncio.sleep(at_s)
         assert rt.arbiter is not None
         old = rt.pids()[stage]

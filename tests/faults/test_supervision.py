@@ -17,6 +17,7 @@ import pytest
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec
+from pipeline.transports.file.spec import file_transport
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,8 @@ def test_crash_loop_stops_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None
 
 async def _hang(model_url: str, wav: Path, out: Path) -> tuple[Any, int, int, float, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         await asyncio.sleep(7.0)
         old = rt.pids()["dsp"]
         os.kill(old, signal.SIGSTOP)

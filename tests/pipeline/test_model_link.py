@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ipc.schema import AgentAudio, DataMsg, SessionConfig, TruncatePoint
+from ipc.schema import AgentAudio, DataMsg, FileTransport, SessionConfig, TruncatePoint
 from ipc.stats import StageStats
 from pipeline.providers.openai import client_events as ce
 from pipeline.stages.model_link import ModelLink
@@ -35,8 +35,8 @@ class _Recorder:
 
 async def _link_with_reply(url: str) -> tuple[ModelLink, _Recorder, str, int]:
     rec = _Recorder()
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=24000,
-                        input_channels=1, input_frames=0, model_url=url, server_vad=False)
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+                        transport=FileTransport("x", 24000, 1, 0), model_url=url, server_vad=False)
     link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)),
                      StageStats())
     link.start()

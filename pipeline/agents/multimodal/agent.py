@@ -37,6 +37,7 @@ from pipeline.transports.file.room import (
     FileParticipant,
     FileRoom,
 )
+from pipeline.transports.file.spec import file_transport
 
 log = logging.getLogger("voxpipe.agent")
 
@@ -228,8 +229,9 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         settings = self._model.settings
         td = settings.turn_detection
         spec = SessionSpec(
-            input_path=track.path, out_dir=room.out_dir, model_url=await self._model.url(),
-            api_key=self._model.api_key, realtime=room.realtime, protocol=settings.protocol,
+            file_transport(track.path, realtime=room.realtime), out_dir=room.out_dir,
+            model_url=await self._model.url(), api_key=self._model.api_key,
+            protocol=settings.protocol,
             model_name=settings.model, instructions=settings.instructions,
             voice=settings.voice, server_vad=td is not None,
             silence_duration_ms=td.silence_duration_ms if td is not None else 500,
