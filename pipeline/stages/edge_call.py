@@ -3,9 +3,10 @@
 Ingress: the connection's audio, in chunks of any length, is cut into frames of
 ``frame_ms`` and pushed to dsp as ``CaptureFrame``s, numbered on the session
 timeline as capture numbers a file's (frame k belongs at ``t0 + k * frame``): a
-connection's first frame gets the number of the slot it arrived in, the next ones
-count on from it, and a connection that falls further behind than capture allows
-skips ahead (the audio is gone, as on any live line). When the far end closes its
+connection's first frame gets the number of the slot it arrived in (audio from
+before ``t0`` has none and is dropped), the next ones count on from it, and a
+connection that falls further behind than capture allows skips ahead (the audio
+is gone, as on any live line). When the far end closes its
 side the session hears ``input_ended`` and then closes as a file session does.
 
 Egress: playout's paced agent frames wait in a short queue for the connection's
@@ -104,7 +105,11 @@ class EdgeCall:
 
     def _push(self, fmt: AudioFormat, pcm: bytes) -> int:
         now = time.monotonic_ns()
-        slot = max(0, (now - self.cfg.t0_ns) // self._frame_ns)
+        slot = (now - self.cfg.t0_ns) // self._frame_ns
+        if self._next_seq is None and slot < 0:
+            # Said before the timeline's origin: it has no place on it.
+            self.stats.count("frames_before_t0")
+            return 0
         seq = slot if self._next_seq is None else self._next_seq
         if slot - seq > MAX_LAG_FRAMES:
             self.stats.count("frames_skipped", int(slot - seq))

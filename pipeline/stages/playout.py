@@ -212,7 +212,7 @@ class PlayoutStage(HotStage):
                              "rx_to_play_ms": round((now_ns - rx) / 1e6, 2)})
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
-            sp.sink.write(sp.clock.tick, bytes(sp.frame))
+            sp.sink.write(sp.clock.tick, sp.frame)
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")

@@ -51,8 +51,9 @@ class Source(Protocol):
 class Sink(Protocol):
     """Egress of one session: the agent's frames, handed over as playout plays them."""
 
-    def write(self, seq: int, pcm: bytes) -> None:
-        """The frame of playout tick ``seq``: mono int16 at the session's output rate."""
+    def write(self, seq: int, pcm: bytes | bytearray | memoryview) -> None:
+        """The frame of playout tick ``seq``: mono int16 at the session's output rate
+        (a buffer playout reuses: copy what must outlive the call)."""
         ...
 
     def flush(self, reason: str) -> None:

@@ -28,7 +28,8 @@ def test_loopback_call_goes_through_the_edge(model_url: str, three_turns: Any, t
     # The record: the caller's audio on the left where it arrived, each turn echoed.
     assert summary.wav is not None
     rate, user, agent = read_stereo(summary.wav)
-    offset = delay_of(user, read_mono(wav, rate), rate)
+    first = labels["turns"][0]
+    offset = delay_of(user, read_mono(wav, rate), rate, start_s=first["onset_s"] - 0.5)
     assert len(check_turns(summary, labels, wav, offset_s=offset)) == 3
     # The caller heard exactly what the record says was played, at the same ticks.
     heard = peer.received_audio()
