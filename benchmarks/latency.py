@@ -30,6 +30,7 @@ from ipc.stats import percentiles  # noqa: E402
 from pipeline.model_server.launcher import LocalModelServer  # noqa: E402
 from pipeline.supervisor.runtime import Runtime  # noqa: E402
 from pipeline.supervisor.session import SessionSpec  # noqa: E402
+from pipeline.transports.file.spec import file_transport  # noqa: E402
 
 HOPS = (
     ("dsp", "capture_to_dsp", "capture -> dsp"),
@@ -64,7 +65,7 @@ async def run(n: int, wav: Path, out_root: Path, stagger_s: float,
             t0 = time.monotonic()
             sessions = []
             for i in range(n):
-                spec = SessionSpec(input_path=wav, out_dir=out_root / f"s{i:03d}",
+                spec = SessionSpec(file_transport(wav), out_dir=out_root / f"s{i:03d}",
                                    model_url=url, session_id=f"bench{i:03d}")
                 sessions.append(rt.start_session(spec))
                 await asyncio.sleep(stagger_s)

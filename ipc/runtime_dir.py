@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-STAGE_INBOXES: Final = ("capture", "dsp", "model", "playout")
+STAGE_INBOXES: Final = ("capture", "dsp", "model", "playout", "edge")
 
 
 class RuntimeDir:

@@ -99,6 +99,21 @@ class TruncatePoint(_Data, tag="tp", frozen=True):
     reason: str = "speech_started"  # the flush's reason: the model cancels itself only then
 
 
+class EdgeFrame(_Data, tag="ef", frozen=True):
+    """One paced frame of agent audio for an edge transport's connection (playout -> edge):
+    mono int16 at the output rate, ``seq`` = the playout clock's tick of this frame."""
+
+    seq: int
+    sample_rate: int
+    pcm: bytes
+
+
+class EdgeFlush(_Data, tag="efl", frozen=True):
+    """Barge-in on an edge transport: drop the agent audio the connection still buffers."""
+
+    reason: str
+
+
 class StreamEvent(_Data, tag="se", frozen=True):
     """A session event that playout must place on the timeline (and log)."""
 
@@ -117,6 +132,8 @@ DataMsg = (
     | PlayoutFlush
     | TruncatePoint
     | StreamEvent
+    | EdgeFrame
+    | EdgeFlush
 )
 
 
@@ -223,14 +240,9 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
 
     session: str
     t0_ns: int  # timeline origin; frame k of the input is due at t0 + k * frame
-    out_dir: str
-    input_path: str
-    input_rate: int
-    input_channels: int
-    input_frames: int
-    realtime: bool = True
+    out_dir: str  # the session record: events.jsonl, conversation.wav
+    transport: Transport
     resume_frame: int = 0
-    tail_silence_ms: int = 1500
     frame_ms: int = 10
     # The rate dsp resamples the caller to: the model's input_audio_sample_rate.
     model_rate: int = DEFAULT_MODEL_RATE

@@ -25,12 +25,14 @@ from ipc.schema import (
     CaptureFrame,
     ControlMsg,
     DataMsg,
+    EdgeFrame,
     StageEvent,
     TruncatePoint,
     UserAudio,
     control_decoder,
     data_decoder,
     event_decoder,
+    event_encoder,
 )
 from ipc.stats import StageStats
 
@@ -118,6 +120,16 @@ def send_data(sock: zmq.Socket[bytes], payload: bytes, stats: StageStats, hop: s
     return True
 
 
+def send_event(sock: zmq.Socket[bytes], ev: StageEvent, stats: StageStats) -> bool:
+    """Publish one event on the bus without blocking; at HWM it is dropped and counted."""
+    try:
+        sock.send(event_encoder.encode(ev), zmq.NOBLOCK)
+    except zmq.Again:
+        stats.count("events_dropped.hwm")
+        return False
+    return True
+
+
 def _check_data(msg: DataMsg) -> str | None:
     """Bounds the decoder cannot express; returns a drop reason or None."""
     if not msg.session or len(msg.session) > MAX_SESSION_ID_LEN:
@@ -127,7 +139,7 @@ def _check_data(msg: DataMsg) -> str | None:
             return "format"
         if len(msg.pcm) % (2 * msg.channels):
             return "pcm_length"
-    elif isinstance(msg, UserAudio | AgentAudio):
+    elif isinstance(msg, UserAudio | AgentAudio | EdgeFrame):
         if not 8000 <= msg.sample_rate <= 192000:
             return "format"
         if len(msg.pcm) % 2:

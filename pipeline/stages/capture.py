@@ -1,9 +1,9 @@
-"""capture: transport ingress. Reads each session's input and stamps 10 ms frames.
+"""capture: file ingress. Reads each file session's input and stamps 10 ms frames.
 
-File inputs are paced in real time against the session's timeline origin
-(frame k is due at ``t0 + k * 10 ms``), or as fast as the dsp hop accepts them.
-After the file, ``tail_silence_ms`` of silence keeps the microphone open so a
-model's server VAD can close the last turn, as a live caller's line would.
+Serves the sessions whose transport is a ``FileTransport`` (live connections are
+the edge stage's). Their ``Source`` is paced in real time against the session's
+timeline origin (frame k is due at ``t0 + k * 10 ms``), or as fast as the dsp hop
+accepts it; the source ends with a tail of silence that keeps the line open.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from ipc.schema import CaptureFrame, SessionConfig
+from ipc.schema import CaptureFrame, FileTransport, SessionConfig
 from pipeline.logs import session_extra
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.runner import HotStage, run_stage
-from pipeline.transports.file.wav_reader import WavSource
+from pipeline.transports.base import Source
+from pipeline.transports.file.source import FileSource
 
-# Frames read from disk at once; slicing a block is far cheaper than a read per frame.
-READ_BLOCK_FRAMES: Final = 100
 # In fast mode, frames sent per session per wake-up: keeps one session from
 # filling the dsp hop while others wait.
 FAST_BURST: Final = 20
@@ -42,12 +41,10 @@ class InputCursor:
     """Where one session's input stands."""
 
     cfg: SessionConfig
-    source: WavSource
-    frame_samples: int  # per channel, per 10 ms frame
+    source: Source
+    realtime: bool
     total: int  # frames including the tail of silence
     next_seq: int
-    block_start: int = -1
-    block: bytes = b""
     ended: bool = False
 
     def due_ns(self, seq: int) -> int:
@@ -64,21 +61,22 @@ class CaptureStage(HotStage):
         self.due = DeadlineQueue()
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
+        transport = cfg.transport
+        if not isinstance(transport, FileTransport):
+            return  # a live connection: the edge stage's
         try:
-            source = WavSource.open(cfg.input_path)
+            source = FileSource.open(transport, cfg.frame_ms)
         except (OSError, ValueError) as exc:
             self.log.error("cannot open input: %s", exc, extra=session_extra(cfg.session))
             self.emit(cfg.session, "error", {"fatal": True, "message": str(exc)})
             return
-        frame_samples = cfg.input_rate * cfg.frame_ms // 1000
-        file_frames = -(-source.frames // frame_samples)
-        total = file_frames + cfg.tail_silence_ms // cfg.frame_ms
         seq = cfg.resume_frame
-        if cfg.realtime:
+        if transport.realtime:
             # Resume where the clock says the caller is now, not where we died.
             elapsed = (time.monotonic_ns() - cfg.t0_ns) // (cfg.frame_ms * 1_000_000)
             seq = max(seq, int(elapsed))
-        cur = self.cursors[cfg.session] = InputCursor(cfg, source, frame_samples, total, seq)
+        cur = self.cursors[cfg.session] = InputCursor(cfg, source, transport.realtime,
+                                                      source.total_frames, seq)
         self.due.schedule(cfg.session, cur.due_ns(seq))
         if resumed:
             self.log.info("resumed input at frame %d", seq, extra=session_extra(cfg.session))
@@ -89,27 +87,10 @@ class CaptureStage(HotStage):
         if cur is not None:
             cur.source.close()
 
-    def _frame_pcm(self, cur: InputCursor, seq: int) -> bytes:
-        fs, ch = cur.frame_samples, cur.source.channels
-        start = seq * fs
-        if start >= cur.source.frames:
-            return bytes(2 * fs * ch)
-        if cur.block_start < 0 or not cur.block_start <= seq < cur.block_start + READ_BLOCK_FRAMES:
-            cur.block_start = seq
-            cur.block = cur.source.read_s16(start, fs * READ_BLOCK_FRAMES)
-        off = (seq - cur.block_start) * fs * ch * 2
-        pcm = cur.block[off : off + fs * ch * 2]
-        if len(pcm) < fs * ch * 2:  # the file's last, partial frame
-            pcm = pcm + bytes(fs * ch * 2 - len(pcm))
-        return pcm
-
     def _send_frame(self, cur: InputCursor) -> bool:
-        seq = cur.next_seq
-        pcm = self._frame_pcm(cur, seq)
-        msg = CaptureFrame(
-            cur.cfg.session, seq, cur.source.sample_rate, cur.source.channels, pcm,
-            time.monotonic_ns(),
-        )
+        seq, fmt = cur.next_seq, cur.source.format
+        msg = CaptureFrame(cur.cfg.session, seq, fmt.sample_rate, fmt.channels,
+                           cur.source.frame(seq), time.monotonic_ns())
         if not self.send("dsp", msg):
             return False
         cur.next_seq += 1
@@ -128,7 +109,7 @@ class CaptureStage(HotStage):
             cur = self.cursors.get(session)
             if cur is None or cur.ended:
                 continue
-            if not cur.cfg.realtime:
+            if not cur.realtime:
                 sent = 0
                 while sent < FAST_BURST and not cur.ended and self._send_frame(cur):
                     sent += 1

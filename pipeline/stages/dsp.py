@@ -22,6 +22,7 @@ from ipc.schema import (
     DEFAULT_MODEL_RATE,
     CaptureFrame,
     DataMsg,
+    FileTransport,
     PlayoutFlush,
     SessionConfig,
     StreamEvent,
@@ -86,7 +87,12 @@ class DspStage(HotStage):
                           inbound.frame_bytes * inbound.max_input_frames)
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
-        self.chains[cfg.session] = self._build(cfg, cfg.input_rate, cfg.input_channels)
+        src = cfg.transport
+        # A live connection's format is known only from its frames: the chain is
+        # rebuilt on the first one that differs (as on a mid-call renegotiation).
+        rate, channels = ((src.input_rate, src.input_channels) if isinstance(src, FileTransport)
+                          else (cfg.model_rate, 1))
+        self.chains[cfg.session] = self._build(cfg, rate, channels)
 
     def on_session_end(self, session: str) -> None:
         self.chains.pop(session, None)

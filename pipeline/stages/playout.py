@@ -1,10 +1,12 @@
 """playout: a realtime clock per session; the agent's voice leaves here.
 
 Every ``playout_frame_ms`` of the session timeline (origin ``t0``) one frame of
-agent audio (or silence) goes to the transport; for files that is the right
-channel of ``conversation.wav`` at the clock's position, with the user's audio
-on the left at its capture position. Events are stamped with the same clock and
-appended to ``events.jsonl``, then published to the supervisor.
+agent audio (or silence) is played: it goes to the session's transport sink (for
+edge transports, to the edge stage, which writes it to the connection) and to the
+session record, the right channel of ``conversation.wav`` at the clock's position,
+with the user's audio on the left at its capture position. Events are stamped with
+the same clock and appended to ``events.jsonl``, then published to the supervisor.
+The record is written here for every transport.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from ipc.schema import (
     UserAudio,
 )
 from pipeline.logs import session_extra
-from pipeline.record.event_log import EventLog
-from pipeline.record.timeline_recorder import TimelineRecorder
+from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
+from pipeline.transports.base import Sink, served_by_capture
+from pipeline.transports.edge_sink import EdgeSink
+from pipeline.transports.file.sink import FileSink
 
 # A clock further behind than this (the process was stopped, or starved) jumps
 # to now: the frames it missed are gone, like on a live call.
@@ -73,15 +77,14 @@ class SessionPlayout:
     cfg: SessionConfig
     clock: SessionClock
     queue: PlayoutQueue
-    recorder: TimelineRecorder
-    log: EventLog
+    record: SessionRecord
+    sink: Sink
     frame: bytearray
-    out_dir: Path
 
 
 class PlayoutStage(HotStage):
     name = "playout"
-    pushes_to = ("model",)
+    pushes_to = ("model", "edge")
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
@@ -89,29 +92,35 @@ class PlayoutStage(HotStage):
         self.due = DeadlineQueue()
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
-        out = Path(cfg.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         frame_samples = cfg.output_rate * cfg.playout_frame_ms // 1000
         clock = SessionClock(cfg.t0_ns, cfg.playout_frame_ms * 1_000_000, frame_samples)
         # Resume on the timeline where the clock stands now (restart mid-call).
         clock.tick = max(0, (time.monotonic_ns() - cfg.t0_ns) // clock.frame_ns)
-        sp = SessionPlayout(cfg, clock, PlayoutQueue(), TimelineRecorder(out, cfg.output_rate),
-                            EventLog(out / "events.jsonl"), bytearray(2 * frame_samples), out)
+        sp = SessionPlayout(cfg, clock, PlayoutQueue(),
+                            SessionRecord(Path(cfg.out_dir), cfg.output_rate),
+                            self._sink(cfg), bytearray(2 * frame_samples))
         self.playing[cfg.session] = sp
         self.due.schedule(cfg.session, clock.due_ns())
         self._log_event(sp, "session_resumed" if resumed else "session_started",
                         {"t0_ns": cfg.t0_ns, "pid": os.getpid()})
+
+    def _sink(self, cfg: SessionConfig) -> Sink:
+        """Where the session's played frames go besides the record."""
+        if served_by_capture(cfg.transport):
+            return FileSink()
+        return EdgeSink(cfg.session, cfg.output_rate, lambda msg: self.send("edge", msg))
 
     def on_session_end(self, session: str) -> None:
         sp = self.playing.pop(session, None)
         self.due.cancel(session)
         if sp is None:
             return
-        wav = sp.out_dir / "conversation.wav"
-        frames = sp.recorder.finalize(wav)
-        self._log_event(sp, "session_closed", {"wav": str(wav), "frames": frames,
+        sp.sink.close()
+        frames = sp.record.finalize()
+        self._log_event(sp, "session_closed", {"wav": str(sp.record.wav_path),
+                                               "frames": frames,
                                                "duration_s": frames / sp.cfg.output_rate})
-        sp.log.close()
+        sp.record.close()
 
     # -- inbound ---------------------------------------------------------------
     def on_data(self, msg: DataMsg) -> None:
@@ -125,7 +134,7 @@ class PlayoutStage(HotStage):
                 self.stats.count("agent_audio_dropped.flushed")
         elif isinstance(msg, UserAudio):
             self.stats.hop("dsp_to_playout").record_ns(now - msg.dsp_ns)
-            sp.recorder.write_user(msg.position, msg.pcm)
+            sp.record.write_user(msg.position, msg.pcm)
         elif isinstance(msg, AgentText):
             sp.queue.add_text(msg.item_id, msg.content_index, msg.delta)
         elif isinstance(msg, AgentItemDone):
@@ -159,6 +168,7 @@ class PlayoutStage(HotStage):
     def _flush(self, sp: SessionPlayout, reason: str, onset_ns: int, now: int) -> set[str]:
         """Silence the session now; the ids of the items cut."""
         cut = sp.queue.flush()
+        sp.sink.flush(reason)
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
         for item in cut:
             self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
@@ -201,7 +211,8 @@ class PlayoutStage(HotStage):
                             {"item_id": item.item_id, "position": sp.clock.position(),
                              "rx_to_play_ms": round((now_ns - rx) / 1e6, 2)})
         if result.filled:
-            sp.recorder.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
+            sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
+            sp.sink.write(sp.clock.tick, sp.frame)
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")
@@ -234,7 +245,7 @@ class PlayoutStage(HotStage):
         t_ms = sp.clock.t_ms(time.monotonic_ns())
         record = {"t_ms": t_ms, "session": sp.cfg.session, "type": kind, "origin": origin, **data}
         try:
-            sp.log.append(record)
+            sp.record.log(record)
         except OSError as exc:
             self.stats.count("event_log_errors")
             self.log.error("events.jsonl write failed: %s", exc,

@@ -33,7 +33,6 @@ from ipc.schema import (
     StageEvent,
     control_encoder,
     data_encoder,
-    event_encoder,
 )
 from ipc.sockets import (
     bind_pull,
@@ -43,6 +42,7 @@ from ipc.sockets import (
     decode_control,
     decode_data,
     send_data,
+    send_event,
 )
 from ipc.stats import StageStats
 from pipeline.process import prepare_stage_process
@@ -124,10 +124,7 @@ class HotStage:
 
     def emit(self, session: str, kind: str, data: dict[str, object] | None = None) -> None:
         ev = StageEvent(session, self.name, kind, time.monotonic_ns(), dict(data or {}))
-        try:
-            self.events.send(event_encoder.encode(ev), zmq.NOBLOCK)
-        except zmq.Again:
-            self.stats.count("events_dropped.hwm")
+        send_event(self.events, ev, self.stats)
 
     def end_session(self, session: str) -> None:
         if session in self.sessions:

@@ -24,7 +24,7 @@ from ipc.heartbeat import PeerLiveness
 
 log = logging.getLogger("voxpipe.supervisor")
 
-STAGES: Final = ("capture", "dsp", "model", "playout")
+STAGES: Final = ("capture", "dsp", "model", "playout", "edge")
 ABORT_GRACE_S: Final = 0.5
 
 

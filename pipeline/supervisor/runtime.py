@@ -46,12 +46,13 @@ from pipeline.logs import session_extra
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
 from pipeline.supervisor.session import Session, SessionSpec
 from pipeline.supervisor.stale import remove_stale_runtime_dirs
-from pipeline.transports.file.wav_reader import WavSource
+from pipeline.transports.base import transport_kind
 
 log = logging.getLogger("voxpipe.supervisor")
 
-# Stages get a session's start downstream-first, so nothing arrives before its receiver knows it.
-START_ORDER = ("playout", "model", "dsp", "capture")
+# Stages get a session's start downstream-first, so nothing arrives before its receiver
+# knows it; the ingress stages (edge for live connections, capture for files) come last.
+START_ORDER = ("playout", "model", "dsp", "edge", "capture")
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,8 @@ class Runtime:
 
     # -- sessions --------------------------------------------------------------
     def start_session(self, spec: SessionSpec) -> Session:
-        """Validate the input, tell every stage, return the live session."""
-        with WavSource.open(spec.input_path) as src:
-            rate, channels, frames = src.sample_rate, src.channels, src.frames
+        """Tell every stage, return the live session. The transport spec was validated
+        when it was built (``file_transport`` reads the WAV header)."""
         sid = spec.new_id()
         if not sid or len(sid) > MAX_SESSION_ID_LEN or not sid.isprintable():
             raise ValueError(f"session_id must be 1-{MAX_SESSION_ID_LEN} printable characters, "
@@ -149,10 +149,8 @@ class Runtime:
         spec.out_dir.mkdir(parents=True, exist_ok=True)
         cfg = SessionConfig(
             session=sid, t0_ns=time.monotonic_ns() + 50_000_000, out_dir=str(spec.out_dir),
-            input_path=str(spec.input_path), input_rate=rate, input_channels=channels,
-            input_frames=frames, realtime=spec.realtime, tail_silence_ms=spec.tail_silence_ms,
-            chunk_ms=spec.chunk_ms, model_rate=spec.model_rate, provider=spec.provider,
-            model=spec.model_spec(), agent=spec.agent,
+            transport=spec.transport, chunk_ms=spec.chunk_ms, model_rate=spec.model_rate,
+            provider=spec.provider, model=spec.model_spec(), agent=spec.agent,
             local_vad_min_speech_ms=spec.local_vad_min_speech_ms,
             local_vad_threshold_db=spec.local_vad_threshold_db,
         )
@@ -160,8 +158,8 @@ class Runtime:
         self.sessions[sid] = session
         for name in START_ORDER:
             self._send_control(name, SessionStart(cfg))
-        log.info("session started: %s -> %s", spec.input_path, spec.out_dir,
-                 extra=session_extra(sid))
+        log.info("session started: %s transport -> %s", transport_kind(spec.transport),
+                 spec.out_dir, extra=session_extra(sid))
         return session
 
     def end_session(self, sid: str) -> None:

@@ -16,6 +16,7 @@ from ipc.schema import (
     SessionConfig,
     SessionSettings,
     StageEvent,
+    Transport,
 )
 
 _ids = itertools.count(1)
@@ -23,13 +24,13 @@ _ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class SessionSpec:
-    """What a caller asks for: one conversation from an input to an output dir."""
+    """What a caller asks for: one conversation with the caller ``transport`` names,
+    recorded in ``out_dir``."""
 
-    input_path: Path
+    transport: Transport
     out_dir: Path
     model_url: str
     api_key: str = ""
-    realtime: bool = True
     session_id: str | None = None
     # The model: its provider (pipeline/providers/<provider>), the provider's dialect,
     # the model's name and the settings every connection starts with.
@@ -39,7 +40,6 @@ class SessionSpec:
     settings: SessionSettings = field(default_factory=SessionSettings)
     # The rate the model takes user audio at (its capabilities' input_audio_sample_rate).
     model_rate: int = DEFAULT_MODEL_RATE
-    tail_silence_ms: int = 1500
     chunk_ms: int = 100
     # Driven by a MultimodalAgent: playout reports playback progress to it.
     agent: bool = False

@@ -1,1 +1,2 @@
-"""Transports: where a session's audio comes from and goes to (file, LiveKit)."""
+"""Transports: one package per kind of caller connection (stage half and agent half);
+``base`` holds the protocols the stages use, ``registry`` finds a kind's package."""

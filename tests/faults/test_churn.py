@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from pipeline.supervisor.arbiter import ArbiterOptions
+from pipeline.supervisor.arbiter import STAGES, ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 
 CYCLES = 50
@@ -26,7 +26,7 @@ def test_start_stop_churn_leaks_nothing(tmp_path: Path) -> None:
     async def cycle() -> None:
         async with Runtime(opts) as rt:
             seen_pids.update(rt.pids().values())
-            assert len(rt.pids()) == 4
+            assert len(rt.pids()) == len(STAGES) == 5
 
     asyncio.run(cycle())  # warm-up: imports, first sockets
     fds_before = _fds()
@@ -35,7 +35,7 @@ def test_start_stop_churn_leaks_nothing(tmp_path: Path) -> None:
     children_before = {c.pid for c in psutil.Process().children(recursive=True)}
     for _ in range(CYCLES):
         asyncio.run(cycle())
-    assert len(seen_pids) == 4 * (CYCLES + 1)
+    assert len(seen_pids) == len(STAGES) * (CYCLES + 1)
     assert not [p for p in seen_pids if psutil.pid_exists(p)]
     assert list(tmp_path.iterdir()) == []
     assert _fds() <= fds_before + 2

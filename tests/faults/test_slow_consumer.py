@@ -13,6 +13,7 @@ import psutil
 from pipeline.supervisor.arbiter import ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
+from pipeline.transports.file.spec import file_transport
 from tests.pipeline.test_end_to_end import check_turns
 
 # Longer than the stall, so this tests back-pressure rather than the hung-stage kill.
@@ -26,7 +27,7 @@ async def _stall(model_url: str, wav: Path, out: Path) -> tuple[list[SessionSumm
         sessions = []
         for i in range(4):
             sessions.append(rt.start_session(SessionSpec(
-                input_path=wav, out_dir=out / f"s{i}", model_url=model_url)))
+                file_transport(wav), out_dir=out / f"s{i}", model_url=model_url)))
             await asyncio.sleep(0.05)
         await asyncio.sleep(7.0)
         playout = rt.pids()["playout"]

@@ -19,6 +19,7 @@ import pytest
 from ipc.stats import percentiles
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import SessionSpec
+from pipeline.transports.file.spec import file_transport
 
 SESSIONS = 8
 
@@ -40,7 +41,7 @@ async def _soak(model_url: str, wav: Path, out: Path, duration: float) -> dict[s
         errors = []
         while time.monotonic() - t0 < duration or live:
             while len(live) < SESSIONS and time.monotonic() - t0 < duration:
-                s = rt.start_session(SessionSpec(input_path=wav, out_dir=out / f"s{n % 16}",
+                s = rt.start_session(SessionSpec(file_transport(wav), out_dir=out / f"s{n % 16}",
                                                  model_url=model_url, session_id=f"soak{n}"))
                 live.add(s.closed)
                 n += 1

@@ -1,4 +1,5 @@
-"""Faults with real processes: a stage SIGKILLed mid-call, SIGTERM of the whole run."""
+"""Faults with real processes: a stage SIGKILLed mid-call (the edge also mid-way through a
+live loopback call), SIGTERM of the whole run."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 import pytest
 
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
-from pipeline.supervisor.session import SessionSpec, SessionSummary
+from pipeline.supervisor.session import Session, SessionSpec, SessionSummary
+from pipeline.transports.file.spec import file_transport
+from tests.pipeline.audio_checks import delay_of, read_mono, read_stereo
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
+from tests.transports.loopback.call import enable_loopback, run_loopback_call
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def _kill_mid_call(model_url: str, wav: Path, out: Path, stage: str,
                          at_s: float) -> tuple[SessionSummary, int, int, int, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         await asyncio.sleep(at_s)
         assert rt.arbiter is not None
         old = rt.pids()[stage]
@@ -41,7 +47,7 @@ async def _kill_mid_call(model_url: str, wav: Path, out: Path, stage: str,
     return summary, old, new, restarts, respawn_s
 
 
-@pytest.mark.parametrize("stage", ["capture", "dsp", "model", "playout"])
+@pytest.mark.parametrize("stage", ["capture", "dsp", "model", "playout", "edge"])
 def test_stage_killed_mid_call_is_restarted_and_the_call_goes_on(
         model_url: str, three_turns: Any, tmp_path: Path, stage: str) -> None:
     wav, labels = three_turns
@@ -54,6 +60,35 @@ def test_stage_killed_mid_call_is_restarted_and_the_call_goes_on(
     assert summary.error is None
     found = check_turns(summary, labels, wav, turns=[2])
     assert found and found[0]["ncc"] >= 0.9
+
+
+async def _kill_edge(rt: Runtime, session: Session) -> None:
+    await asyncio.sleep(7.0)
+    os.kill(rt.pids()["edge"], signal.SIGKILL)
+
+
+def test_edge_killed_mid_loopback_call_reconnects_and_the_call_goes_on(
+        model_url: str, three_turns: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    enable_loopback(monkeypatch)
+    wav, labels = three_turns
+    call = asyncio.run(run_loopback_call(model_url, wav, tmp_path / "call", _kill_edge))
+    summary, peer = call.summary, call.peer
+    assert call.restarts == {"capture": 0, "dsp": 0, "model": 0, "playout": 0, "edge": 1}
+    assert peer.connections == 2  # the restarted edge called the peer back
+    assert summary.error is None
+    # The third turn, said after the reconnect, is in the record and echoed to the caller.
+    assert summary.wav is not None
+    rate, user, agent = read_stereo(summary.wav)
+    third = labels["turns"][2]
+    offset = delay_of(user, read_mono(wav, rate), rate, start_s=third["onset_s"] - 0.5,
+                      dur_s=third["offset_s"] - third["onset_s"] + 1.0)
+    found = check_turns(summary, labels, wav, turns=[2], offset_s=offset)
+    assert found and found[0]["ncc"] >= 0.9
+    heard = peer.received_audio()
+    end = int((third["offset_s"] + offset) * rate)
+    assert np.array_equal(heard[end:], agent[end : len(heard)])
+    assert np.any(heard[end:])
 
 
 def _descendants(pid: int) -> list[int]:
@@ -85,7 +120,7 @@ def test_sigterm_stops_everything_cleanly(tmp_path: Path, three_turns: Any) -> N
         children = _descendants(proc.pid)
         titles = {" ".join(psutil.Process(c).cmdline()).strip() for c in children}
         assert {"voxpipe: capture", "voxpipe: dsp", "voxpipe: model",
-                "voxpipe: playout"} <= titles, titles
+                "voxpipe: playout", "voxpipe: edge"} <= titles, titles
         t = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(5)

@@ -17,6 +17,7 @@ import pytest
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec
+from pipeline.transports.file.spec import file_transport
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,15 +62,17 @@ def test_crash_loop_stops_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None
     assert spawned[-1] - spawned[0] < 10.0
 
 
-async def _hang(model_url: str, wav: Path, out: Path) -> tuple[Any, int, int, float, float]:
+async def _hang(model_url: str, wav: Path, out: Path,
+                stage: str) -> tuple[Any, int, int, float, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         await asyncio.sleep(7.0)
-        old = rt.pids()["dsp"]
+        old = rt.pids()[stage]
         os.kill(old, signal.SIGSTOP)
         t = time.monotonic()
         worst_rtt = 0.0
-        while rt.pids()["dsp"] == old and time.monotonic() - t < 10:
+        while rt.pids()[stage] == old and time.monotonic() - t < 10:
             t_rtt = time.monotonic()
             await rt.stage_stats(timeout_s=0.5)  # the supervisor answers meanwhile
             worst_rtt = max(worst_rtt, time.monotonic() - t_rtt)
@@ -77,13 +80,15 @@ async def _hang(model_url: str, wav: Path, out: Path) -> tuple[Any, int, int, fl
         replaced_after = time.monotonic() - t
         summary = await asyncio.wait_for(session.closed, 60)
         assert rt.arbiter is not None
-        return summary, old, rt.arbiter.stages["dsp"].restarts, replaced_after, worst_rtt
+        return summary, old, rt.arbiter.stages[stage].restarts, replaced_after, worst_rtt
 
 
+@pytest.mark.parametrize("stage", ["dsp", "edge"])
 def test_hung_stage_is_killed_and_replaced(model_url: str, three_turns: Any,
-                                           tmp_path: Path) -> None:
+                                           tmp_path: Path, stage: str) -> None:
     wav, labels = three_turns
-    summary, old, restarts, replaced_after, _ = asyncio.run(_hang(model_url, wav, tmp_path))
+    summary, old, restarts, replaced_after, _ = asyncio.run(
+        _hang(model_url, wav, tmp_path, stage))
     assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
     assert restarts == 1
     # heartbeat timeout 1.5 s + abort grace 0.5 s, with room for a loaded machine

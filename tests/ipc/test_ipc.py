@@ -19,6 +19,7 @@ from ipc.schema import (
     AgentItemDone,
     AgentText,
     CaptureFrame,
+    FileTransport,
     Hello,
     Ping,
     PlayoutFlush,
@@ -44,8 +45,8 @@ from ipc.sockets import decode_control, decode_data, decode_event, send_data
 from ipc.stats import LatencyRecorder, StageStats, percentiles
 
 PCM = bytes(range(256)) * 4
-CFG = SessionConfig(session="s1", t0_ns=1, out_dir="/tmp/x", input_path="/tmp/in.wav",
-                    input_rate=16000, input_channels=1, input_frames=100)
+CFG = SessionConfig(session="s1", t0_ns=1, out_dir="/tmp/x",
+                    transport=FileTransport("/tmp/in.wav", 16000, 1, 100))
 
 DATA = [
     CaptureFrame("s1", 3, 48000, 2, PCM, 123),

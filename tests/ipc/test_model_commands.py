@@ -13,6 +13,7 @@ from ipc.schema import (
     CreateItem,
     CreateResponse,
     DeleteItem,
+    FileTransport,
     FunctionCallItem,
     FunctionOutputItem,
     MessageItem,
@@ -60,13 +61,13 @@ def test_model_commands_round_trip() -> None:
 def test_session_start_carries_the_whole_model_spec() -> None:
     spec = ModelSpec(url="ws://127.0.0.1:1/v1", api_key="k", name="m", protocol="beta",
                      max_session_s=60.0, settings=SETTINGS)
-    cfg = SessionConfig(session="s1", t0_ns=1, out_dir="/tmp/x", input_path="/tmp/in.wav",
-                        input_rate=16000, input_channels=1, input_frames=100,
+    cfg = SessionConfig(session="s1", t0_ns=1, out_dir="/tmp/x",
+                        transport=FileTransport("/tmp/in.wav", 16000, 1, 100),
                         model_rate=16000, provider="fake", model=spec)
     msg = SessionStart(cfg)
     assert control_decoder.decode(control_encoder.encode(msg)) == msg
-    default = SessionConfig(session="s", t0_ns=0, out_dir="", input_path="", input_rate=1,
-                            input_channels=1, input_frames=0)
+    default = SessionConfig(session="s", t0_ns=0, out_dir="",
+                            transport=FileTransport("", 1, 1, 0))
     assert (default.provider, default.model.settings.turn_detection) == ("openai",
                                                                          TurnDetection())
 

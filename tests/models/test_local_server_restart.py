@@ -20,6 +20,7 @@ from pipeline.model_server.restart_window import RestartWindow, describe_exit
 from pipeline.record.event_log import read_event_log
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
+from pipeline.transports.file.spec import file_transport
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
 
 
@@ -110,7 +111,7 @@ def test_a_child_killed_once_comes_back_and_is_stopped_cleanly() -> None:
 async def _call_with_server_killed(url: str, server: LocalModelServer, wav: Path, out: Path,
                                    at_s: float) -> SessionSummary:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out, model_url=url))
         await asyncio.sleep(at_s)
         assert server.proc is not None
         old = server.proc.pid

@@ -48,7 +48,7 @@ class _Runtime:
     def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
         self.notes.append((kind, data))
 
-    def send_model_events(self, sid: str, events: list[dict[str, Any]]) -> None:
+    def send_model_commands(self, sid: str, commands: list[Any]) -> None:
         pass
 
 
@@ -105,9 +105,6 @@ def test_a_room_that_is_not_a_room_is_refused_by_name() -> None:
     asyncio.run(main())
 
 
-@pytest.mark.xfail(strict=False, reason="SessionSpec takes a Transport once the transport "
-                   "seam (transport helper's branch) lands; then transport_fields() in "
-                   "multimodal/agent.py returns {'transport': transport}")
 def test_agent_builds_the_session_spec_on_the_loopback_transport(tmp_path: Path) -> None:
     async def main() -> None:
         ctx, runtime, participant = await _joined(tmp_path)

@@ -58,3 +58,17 @@ def max_ncc(a: F64, b: F64, max_lag: int) -> float:
     (coarse search every 4 samples, then every sample around the best)."""
     best_lag = max(range(-max_lag, max_lag + 1, 4), key=lambda lag: _ncc_at(a, b, lag))
     return max(_ncc_at(a, b, lag) for lag in range(best_lag - 4, best_lag + 5))
+
+
+def delay_of(x: F64, ref: F64, rate: int, start_s: float, dur_s: float = 8.0,
+             max_s: float = 0.5) -> float:
+    """How late (-max_s..max_s seconds) ``ref[start_s : start_s + dur_s]`` appears in
+    ``x``: where a live caller's audio sits on the session timeline."""
+    i0, n, m = int(start_s * rate), int(dur_s * rate), int(max_s * rate)
+    lo = max(0, i0 - m)
+    seg, win = ref[i0 : i0 + n], x[lo : i0 + n + m]
+    size = 1 << (len(seg) + len(win)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(win, size) * np.conj(np.fft.rfft(seg, size)), size)
+    # corr[k]: seg placed at win[k], i.e. at x[lo + k]; the lag is lo + k - i0.
+    k0 = i0 - lo
+    return (int(np.argmax(corr[: k0 + m + 1])) - k0) / rate

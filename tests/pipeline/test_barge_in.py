@@ -12,6 +12,7 @@ from pipeline.record.event_log import read_event_log
 from pipeline.record.wav_writer import write_wav
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec
+from pipeline.transports.file.spec import file_transport
 from pipeline.transports.file.wav_reader import WavSource
 from tests.pipeline.audio_checks import read_stereo
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT
@@ -39,7 +40,8 @@ def make_interrupting_input(src: Path, labels: dict[str, Any], dst: Path,
 
 async def _run(model_url: str, wav: Path, out: Path) -> Any:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         return await asyncio.wait_for(session.closed, 60)
 
 

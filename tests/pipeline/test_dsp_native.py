@@ -20,6 +20,7 @@ import numpy as np
 
 from ipc.schema import (
     CaptureFrame,
+    FileTransport,
     PlayoutFlush,
     SessionConfig,
     StreamEvent,
@@ -100,8 +101,8 @@ def fused_chain(frames: np.ndarray[Any, np.dtype[np.int16]],
 
 def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
     pcm16k = three_turns_16k(3)
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=16000,
-                        input_channels=1, input_frames=pcm16k.size)
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+                        transport=FileTransport("x", 16000, 1, pcm16k.size))
     frames = pcm16k.reshape(-1, 160)
     stage = run_stage(cfg, frames)
     chunks = [data_decoder.decode(p) for dst, p in stage.sent if dst == "model"]
@@ -130,8 +131,9 @@ def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
 
 def test_dsp_local_vad_events_are_the_native_vad_bit_for_bit() -> None:
     pcm16k = three_turns_16k(10)  # turns at 1.0-2.5 s and 6.6-8.7 s
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=16000,
-                        input_channels=1, input_frames=pcm16k.size, local_vad_min_speech_ms=30)
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+                        transport=FileTransport("x", 16000, 1, pcm16k.size),
+                        local_vad_min_speech_ms=30)
     frames = pcm16k.reshape(-1, 160)
     stage = run_stage(cfg, frames)
     flushes = [m for _, m in stage.messages if isinstance(m, PlayoutFlush)]

@@ -1,4 +1,4 @@
-"""A bundled three-turn recording through all five processes and the offline model.
+"""A bundled three-turn recording through all six processes and the offline model.
 
 Checks the agent channel of conversation.wav against the user's turns: each
 turn echoed (normalised cross-correlation >= 0.9), starting within 1.5 s of the
@@ -28,24 +28,31 @@ from pipeline.record.event_log import read_event_log
 from pipeline.supervisor.arbiter import ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
+from pipeline.transports.file.spec import file_transport
 from tests.pipeline.audio_checks import max_ncc, onset_after, read_mono, read_stereo
 
 FAST_HEARTBEAT = ArbiterOptions(heartbeat_interval_s=0.2, heartbeat_timeout_s=1.5)
 
 
 def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path,
-                turns: list[int] | None = None) -> list[dict[str, float]]:
-    """Assert every labelled turn (or the listed ones) is echoed where the timeline says."""
+                turns: list[int] | None = None, offset_s: float = 0.0) -> list[dict[str, float]]:
+    """Assert every labelled turn (or the listed ones) is echoed where the timeline says.
+
+    ``offset_s``: where the input's start sits on the session timeline (0 for a file,
+    which starts at the origin; a live caller starts when it connects).
+    """
     assert summary.wav is not None and summary.wav.exists()
     rate, user, agent = read_stereo(summary.wav)
     events = read_event_log(summary.events)
     starts = [e["t_ms"] / 1000 for e in events if e["type"] == "agent_started_speaking"]
     ref = read_mono(input_wav, rate)
+    shift = round(offset_s * rate)
+    ref = np.concatenate([np.zeros(max(0, shift)), ref[max(0, -shift):]])
     found = []
     for i, turn in enumerate(labels["turns"]):
         if turns is not None and i not in turns:
             continue
-        on, off = turn["onset_s"], turn["offset_s"]
+        on, off = turn["onset_s"] + offset_s, turn["offset_s"] + offset_s
         # The user channel is the input, resampled, at the same place on the timeline.
         span = slice(int((on - 0.1) * rate), int((off + 0.1) * rate))
         assert max_ncc(user[span], ref[span], 48) > 0.97, f"turn {i}: user channel"
@@ -73,7 +80,8 @@ def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path
 async def _conversation(model_url: str, wav: Path, out: Path) -> tuple[SessionSummary, set[int],
                                                                         dict[str, Any]]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         await asyncio.sleep(1.0)
         pids = set(rt.pids().values()) | {os.getpid()}
         alive = {p for p in pids if psutil.pid_exists(p)}
@@ -87,7 +95,7 @@ def test_three_turns_echoed_on_the_timeline(model_url: str, three_turns: Any,
     wav, labels = three_turns
     summary, pids, counters = asyncio.run(_conversation(model_url, wav, tmp_path / "conv"))
     assert summary.error is None
-    assert len(pids) == 5, f"expected supervisor + 4 stage processes, got {pids}"
+    assert len(pids) == 6, f"expected supervisor + 5 stage processes, got {pids}"
     found = check_turns(summary, labels, wav)
     assert len(found) == 3
     assert len(summary.turns) == 3
@@ -101,14 +109,15 @@ def test_three_turns_echoed_on_the_timeline(model_url: str, three_turns: Any,
 async def _fuzzed(model_url: str, wav: Path, out: Path) -> tuple[SessionSummary,
                                                                  dict[str, dict[str, int]], int]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url))
+        session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
+                                               model_url=model_url))
         await asyncio.sleep(2.0)
         assert rt.dir is not None
         ctx = zmq.Context()
         rng = np.random.default_rng(1234)
         bad = malformed_frames(session.id)
         try:
-            for stage in ("capture", "dsp", "model", "playout"):
+            for stage in FUZZED_STAGES:
                 push = ctx.socket(zmq.PUSH)
                 push.setsockopt(zmq.LINGER, 1000)
                 push.connect(rt.dir.inbox(stage))
@@ -139,6 +148,7 @@ async def _fuzzed(model_url: str, wav: Path, out: Path) -> tuple[SessionSummary,
 
 
 FUZZ_PER_STAGE = 300
+FUZZED_STAGES = ("capture", "dsp", "model", "playout", "edge")
 
 
 def malformed_frames(live_session: str) -> list[bytes]:
@@ -168,7 +178,7 @@ def test_random_bytes_are_counted_and_dropped(model_url: str, three_turns: Any,
     wav, labels = three_turns
     summary, counters, restarts = asyncio.run(_fuzzed(model_url, wav, tmp_path / "fuzz"))
     assert restarts == 0
-    for stage in ("capture", "dsp", "model", "playout"):
+    for stage in FUZZED_STAGES:
         dropped = sum(v for k, v in counters[stage].items() if k.startswith("frames_dropped"))
         # Every frame is counted as dropped, except one a stage finds merely of the wrong
         # kind for it (e.g. UserAudio into capture): "unexpected_type" is a drop too.

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
+from pipeline.transports.file.spec import file_transport
 from tests.conftest import EXAMPLES
 from tests.pipeline.audio_checks import max_ncc, read_mono, read_stereo
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
@@ -19,8 +20,8 @@ async def _run(model_url: str, wav: Path, out: Path, realtime: bool = True,
                protocol: Literal["ga", "beta"] = "ga") -> tuple[SessionSummary, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
         t = time.monotonic()
-        session = rt.start_session(SessionSpec(input_path=wav, out_dir=out, model_url=model_url,
-                                               realtime=realtime, protocol=protocol))
+        session = rt.start_session(SessionSpec(file_transport(wav, realtime=realtime), out_dir=out,
+                                               model_url=model_url, protocol=protocol))
         summary = await asyncio.wait_for(session.closed, 60)
         return summary, time.monotonic() - t
 

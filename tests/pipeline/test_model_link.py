@@ -16,6 +16,7 @@ from ipc.schema import (
     AgentAudio,
     CreateResponse,
     DataMsg,
+    FileTransport,
     ModelSpec,
     SessionConfig,
     SessionSettings,
@@ -43,8 +44,8 @@ class _Recorder:
 
 async def _link_with_reply(url: str) -> tuple[ModelLink, _Recorder, str, int]:
     rec = _Recorder()
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=24000,
-                        input_channels=1, input_frames=0,
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+                        transport=FileTransport("x", 24000, 1, 0),
                         model=ModelSpec(url=url, settings=SessionSettings(turn_detection=None)))
     link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)),
                      StageStats())

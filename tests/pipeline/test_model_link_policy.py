@@ -21,6 +21,7 @@ from ipc.schema import (
     CreateResponse,
     DataMsg,
     DeleteItem,
+    FileTransport,
     ModelSpec,
     PlayoutFlush,
     SessionConfig,
@@ -70,8 +71,8 @@ async def until(check: Callable[[], T | None], timeout: float = 5.0) -> T:
 
 def make_link(model: FakeModel | None = None, **kw: Any) -> tuple[ModelLink, Recorder]:
     rec = Recorder()
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", input_path="x", input_rate=RATE,
-                        input_channels=1, input_frames=0, model_rate=16000,
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+                        transport=FileTransport("x", RATE, 1, 0), model_rate=16000,
                         provider=kw.pop("provider", "fake"), model=kw.pop("spec", SPEC))
     factory = model.create_provider if model is not None else None
     link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)), StageStats(),

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any, Literal
 
-from ipc.schema import DEFAULT_MODEL_RATE, FileTransport, StageEvent, Transport
+from ipc.schema import DEFAULT_MODEL_RATE, StageEvent
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
 from pipeline.agents.multimodal.agent_playout import PlayoutHandle
@@ -49,18 +48,6 @@ EventTypes = Literal[
     "agent_speech_interrupted", "function_calls_collected", "function_calls_finished",
     "metrics_collected", "agent_state_changed", "error",
 ]
-
-
-def transport_fields(transport: Transport) -> dict[str, Any]:
-    """The ``SessionSpec`` fields that carry the call's transport.
-
-    The one place that knows how a spec holds its transport: today the file's path
-    and pacing; once ``SessionSpec`` takes the spec whole, ``{"transport": transport}``.
-    """
-    if not isinstance(transport, FileTransport):
-        raise TypeError(f"no pipeline session can carry a {type(transport).__name__} yet")
-    return {"input_path": Path(transport.input_path), "realtime": transport.realtime,
-            "tail_silence_ms": transport.tail_silence_ms}
 
 
 class MultimodalAgent(EventEmitter[EventTypes]):
@@ -243,7 +230,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         model: RealtimeModel = self._model
         settings = model.settings
         spec = SessionSpec(
-            **transport_fields(room.transport()), out_dir=room.out_dir,
+            room.transport(), out_dir=room.out_dir,
             model_url=await model.url(),
             api_key=model.api_key, provider=settings.provider,
             protocol=settings.protocol, model_name=settings.model,

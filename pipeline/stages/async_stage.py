@@ -1,0 +1,206 @@
+"""The loop every asyncio stage (model, edge) runs: control, inbox, watchdog.
+
+For stages whose peers are asyncio libraries (websockets, live connections): their
+traffic is tens of messages a second per session, where a ``zmq.asyncio`` receiver's
+cost does not matter and the libraries want a loop. Pings are answered from this
+loop, so a stalled loop is a dead stage (restarted like a hot one). Outbound sends
+never wait (NOBLOCK, drop and count at HWM), so they use plain sockets: a
+``zmq.asyncio`` send builds a future per message, which profiled as the model
+stage's largest single cost under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections import deque
+from typing import Any, Final
+
+import msgspec
+import zmq
+import zmq.asyncio
+
+from ipc.control import standard_reply
+from ipc.heartbeat import ParentWatch, PeerLiveness
+from ipc.runtime_dir import STAGE_INBOXES
+from ipc.schema import (
+    ControlMsg,
+    DataMsg,
+    Hello,
+    SessionConfig,
+    SessionEnd,
+    SessionStart,
+    Shutdown,
+    StageEvent,
+    control_encoder,
+    data_encoder,
+)
+from ipc.sockets import (
+    bind_pull,
+    connect_dealer,
+    connect_pub,
+    connect_push,
+    decode_control,
+    decode_data,
+    send_data,
+    send_event,
+)
+from ipc.stats import StageStats
+from pipeline.process import prepare_stage_process
+from pipeline.stages.runner import stage_arg_parser
+
+WATCHDOG_INTERVAL_S: Final = 0.2
+
+
+class AsyncStage:
+    """Base of an asyncio stage. Subclasses override the ``on_*`` hooks; a hook that
+    raises is logged and counted (``hook_errors.<hook>``), never fatal to the loop."""
+
+    name: str = "stage"
+    #: stages whose inboxes this stage pushes to
+    pushes_to: tuple[str, ...] = ()
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.log = logging.getLogger(f"voxpipe.{self.name}")
+        self.stats = StageStats()
+        self.sessions: dict[str, SessionConfig] = {}
+        self.ended: deque[str] = deque(maxlen=256)  # recently ended sessions
+        rd = args.runtime_dir
+        self.ctx = zmq.asyncio.Context()
+        sync_ctx: Any = self.ctx  # the factories only call .socket()
+        # zmq.asyncio sockets, typed loosely: pyzmq's stubs type recv/send as sync.
+        self.inbox: Any = bind_pull(sync_ctx, f"ipc://{rd}/{self.name}.in")
+        self.control: Any = connect_dealer(sync_ctx, f"ipc://{rd}/control", self.name)
+        self.out_ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.shadow(self.ctx.underlying)
+        self.events = connect_pub(self.out_ctx, f"ipc://{rd}/events")
+        self.push: dict[str, zmq.Socket[bytes]] = {}
+        for dst in self.pushes_to:
+            if dst not in STAGE_INBOXES:
+                raise ValueError(f"unknown stage inbox {dst!r}")
+            self.push[dst] = connect_push(self.out_ctx, f"ipc://{rd}/{dst}.in")
+        self.supervisor = PeerLiveness(args.supervisor_timeout)
+        self.parent = ParentWatch(args.parent_pid)
+        self.stopping = asyncio.Event()
+
+    # -- hooks ---------------------------------------------------------------
+    async def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
+        """A session begins, or is replayed to this restarted stage (``resumed``)."""
+
+    async def on_session_end(self, session: str) -> None:
+        """Free a session's state (close its connections)."""
+
+    async def on_data(self, msg: DataMsg) -> None:
+        """One validated message of a known session (a stage that takes none drops it)."""
+        self.stats.count("frames_dropped.unexpected_type")
+
+    async def on_control(self, msg: ControlMsg) -> None:
+        """A session-level control message; stages that take none count it."""
+        self.stats.count("control_dropped.unexpected_type")
+
+    # -- services for subclasses ---------------------------------------------
+    def send(self, dst: str, msg: msgspec.Struct) -> bool:
+        return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
+
+    def emit(self, session: str, kind: str, data: dict[str, Any] | None = None) -> None:
+        """Publish a session event on the bus (straight to the supervisor)."""
+        ev = StageEvent(session, self.name, kind, time.monotonic_ns(), dict(data or {}))
+        send_event(self.events, ev, self.stats)
+
+    async def send_control(self, msg: msgspec.Struct) -> None:
+        await self.control.send(control_encoder.encode(msg))
+
+    async def end_session(self, session: str) -> None:
+        if self.sessions.pop(session, None) is not None:
+            self.ended.append(session)
+            await self._guarded("on_session_end", self.on_session_end(session))
+
+    async def _guarded(self, hook: str, work: Any) -> None:
+        try:
+            await work
+        except Exception:
+            self.stats.count(f"hook_errors.{hook}")
+            self.log.exception("%s failed", hook)
+
+    # -- loops ---------------------------------------------------------------
+    async def _control_loop(self) -> None:
+        while not self.stopping.is_set():
+            parts = await self.control.recv_multipart()
+            self.supervisor.seen()
+            msg = decode_control(parts, self.stats)
+            if msg is not None:
+                await self._handle_control(msg)
+
+    async def _handle_control(self, msg: ControlMsg) -> None:
+        reply = standard_reply(msg, self.name, self.stats)
+        if reply is not None:
+            await self.send_control(reply)
+        elif isinstance(msg, SessionStart):
+            cfg = msg.config
+            known = cfg.session in self.sessions
+            self.sessions[cfg.session] = cfg
+            if not known:
+                await self._guarded("on_session_start",
+                                    self.on_session_start(cfg, msg.resumed))
+        elif isinstance(msg, SessionEnd):
+            await self.end_session(msg.session)
+        elif isinstance(msg, Shutdown):
+            self.stopping.set()
+        else:
+            await self._guarded("on_control", self.on_control(msg))
+
+    async def _inbox_loop(self) -> None:
+        while not self.stopping.is_set():
+            parts = await self.inbox.recv_multipart()
+            msg = decode_data(parts, self.stats)
+            if msg is None:
+                continue
+            if msg.session not in self.sessions:
+                # Traffic in flight when a session ended is expected, not bad input.
+                self.stats.count("late_frames.ended_session" if msg.session in self.ended
+                                 else "frames_dropped.unknown_session")
+                continue
+            self.stats.count("frames_in")
+            await self._guarded("on_data", self.on_data(msg))
+
+    async def _watchdog(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+            if self.parent.parent_gone() or self.supervisor.expired():
+                self.log.warning("supervisor gone; exiting")
+                self.stopping.set()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        await self.send_control(Hello(self.name, os.getpid()))
+        tasks = [asyncio.create_task(c) for c in
+                 (self._control_loop(), self._inbox_loop(), self._watchdog())]
+        try:
+            await self.stopping.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # Graceful stop: every live session's connections are closed, not dropped.
+            for session in list(self.sessions):
+                await self.end_session(session)
+            for sock in (self.inbox, self.control, self.events, *self.push.values()):
+                sock.close(linger=0)
+            self.ctx.term()
+        return 0
+
+
+def run_async_stage(cls: type[AsyncStage], argv: list[str] | None) -> int:
+    """Process entry for an asyncio stage: title, logging, then the loop."""
+    args = stage_arg_parser(cls.name).parse_args(argv)
+    prepare_stage_process(cls.name, args.log_level, args.parent_pid)
+
+    async def _main() -> int:
+        return await cls(args).run()
+
+    return asyncio.run(_main())

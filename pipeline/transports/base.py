@@ -1,0 +1,105 @@
+"""What a transport gives the stages: caller audio in, agent audio out.
+
+A transport is one package, ``pipeline/transports/<kind>/``, holding its stage half
+and its agent half (the ``Room``), plus one arm of the ``Transport`` union in
+``ipc/schema.py``. Which process serves it:
+
+* the file transport is read by **capture**, which paces a :class:`Source`;
+* every other transport is a live connection (one socket both ways, asyncio
+  libraries) owned by the **edge** stage through an :class:`EdgeConnection`.
+
+**playout** keeps the clock, queue, played-sample accounting and the session record
+for every transport, and hands each paced agent frame to the session's :class:`Sink`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ipc.schema import FileTransport, SessionConfig, Transport
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    """Interleaved int16 at ``sample_rate`` with ``channels`` channels."""
+
+    sample_rate: int
+    channels: int
+
+
+class Source(Protocol):
+    """Ingress of one session that capture paces: the caller's audio as frames of
+    interleaved int16 at the source rate, addressable by frame number."""
+
+    @property
+    def format(self) -> AudioFormat: ...
+
+    @property
+    def total_frames(self) -> int:
+        """Frames this source gives (any tail of silence included)."""
+        ...
+
+    def frame(self, seq: int) -> bytes:
+        """Frame ``seq`` (silence past the audio), one frame long exactly."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Sink(Protocol):
+    """Egress of one session: the agent's frames, handed over as playout plays them."""
+
+    def write(self, seq: int, pcm: bytes | bytearray | memoryview) -> None:
+        """The frame of playout tick ``seq``: mono int16 at the session's output rate
+        (a buffer playout reuses: copy what must outlive the call)."""
+        ...
+
+    def flush(self, reason: str) -> None:
+        """Barge-in: whatever the far end still buffers must not be heard."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EdgeConnection(Protocol):
+    """One session's live connection, owned by the edge stage's event loop.
+
+    The edge opens it when the session starts (and again after an edge restart),
+    reads the caller's audio until :meth:`receive` returns ``b""``, and writes
+    every agent frame playout sends for the session.
+    """
+
+    async def open(self) -> AudioFormat:
+        """Connect (signalling, handshake); the format of the caller's audio."""
+        ...
+
+    async def receive(self) -> bytes:
+        """The next chunk of caller audio (whole int16 samples, any length);
+        ``b""`` once the far end has closed its sending side."""
+        ...
+
+    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
+        """One paced agent frame (playout tick ``seq``, mono int16)."""
+        ...
+
+    async def flush(self) -> None:
+        """Drop agent audio the connection still buffers (barge-in)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+#: What a live transport's package exports as ``edge_connection``.
+EdgeConnector = Callable[[SessionConfig], EdgeConnection]
+
+
+def transport_kind(transport: Transport) -> str:
+    """The transport's tag: the name of the package that serves it."""
+    return str(type(transport).__struct_config__.tag)
+
+
+def served_by_capture(transport: Transport) -> bool:
+    """True for the file transport; every other kind is the edge stage's."""
+    return isinstance(transport, FileTransport)

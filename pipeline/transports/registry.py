@@ -1,0 +1,45 @@
+"""Finds a transport's stage-side code by its tag.
+
+``kind`` -> ``pipeline.transports.<kind>`` by convention; the environment variable
+``VOXPIPE_TRANSPORT_MODULES="loopback=tests.transports.loopback,..."`` maps kinds to
+out-of-tree modules (the test-only loopback transport lives in ``tests/``). It is
+read in the stage process, which inherits the supervisor's environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Final, cast
+
+from pipeline.transports.base import EdgeConnector
+
+MODULES_ENV: Final = "VOXPIPE_TRANSPORT_MODULES"
+
+
+def transport_modules() -> dict[str, str]:
+    """The out-of-tree kinds named in ``VOXPIPE_TRANSPORT_MODULES``."""
+    mapping: dict[str, str] = {}
+    for entry in os.environ.get(MODULES_ENV, "").split(","):
+        kind, sep, module = entry.strip().partition("=")
+        if sep and kind.strip() and module.strip():
+            mapping[kind.strip()] = module.strip()
+    return mapping
+
+
+def transport_module(kind: str) -> str:
+    """The module that holds ``kind``'s stage half."""
+    return transport_modules().get(kind, f"pipeline.transports.{kind}")
+
+
+def edge_connector(kind: str) -> EdgeConnector:
+    """``kind``'s ``edge_connection`` factory; LookupError names what is missing."""
+    name = transport_module(kind)
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise LookupError(f"transport {kind!r}: cannot import {name} ({exc})") from exc
+    connector = getattr(module, "edge_connection", None)
+    if not callable(connector):
+        raise LookupError(f"transport {kind!r}: {name} has no edge_connection")
+    return cast(EdgeConnector, connector)
