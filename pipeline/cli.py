@@ -17,7 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipc.schema import StageEvent, TurnDetection
+from ipc.schema import (
+    AgentStartedSpeaking,
+    AgentStoppedSpeaking,
+    InputProgress,
+    ModelError,
+    SessionError,
+    SessionEvent,
+    StageEvent,
+    TurnDetection,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    event_kind,
+)
 from pipeline.logs import setup_logging
 from pipeline.plugins.openai.realtime import OPENAI_BASE_URL
 from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
@@ -228,30 +240,30 @@ async def _run_call(args: argparse.Namespace, entry: Entrypoint, duration: float
 
 def _progress_printer(log: logging.Logger, sid: str,
                       duration_s: float) -> Callable[[StageEvent], None]:
-    shown = {"user_started_speaking": "user started speaking",
-             "user_stopped_speaking": "user stopped speaking",
-             "agent_started_speaking": "agent speaking",
-             "agent_stopped_speaking": "agent stopped",
-             "model_error": "model error", "error": "error"}
+    shown: dict[type[SessionEvent], str] = {
+        UserStartedSpeaking: "user started speaking",
+        UserStoppedSpeaking: "user stopped speaking",
+        AgentStartedSpeaking: "agent speaking",
+        AgentStoppedSpeaking: "agent stopped"}
 
     def show(ev: StageEvent) -> None:
-        if ev.kind == "input_progress":
+        e = ev.event
+        if isinstance(e, InputProgress):
             # A heartbeat for long, quiet inputs: every 10 s of input.
-            frame = int(ev.data.get("frame", 0))
-            if frame and frame % 1000 == 0:
-                log.info("input %.0f s of %.0f s", frame / 100, duration_s,
+            if e.frame and e.frame % 1000 == 0:
+                log.info("input %.0f s of %.0f s", e.frame / 100, duration_s,
                          extra={"session": sid})
             return
-        label = shown.get(ev.kind)
+        extra = ""
+        label = shown.get(type(e))
+        if isinstance(e, ModelError | SessionError):
+            label, extra = event_kind(e).replace("_", " "), f": {e.message}"
         if label is None:
             return
-        t = ev.data.get("t_ms")
-        extra = ""
-        if ev.kind == "agent_stopped_speaking" and ev.data.get("interrupted"):
+        if isinstance(e, AgentStoppedSpeaking) and e.interrupted:
             extra = " (interrupted)"
-        if ev.kind in ("model_error", "error"):
-            extra = f": {ev.data.get('message')}"
-        at = f"t={t / 1000:6.2f}s " if isinstance(t, int | float) else ""
+        t = ev.t_ms
+        at = f"t={t / 1000:6.2f}s " if t is not None else ""
         log.info("%s%s%s", at, label, extra, extra={"session": sid})
 
     return show

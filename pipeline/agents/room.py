@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from ipc.schema import Transport
+    from ipc.schema import SessionEvent, Transport
     from pipeline.supervisor.runtime import Runtime
 
 # livekit's room events, plus voxpipe's "session_bound" (session id): the call's
@@ -127,6 +127,6 @@ class Room(Protocol):
         then ``session_bound`` is emitted with the session id."""
         ...
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish(self, event: SessionEvent) -> None:
         """Put an agent event on the call's timeline (events.jsonl)."""
         ...

@@ -33,6 +33,7 @@ from ipc.schema import (
     Hello,
     SessionConfig,
     SessionEnd,
+    SessionEvent,
     SessionStart,
     Shutdown,
     StageEvent,
@@ -106,10 +107,10 @@ class AsyncStage:
     def send(self, dst: str, msg: msgspec.Struct) -> bool:
         return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
 
-    def emit(self, session: str, kind: str, data: dict[str, Any] | None = None) -> None:
+    def emit(self, session: str, event: SessionEvent) -> None:
         """Publish a session event on the bus (straight to the supervisor)."""
-        ev = StageEvent(session, self.name, kind, time.monotonic_ns(), dict(data or {}))
-        send_event(self.events, ev, self.stats)
+        send_event(self.events, StageEvent(session, self.name, time.monotonic_ns(), event),
+                   self.stats)
 
     async def send_control(self, msg: msgspec.Struct) -> None:
         await self.control.send(control_encoder.encode(msg))

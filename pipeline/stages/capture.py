@@ -14,7 +14,14 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from ipc.schema import CaptureFrame, FileTransport, SessionConfig
+from ipc.schema import (
+    CaptureFrame,
+    FileTransport,
+    InputEnded,
+    InputProgress,
+    SessionConfig,
+    SessionError,
+)
 from pipeline.logs import session_extra
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.runner import HotStage, run_stage
@@ -68,7 +75,7 @@ class CaptureStage(HotStage):
             source = FileSource.open(transport, cfg.frame_ms)
         except (OSError, ValueError) as exc:
             self.log.error("cannot open input: %s", exc, extra=session_extra(cfg.session))
-            self.emit(cfg.session, "error", {"fatal": True, "message": str(exc)})
+            self.emit(cfg.session, SessionError(True, str(exc)))
             return
         seq = cfg.resume_frame
         if transport.realtime:
@@ -96,10 +103,10 @@ class CaptureStage(HotStage):
         cur.next_seq += 1
         self.stats.count("frames_out")
         if cur.next_seq % PROGRESS_EVERY == 0:
-            self.emit(cur.cfg.session, "input_progress", {"frame": cur.next_seq})
+            self.emit(cur.cfg.session, InputProgress(cur.next_seq))
         if cur.next_seq >= cur.total:
             cur.ended = True
-            self.emit(cur.cfg.session, "input_ended", {"frames": cur.next_seq})
+            self.emit(cur.cfg.session, InputEnded(cur.next_seq))
             self.log.info("input ended after %d frames", cur.next_seq,
                           extra=session_extra(cur.cfg.session))
         return True

@@ -23,6 +23,8 @@ from ipc.schema import (
     CaptureFrame,
     DataMsg,
     FileTransport,
+    LocalSpeechStarted,
+    LocalSpeechStopped,
     PlayoutFlush,
     SessionConfig,
     StreamEvent,
@@ -162,12 +164,11 @@ class DspStage(HotStage):
             if kind == SPEECH_START:
                 self.stats.count("local_vad_onsets")
                 self.send("playout", PlayoutFlush(session, "local_vad", onset_ns))
-                name = "local_speech_started"
+                speech: type[LocalSpeechStarted | LocalSpeechStopped] = LocalSpeechStarted
             else:
-                name = "local_speech_stopped"
-            self.send("playout", StreamEvent(session, name, {
-                "sample": chain.vad_base + sample, "onset_ns": onset_ns},
-                time.monotonic_ns()))
+                speech = LocalSpeechStopped
+            self.send("playout", StreamEvent(session, speech(chain.vad_base + sample, onset_ns),
+                                             time.monotonic_ns()))
 
     def _push(self, chain: SessionDsp, capture_ns: int) -> None:
         cfg = chain.cfg

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ipc.schema import CaptureFrame, DataMsg, EdgeFlush, EdgeFrame, SessionConfig
+from ipc.schema import CaptureFrame, DataMsg, EdgeFlush, EdgeFrame, SessionConfig, SessionError
 from pipeline.logs import session_extra
 from pipeline.stages.async_stage import AsyncStage, run_async_stage
 from pipeline.stages.edge_call import EdgeCall
@@ -41,8 +41,7 @@ class EdgeStage(AsyncStage):
             conn = edge_connector(kind)(cfg)
         except Exception as exc:  # no such package, or its constructor refused the spec
             self.log.error("transport %s: %s", kind, exc, extra=session_extra(cfg.session))
-            self.emit(cfg.session, "error", {"fatal": True,
-                                             "message": f"edge: transport {kind}: {exc}"})
+            self.emit(cfg.session, SessionError(True, f"edge: transport {kind}: {exc}"))
             return
         call = self.calls[cfg.session] = EdgeCall(cfg, conn, self._to_dsp, self.emit,
                                                   self.stats, self.log)

@@ -20,9 +20,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
-from ipc.schema import CaptureFrame, EdgeFrame, SessionConfig
+from ipc.schema import (
+    CaptureFrame,
+    EdgeFrame,
+    InputEnded,
+    SessionConfig,
+    SessionError,
+    SessionEvent,
+)
 from ipc.stats import StageStats
 from pipeline.logs import session_extra
 from pipeline.transports.base import AudioFormat, EdgeConnection
@@ -53,7 +60,7 @@ class FrameCutter:
         return [whole[i : i + self.frame_bytes] for i in range(0, n, self.frame_bytes)]
 
 
-Emit = Callable[[str, str, dict[str, Any]], None]
+Emit = Callable[[str, SessionEvent], None]
 
 
 class EdgeCall:
@@ -86,8 +93,8 @@ class EdgeCall:
             fmt = await asyncio.wait_for(self.conn.open(), OPEN_TIMEOUT_S)
         except Exception as exc:  # any library's failure to connect ends the call
             self.log.error("cannot connect: %s", exc, extra=session_extra(session))
-            self._emit(session, "error", {"fatal": True, "message": f"edge: cannot connect: "
-                                          f"{type(exc).__name__}: {exc}"})
+            self._emit(session, SessionError(
+                True, f"edge: cannot connect: {type(exc).__name__}: {exc}"))
             return
         self._opened.set()
         cutter = FrameCutter(2 * fmt.channels * (fmt.sample_rate * self.cfg.frame_ms // 1000))
@@ -101,7 +108,7 @@ class EdgeCall:
             self.log.warning("connection lost: %s: %s", type(exc).__name__, exc,
                              extra=session_extra(session))
         self.log.info("input ended after %d frames", frames, extra=session_extra(session))
-        self._emit(session, "input_ended", {"frames": frames})
+        self._emit(session, InputEnded(frames))
 
     def _push(self, fmt: AudioFormat, pcm: bytes) -> int:
         now = time.monotonic_ns()

@@ -16,14 +16,25 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, cast
+
+import msgspec
 
 from ipc.schema import (
+    AgentItemDeleted,
+    AgentItemTruncated,
     CancelResponse,
     DeleteItem,
     ModelCommand,
+    ModelConnected,
+    ModelDisconnected,
+    ModelError,
+    ModelEvent,
     SessionConfig,
+    SessionError,
+    SessionEvent,
     Truncate,
     TruncatePoint,
     UserAudio,
@@ -32,7 +43,7 @@ from ipc.stats import StageStats
 from pipeline.logs import session_extra
 from pipeline.providers.base import Provider, ProviderClosed, ProviderConnectError
 from pipeline.providers.registry import ProviderFactory, provider_factory
-from pipeline.stages.model_replies import EmitFn, ModelReplies, SendFn
+from pipeline.stages.model_replies import ModelReplies, SendFn
 
 log = logging.getLogger("voxpipe.model")
 
@@ -42,6 +53,9 @@ SEND_QUEUE_CHUNKS: Final = 50
 CONNECT_BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0)
 # A link that dies sooner than this after connecting counts as a failed attempt.
 LINK_MIN_LIFE_S: Final = 2.0
+# What the link's errors say they came from.
+MODEL_SOURCE: Final = "model"
+
 
 @dataclass
 class ModelLink:
@@ -53,7 +67,7 @@ class ModelLink:
 
     cfg: SessionConfig
     to_playout: SendFn  # the model stage pushes only to playout
-    emit: EmitFn  # session event for the timeline/bus
+    emit: Callable[[SessionEvent], None]  # session event for the timeline/bus
     stats: StageStats
     factory: ProviderFactory | None = None
     backoff_s: tuple[float, ...] = CONNECT_BACKOFF_S
@@ -75,10 +89,11 @@ class ModelLink:
     def session(self) -> str:
         return self.cfg.session
 
-    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+    def _emit(self, event: ModelEvent | SessionError) -> None:
         # Events of one link reach the supervisor by two roads (straight, or placed on
         # the timeline by playout): the link number lets it drop a stale one.
-        self.emit(kind, {**data, "link": f"{os.getpid()}.{self.link_no}"})
+        stamped = msgspec.structs.replace(event, link=f"{os.getpid()}.{self.link_no}")
+        self.emit(cast(SessionEvent, stamped))  # every concrete ModelEvent is in the union
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"model-link-{self.session}")
@@ -113,8 +128,7 @@ class ModelLink:
         except ValueError as exc:
             # Nothing of them was sent: the model cannot take what the agent asked.
             self.stats.count("commands_rejected")
-            self._emit("model_error", {"code": "invalid_command", "message": str(exc),
-                                      "event_id": None})
+            self._emit(ModelError("invalid_command", str(exc), None))
 
     async def on_truncate_point(self, tp: TruncatePoint) -> None:
         """Playout reports what of an interrupted item was heard; fix the item."""
@@ -128,18 +142,18 @@ class ModelLink:
             # The server cancels on its own VAD's speech start; any other cut
             # (local VAD, user code) must cancel the reply itself.
             commands.append(CancelResponse())
-        event: tuple[str, dict[str, Any]] | None = None
+        event: AgentItemDeleted | AgentItemTruncated | None = None
         if not conn.capabilities.supports_truncate:
             pass  # the model keeps the whole item: nothing to cut it with
         elif played == 0:
             # Truncating at 0 ms leaves an empty item the model may still "remember".
             commands.append(DeleteItem(item_id=tp.item_id))
-            event = ("agent_item_deleted", {"item_id": tp.item_id})
+            event = AgentItemDeleted(tp.item_id)
         else:
             end_ms = played * 1000 // tp.sample_rate
             commands.append(Truncate(item_id=tp.item_id, content_index=tp.content_index,
                                      audio_end_ms=end_ms))
-            event = ("agent_item_truncated", {"item_id": tp.item_id, "audio_end_ms": end_ms})
+            event = AgentItemTruncated(tp.item_id, end_ms)
         try:
             await conn.send(commands)
         except ProviderClosed:
@@ -147,14 +161,14 @@ class ModelLink:
             self.stats.count("truncate_on_closed_link")
             return
         if event is not None:
-            self._emit(*event)
+            self._emit(event)
 
     # -- the link --------------------------------------------------------------
     async def _run(self) -> None:
         try:
             factory = self.factory or provider_factory(self.cfg.provider)
         except ValueError as exc:
-            self._emit("error", {"fatal": True, "message": str(exc), "source": "model"})
+            self._emit(SessionError(True, str(exc), source=MODEL_SOURCE))
             return
         attempt = 0  # consecutive failures: refused connects or links that died young
         while not self.closed:
@@ -164,7 +178,7 @@ class ModelLink:
                                        output_rate=self.cfg.output_rate)
             except ProviderConnectError as exc:
                 fatal = exc.fatal or attempt >= len(self.backoff_s)
-                self._emit("error", {"fatal": fatal, "message": str(exc), "source": "model"})
+                self._emit(SessionError(fatal, str(exc), source=MODEL_SOURCE))
                 log.warning("%s", exc, extra=session_extra(self.session))
                 if fatal:
                     return
@@ -174,7 +188,7 @@ class ModelLink:
             self.conn = provider
             connected_at = time.monotonic()
             self.link_no += 1
-            self._emit("model_connected", {"url": self.cfg.model.url})
+            self._emit(ModelConnected(self.cfg.model.url))
             helpers = [asyncio.create_task(self._send_audio(provider))]
             if self.cfg.model.max_session_s > 0:
                 helpers.append(asyncio.create_task(self._recycle_after(provider)))
@@ -187,9 +201,8 @@ class ModelLink:
             if self.closed:
                 return
             self.replies.abandon()
-            self._emit("model_disconnected", {"code": provider.close_code,
-                                             "reason": provider.close_reason,
-                                             "recycled": self.recycling})
+            self._emit(ModelDisconnected(provider.close_code, provider.close_reason,
+                                         self.recycling))
             if self.recycling:
                 self.recycling = False
                 attempt = 0
@@ -198,9 +211,9 @@ class ModelLink:
             # server that accepts and drops cannot make us spin.
             if time.monotonic() - connected_at < self.min_life_s:
                 if attempt >= len(self.backoff_s):
-                    self._emit("error", {"fatal": True, "source": "model",
-                                        "message": "the model keeps closing the connection "
-                                        f"(code {provider.close_code})"})
+                    self._emit(SessionError(True, "the model keeps closing the connection "
+                                            f"(code {provider.close_code})",
+                                            source=MODEL_SOURCE))
                     return
                 await asyncio.sleep(self.backoff_s[attempt])
                 attempt += 1

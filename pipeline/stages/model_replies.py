@@ -11,9 +11,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-from ipc.schema import AgentAudio, AgentItemDone, AgentText, DataMsg, PlayoutFlush
+from ipc.schema import (
+    AgentAudio,
+    AgentItemDone,
+    AgentText,
+    AgentTextReply,
+    AgentTranscript,
+    AgentTranscriptDelta,
+    DataMsg,
+    FunctionCallRequested,
+    ModelError,
+    ModelEvent,
+    PlayoutFlush,
+    ResponseContentAdded,
+    ResponseCreated,
+    ResponseDone,
+    UserSpeechCommitted,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    UserTranscript,
+    UserTranscriptFailed,
+)
 from ipc.stats import StageStats
 from pipeline.providers import base as ev
 
@@ -23,7 +43,7 @@ SLICE_MS: Final = 100
 KEPT_ITEMS: Final = 16
 
 SendFn = Callable[[DataMsg], None]
-EmitFn = Callable[[str, dict[str, Any]], None]
+EmitFn = Callable[[ModelEvent], None]
 
 
 @dataclass
@@ -80,47 +100,39 @@ class ModelReplies:
         elif isinstance(e, ev.SpeechStarted):
             # Barge-in: playout goes silent at its next frame and reports what played.
             self.to_playout(PlayoutFlush(s, "speech_started", time.monotonic_ns()))
-            self.emit("user_started_speaking", {"item_id": e.item_id,
-                                                "audio_start_ms": e.audio_start_ms})
+            self.emit(UserStartedSpeaking(e.item_id, e.audio_start_ms))
         elif isinstance(e, ev.SpeechStopped):
-            self.emit("user_stopped_speaking", {"item_id": e.item_id,
-                                                "audio_end_ms": e.audio_end_ms})
+            self.emit(UserStoppedSpeaking(e.item_id, e.audio_end_ms))
         elif isinstance(e, ev.InputCommitted):
-            self.emit("user_speech_committed", {"item_id": e.item_id})
+            self.emit(UserSpeechCommitted(e.item_id))
         elif isinstance(e, ev.InputTranscriptDelta):
-            self.emit("user_transcript", {"item_id": e.item_id, "text": e.delta,
-                                          "final": False})
+            self.emit(UserTranscript(e.item_id, e.delta, final=False))
         elif isinstance(e, ev.InputTranscriptCompleted):
-            self.emit("user_transcript", {"item_id": e.item_id, "text": e.transcript,
-                                          "final": True})
+            self.emit(UserTranscript(e.item_id, e.transcript, final=True))
         elif isinstance(e, ev.InputTranscriptFailed):
-            self.emit("user_transcript_failed", {"item_id": e.item_id, "message": e.message})
+            self.emit(UserTranscriptFailed(e.item_id, e.message))
         elif isinstance(e, ev.TextDone):
             # A text-only answer (no audio): the agent layer decides how to recover.
-            self.emit("agent_text", {"item_id": e.item_id, "text": e.text})
+            self.emit(AgentTextReply(e.item_id, e.text))
         elif isinstance(e, ev.FunctionCall):
-            self.emit("function_call", {"item_id": e.item_id, "call_id": e.call_id,
-                                        "name": e.name, "arguments": e.arguments,
-                                        "response_id": e.response_id})
+            self.emit(FunctionCallRequested(e.item_id, e.call_id, e.name, e.arguments,
+                                            e.response_id))
         elif isinstance(e, ev.ResponseCreated):
             self.response_id = e.response_id
-            self.emit("response_created", {"response_id": e.response_id})
+            self.emit(ResponseCreated(e.response_id))
         elif isinstance(e, ev.ContentPartAdded):
             if e.part_type == "audio":
                 self._item(e.item_id, e.content_index)
-            self.emit("response_content_added", {"item_id": e.item_id,
-                                                 "content_index": e.content_index,
-                                                 "content_type": e.part_type})
+            self.emit(ResponseContentAdded(e.item_id, e.content_index, e.part_type))
         elif isinstance(e, ev.AudioDone):
             self._item_done(e.item_id, interrupted=False)
         elif isinstance(e, ev.TranscriptDone):
-            self.emit("agent_transcript", {"item_id": e.item_id, "text": e.transcript})
+            self.emit(AgentTranscript(e.item_id, e.transcript))
         elif isinstance(e, ev.ResponseDone):
             self._response_done(e)
         elif isinstance(e, ev.ProviderError):
             self.stats.count("model_errors")
-            self.emit("model_error", {"code": e.code, "message": e.message,
-                                      "event_id": e.event_id})
+            self.emit(ModelError(e.code, e.message, e.event_id))
 
     def _item(self, item_id: str, content_index: int) -> AudioItemState:
         """The state of an agent audio item, made on its first sign."""
@@ -145,9 +157,8 @@ class ModelReplies:
 
     def _release_text(self, state: AudioItemState) -> None:
         for delta in state.pending_text:
-            self.emit("agent_transcript_delta", {
-                "item_id": state.item_id, "content_index": state.content_index,
-                "delta": delta, "position": state.received})
+            self.emit(AgentTranscriptDelta(state.item_id, state.content_index, delta,
+                                           state.received))
         state.pending_text.clear()
 
     def _item_done(self, item_id: str, interrupted: bool) -> None:
@@ -166,10 +177,8 @@ class ModelReplies:
                 # the reply was cut: what is still playing of it ends as interrupted.
                 self.to_playout(AgentItemDone(self.session, item_id, True))
             self._item_done(item_id, interrupted)
-        self.emit("response_done", {
-            "response_id": e.response_id, "status": e.status, "reason": e.status_reason,
-            "input_tokens": e.input_tokens, "output_tokens": e.output_tokens,
-        })
+        self.emit(ResponseDone(e.response_id, e.status, e.status_reason, e.input_tokens,
+                               e.output_tokens))
         self.response_id = None
         # Keep received counts for truncation of what is still playing; forget the rest.
         if len(self.items) > KEPT_ITEMS:

@@ -17,21 +17,29 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from ipc.schema import (
     AgentAudio,
     AgentItemDone,
+    AgentPlayoutProgress,
+    AgentStartedSpeaking,
+    AgentStoppedSpeaking,
     AgentText,
     ControlMsg,
     DataMsg,
     PlayoutFlush,
     PlayoutInterrupt,
+    SessionClosed,
     SessionConfig,
+    SessionEvent,
     SessionNote,
+    SessionResumed,
+    SessionStarted,
     StreamEvent,
     TruncatePoint,
     UserAudio,
+    record_line,
 )
 from pipeline.logs import session_extra
 from pipeline.record.session_record import SessionRecord
@@ -101,8 +109,8 @@ class PlayoutStage(HotStage):
                             self._sink(cfg), bytearray(2 * frame_samples))
         self.playing[cfg.session] = sp
         self.due.schedule(cfg.session, clock.due_ns())
-        self._log_event(sp, "session_resumed" if resumed else "session_started",
-                        {"t0_ns": cfg.t0_ns, "pid": os.getpid()})
+        opened = SessionResumed if resumed else SessionStarted
+        self._log_event(sp, opened(cfg.t0_ns, os.getpid()))
 
     def _sink(self, cfg: SessionConfig) -> Sink:
         """Where the session's played frames go besides the record."""
@@ -117,9 +125,8 @@ class PlayoutStage(HotStage):
             return
         sp.sink.close()
         frames = sp.record.finalize()
-        self._log_event(sp, "session_closed", {"wav": str(sp.record.wav_path),
-                                               "frames": frames,
-                                               "duration_s": frames / sp.cfg.output_rate})
+        self._log_event(sp, SessionClosed(str(sp.record.wav_path), frames,
+                                          frames / sp.cfg.output_rate))
         sp.record.close()
 
     # -- inbound ---------------------------------------------------------------
@@ -142,7 +149,7 @@ class PlayoutStage(HotStage):
         elif isinstance(msg, PlayoutFlush):
             self._flush(sp, msg.reason, msg.onset_ns, now)
         elif isinstance(msg, StreamEvent):
-            self._log_event(sp, msg.kind, msg.data, origin="model", publish=msg.publish)
+            self._log_event(sp, msg.event, origin="model", publish=msg.publish)
         else:
             self.stats.count("frames_dropped.unexpected_type")
 
@@ -161,7 +168,7 @@ class PlayoutStage(HotStage):
                     self.send("model", TruncatePoint(sp.cfg.session, msg.item_id, 0, 0, 0,
                                                      sp.cfg.output_rate, msg.reason))
             else:
-                self._log_event(sp, msg.kind, msg.data, origin="agent")
+                self._log_event(sp, msg.event, origin="agent")
         else:
             super().on_control(msg)
 
@@ -207,9 +214,8 @@ class PlayoutStage(HotStage):
         for rx in result.first_rx_ns:
             self.stats.hop("model_rx_to_first_played").record_ns(now_ns - rx)
         for item, rx in zip(result.started, result.first_rx_ns, strict=True):
-            self._log_event(sp, "agent_started_speaking",
-                            {"item_id": item.item_id, "position": sp.clock.position(),
-                             "rx_to_play_ms": round((now_ns - rx) / 1e6, 2)})
+            self._log_event(sp, AgentStartedSpeaking(item.item_id, sp.clock.position(),
+                                                     round((now_ns - rx) / 1e6, 2)))
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.tick, sp.frame)
@@ -225,33 +231,29 @@ class PlayoutStage(HotStage):
         """Bus only (not events.jsonl): how much of each playing item has played."""
         for item in sp.queue.items.values():
             if item.started and not item.stopped:
-                self.emit(sp.cfg.session, "agent_playout_progress", {
-                    "item_id": item.item_id, "played": item.played,
-                    "t_ms": sp.clock.t_ms(time.monotonic_ns())})
+                self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, item.played),
+                          t_ms=sp.clock.t_ms(time.monotonic_ns()))
 
     def _stopped(self, sp: SessionPlayout, item: AgentItem) -> None:
         text = item.text + ("..." if item.interrupted else "")
-        self._log_event(sp, "agent_stopped_speaking", {
-            "item_id": item.item_id, "interrupted": item.interrupted,
-            "played_ms": round(item.played * 1000 / sp.cfg.output_rate, 1),
-            "received_ms": round(item.received * 1000 / sp.cfg.output_rate, 1),
-            "played_samples": item.played,
-            "text": text,
-        })
+        self._log_event(sp, AgentStoppedSpeaking(
+            item.item_id, item.interrupted,
+            played_ms=round(item.played * 1000 / sp.cfg.output_rate, 1),
+            received_ms=round(item.received * 1000 / sp.cfg.output_rate, 1),
+            played_samples=item.played, text=text))
 
     # -- events ----------------------------------------------------------------
-    def _log_event(self, sp: SessionPlayout, kind: str, data: dict[str, Any],
-                   origin: str = "playout", publish: bool = True) -> None:
+    def _log_event(self, sp: SessionPlayout, event: SessionEvent, origin: str = "playout",
+                   publish: bool = True) -> None:
         t_ms = sp.clock.t_ms(time.monotonic_ns())
-        record = {"t_ms": t_ms, "session": sp.cfg.session, "type": kind, "origin": origin, **data}
         try:
-            sp.record.log(record)
+            sp.record.log(record_line(sp.cfg.session, event, t_ms, origin))
         except OSError as exc:
             self.stats.count("event_log_errors")
             self.log.error("events.jsonl write failed: %s", exc,
                            extra=session_extra(sp.cfg.session))
         if publish:
-            self.emit(sp.cfg.session, kind, {"t_ms": t_ms, "origin": origin, **data})
+            self.emit(sp.cfg.session, event, t_ms, origin)
 
 
 def main(argv: list[str] | None = None) -> int:

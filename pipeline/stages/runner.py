@@ -28,6 +28,7 @@ from ipc.schema import (
     Hello,
     SessionConfig,
     SessionEnd,
+    SessionEvent,
     SessionStart,
     Shutdown,
     StageEvent,
@@ -122,8 +123,10 @@ class HotStage:
         """Send an already-encoded data message (one encode for several destinations)."""
         return send_data(self.push[dst], payload, self.stats, dst)
 
-    def emit(self, session: str, kind: str, data: dict[str, object] | None = None) -> None:
-        ev = StageEvent(session, self.name, kind, time.monotonic_ns(), dict(data or {}))
+    def emit(self, session: str, event: SessionEvent, t_ms: float | None = None,
+             origin: str = "") -> None:
+        """Publish a session event on the bus (``t_ms``, ``origin``: placed on the timeline)."""
+        ev = StageEvent(session, self.name, time.monotonic_ns(), event, t_ms, origin)
         send_event(self.events, ev, self.stats)
 
     def end_session(self, session: str) -> None:

@@ -30,8 +30,11 @@ from ipc.schema import (
     Ping,
     PlayoutInterrupt,
     Pong,
+    SessionClosed,
     SessionConfig,
     SessionEnd,
+    SessionError,
+    SessionEvent,
     SessionNote,
     SessionStart,
     Shutdown,
@@ -182,9 +185,9 @@ class Runtime:
         should its audio arrive later)."""
         self._send_control("playout", PlayoutInterrupt(sid, reason, item_id))
 
-    def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
+    def note(self, sid: str, event: SessionEvent) -> None:
         """Put an agent-layer event on the session timeline (events.jsonl)."""
-        self._send_control("playout", SessionNote(sid, kind, data))
+        self._send_control("playout", SessionNote(sid, event))
 
     def _close(self, s: Session) -> None:
         if not s.closed.done():
@@ -268,7 +271,7 @@ class Runtime:
         if s is None:
             return
         s.apply(ev)
-        if ev.kind == "error" and ev.data.get("fatal") and not s.ending:
+        if isinstance(ev.event, SessionError) and ev.event.fatal and not s.ending:
             log.error("session failed: %s", s.error, extra=session_extra(s.id))
             self.end_session(s.id)
         for listener in s.listeners:
@@ -276,7 +279,7 @@ class Runtime:
                 listener(ev)
             except Exception:  # user code must not take the supervisor down
                 log.exception("event listener failed", extra=session_extra(s.id))
-        if ev.kind == "session_closed":
+        if isinstance(ev.event, SessionClosed):
             self._close(s)
 
     async def _manage_loop(self) -> None:

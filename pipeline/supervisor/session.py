@@ -8,15 +8,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ipc.schema import (
     DEFAULT_MODEL_RATE,
+    AgentStartedSpeaking,
+    AgentStoppedSpeaking,
+    InputEnded,
+    InputProgress,
+    ModelDisconnected,
     ModelSpec,
+    ResponseCreated,
+    ResponseDone,
+    SessionClosed,
     SessionConfig,
+    SessionError,
     SessionSettings,
     StageEvent,
     Transport,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
 )
 
 _ids = itertools.count(1)
@@ -118,36 +128,36 @@ class Session:
         self.listeners.append(listener)
 
     def apply(self, ev: StageEvent) -> None:
-        d: dict[str, Any] = ev.data
-        k = ev.kind
-        if k == "input_progress":
-            self.progress_frame = max(self.progress_frame, int(d.get("frame", 0)))
+        e = ev.event
+        if isinstance(e, InputProgress):
+            self.progress_frame = max(self.progress_frame, e.frame)
             return
         self.last_activity = time.monotonic()
-        if k == "input_ended":
-            self.input_ended = True
-            self.input_ended_at = self.last_activity
-        elif k == "user_started_speaking":
-            self.user_speaking = True
-        elif k == "user_stopped_speaking":
-            self.user_speaking = False
-            self.turns.append(Turn(float(d.get("audio_end_ms", d.get("t_ms", 0.0)))))
-        elif k == "response_created":
-            self.responses.add(str(d.get("response_id")))
-        elif k == "response_done":
-            self.responses.discard(str(d.get("response_id")))
-        elif k == "agent_started_speaking":
-            self.agent_speaking = True
-            if self.turns and self.turns[-1].agent_start_ms is None:
-                self.turns[-1].agent_start_ms = float(d.get("t_ms", 0.0))
-        elif k == "agent_stopped_speaking":
-            self.agent_speaking = False
-        elif k == "model_disconnected":
-            self.responses.clear()
-        elif k == "error" and d.get("fatal"):
-            self.error = str(d.get("message", "unknown error"))
-        elif k == "session_closed":
-            self.wav = Path(str(d["wav"])) if d.get("wav") else None
+        match e:
+            case InputEnded():
+                self.input_ended = True
+                self.input_ended_at = self.last_activity
+            case UserStartedSpeaking():
+                self.user_speaking = True
+            case UserStoppedSpeaking():
+                self.user_speaking = False
+                self.turns.append(Turn(float(e.audio_end_ms)))
+            case ResponseCreated():
+                self.responses.add(e.response_id)
+            case ResponseDone():
+                self.responses.discard(e.response_id)
+            case AgentStartedSpeaking():
+                self.agent_speaking = True
+                if self.turns and self.turns[-1].agent_start_ms is None:
+                    self.turns[-1].agent_start_ms = ev.t_ms or 0.0
+            case AgentStoppedSpeaking():
+                self.agent_speaking = False
+            case ModelDisconnected():
+                self.responses.clear()
+            case SessionError(fatal=True):
+                self.error = e.message
+            case SessionClosed():
+                self.wav = Path(e.wav) if e.wav else None
 
     def quiet_since(self, now: float) -> float:
         busy = self.user_speaking or self.agent_speaking or bool(self.responses)

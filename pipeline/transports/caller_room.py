@@ -14,8 +14,9 @@ import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ipc.schema import ParticipantAttributes, SessionEvent, Transcription
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.room import SOURCE_MICROPHONE, RoomEvent
 
@@ -64,12 +65,11 @@ class AgentParticipant:
 
     async def set_attributes(self, attributes: dict[str, str]) -> None:
         self.attributes.update(attributes)
-        self._room.publish("participant_attributes", {"attributes": dict(attributes)})
+        self._room.publish(ParticipantAttributes(dict(attributes)))
 
     async def publish_transcription(self, participant: str, segment_id: str, text: str,
                                     final: bool) -> None:
-        self._room.publish("transcription", {"participant": participant, "segment_id":
-                                             segment_id, "text": text, "final": final})
+        self._room.publish(Transcription(participant, segment_id, text, final))
 
 
 class CallerRoom(EventEmitter[RoomEvent], ABC):
@@ -87,7 +87,7 @@ class CallerRoom(EventEmitter[RoomEvent], ABC):
         self.runtime: Runtime | None = None
         self.session_id: str | None = None
         self._connected = False
-        self._unsent: list[tuple[str, dict[str, Any]]] = []
+        self._unsent: list[SessionEvent] = []
         self._join_task: asyncio.Task[None] | None = None
 
     @abstractmethod
@@ -125,17 +125,17 @@ class CallerRoom(EventEmitter[RoomEvent], ABC):
     def bind_session(self, runtime: Runtime, session_id: str) -> None:
         """The pipeline session that carries this call; flushes what waited for it."""
         self.runtime, self.session_id = runtime, session_id
-        for kind, data in self._unsent:
-            self.publish(kind, data)
+        for event in self._unsent:
+            self.publish(event)
         self._unsent.clear()
         self.emit("session_bound", session_id)
 
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
+    def publish(self, event: SessionEvent) -> None:
         """Put an event on the call's timeline (events.jsonl)."""
         if self.runtime is None or self.session_id is None:
-            self._unsent.append((kind, data))
+            self._unsent.append(event)
             return
-        self.runtime.note(self.session_id, kind, data)
+        self.runtime.note(self.session_id, event)
 
     async def disconnect(self) -> None:
         self._connected = False

@@ -17,6 +17,7 @@ from ipc.runtime_dir import RuntimeDir
 from ipc.schema import (
     AgentAudio,
     AgentItemDone,
+    AgentStartedSpeaking,
     AgentText,
     CaptureFrame,
     FileTransport,
@@ -34,6 +35,7 @@ from ipc.schema import (
     StreamEvent,
     TruncatePoint,
     UserAudio,
+    UserStartedSpeaking,
     control_decoder,
     control_encoder,
     data_decoder,
@@ -56,7 +58,7 @@ DATA = [
     AgentItemDone("s1", "item_1", True),
     PlayoutFlush("s1", "speech_started", 77),
     TruncatePoint("s1", "item_1", 0, 480, 960, 24000),
-    StreamEvent("s1", "user_started_speaking", {"audio_start_ms": 10}, 5),
+    StreamEvent("s1", UserStartedSpeaking("item_1", 10, link="7.1"), 5),
 ]
 CONTROL = [Hello("dsp", 42), Ping(1, 2), Pong(1, 2), SessionStart(CFG, resumed=True),
            SessionEnd("s1"), StatsRequest(7), StatsReply(7, "dsp", 42, {"a": 1}, {"h": [1]}),
@@ -79,7 +81,7 @@ def test_control_messages_round_trip(msg: msgspec.Struct) -> None:
 
 
 def test_events_round_trip() -> None:
-    ev = StageEvent("s1", "playout", "agent_started_speaking", 9, {"t_ms": 1.5})
+    ev = StageEvent("s1", "playout", 9, AgentStartedSpeaking("item_1", 480, 2.5), 1.5, "playout")
     assert event_decoder.decode(event_encoder.encode(ev)) == ev
     stats = StageStats()
     assert decode_event([b"\xc1"], stats) is None and stats.counters == {"events_dropped.decode": 1}

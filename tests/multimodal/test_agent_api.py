@@ -16,9 +16,17 @@ from ipc.schema import (
     DeleteItem,
     MessageItem,
     ModelCommand,
+    ModelConnected,
+    ModelContextReplayed,
+    ModelDisconnected,
+    ResponseCreated,
+    ResponseDone,
+    SessionEvent,
     StageEvent,
     TextPart,
     UpdateSession,
+    UserSpeechCommitted,
+    UserTranscript,
 )
 from pipeline.agents import llm
 from pipeline.agents.multimodal import AgentTranscriptionOptions, MultimodalAgent
@@ -124,17 +132,17 @@ class _Runtime:
 
     def __init__(self) -> None:
         self.sent: list[ModelCommand] = []
-        self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.notes: list[SessionEvent] = []
 
     def send_model_commands(self, sid: str, commands: list[ModelCommand]) -> None:
         self.sent.extend(commands)
 
-    def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
-        self.notes.append((kind, data))
+    def note(self, sid: str, event: SessionEvent) -> None:
+        self.notes.append(event)
 
 
-def _event(kind: str, **data: Any) -> StageEvent:
-    return StageEvent("s", "playout", kind, 0, data)
+def _event(event: SessionEvent, t_ms: float | None = None) -> StageEvent:
+    return StageEvent("s", "playout", 0, event, t_ms)
 
 
 class Tools(llm.FunctionContext):
@@ -165,14 +173,14 @@ def test_session_replays_context_on_every_connect_and_settings_only_when_changed
         assert start.tools[0].parameters["required"] == ["location"]
         session.create_response()  # before the link is up: held
         assert rt.sent == []
-        session._on_event(_event("model_connected"))
+        session._on_event(_event(ModelConnected("")))
         assert [type(c) for c in rt.sent] == [CreateItem, CreateResponse]
         # A user turn and its transcript join the mirror; a reconnect replays them.
-        session._on_event(_event("user_speech_committed", item_id="u1"))
-        session._on_event(_event("user_transcript", item_id="u1", text="hi there", final=True))
-        session._on_event(_event("model_disconnected", code=1011))
+        session._on_event(_event(UserSpeechCommitted("u1")))
+        session._on_event(_event(UserTranscript("u1", "hi there", final=True)))
+        session._on_event(_event(ModelDisconnected(1011, None, recycled=False)))
         rt.sent.clear()
-        session._on_event(_event("model_connected"))
+        session._on_event(_event(ModelConnected("")))
         assert [type(c) for c in rt.sent] == [CreateItem, CreateItem]
         assert _texts(rt.sent) == ["Be brief.", "hi there"]
         # Tools changed after the start: sent now, and again on every later connect.
@@ -181,11 +189,11 @@ def test_session_replays_context_on_every_connect_and_settings_only_when_changed
         assert rt.sent == [UpdateSession(settings=session.session_settings())]
         assert rt.sent[0].settings.tools == () and rt.sent[0].settings.instructions == (
             "Your name is Ava.")
-        session._on_event(_event("model_disconnected", code=1011))
+        session._on_event(_event(ModelDisconnected(1011, None, recycled=False)))
         rt.sent.clear()
-        session._on_event(_event("model_connected"))
+        session._on_event(_event(ModelConnected("")))
         assert [type(c) for c in rt.sent] == [UpdateSession, CreateItem, CreateItem]
-        assert [n for n, _ in rt.notes] == ["model_context_replayed"] * 3
+        assert [type(n) for n in rt.notes] == [ModelContextReplayed] * 3
 
     asyncio.run(main())
 
@@ -195,19 +203,19 @@ def test_on_duplicate_policies_and_set_chat_ctx() -> None:
         session = RealtimeSession(local.RealtimeModel(), chat_ctx=None, fnc_ctx=None)
         rt = _Runtime()
         session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
-        session._on_event(_event("model_connected"))
+        session._on_event(_event(ModelConnected("")))
         rt.sent.clear()
         session.create_response("cancel_existing")
         session.create_response("cancel_new")  # one requested: ignored
         session.create_response("cancel_existing")  # cancel it, ask again
         session.create_response("keep_both")  # queued until the active one is done
         assert rt.sent == [CreateResponse(), CancelResponse(), CreateResponse()]
-        session._on_event(_event("response_created", response_id="r1", t_ms=0.0))
-        session._on_event(_event("response_created", response_id="r2", t_ms=1.0))
-        session._on_event(_event("response_done", response_id="r2", status="completed"))
+        session._on_event(_event(ResponseCreated("r1"), t_ms=0.0))
+        session._on_event(_event(ResponseCreated("r2"), t_ms=1.0))
+        session._on_event(_event(ResponseDone("r2", "completed", None, None, None)))
         assert rt.sent[-1] == CreateResponse()
         rt.sent.clear()
-        session._on_event(_event("user_speech_committed", item_id="u1"))
+        session._on_event(_event(UserSpeechCommitted("u1")))
         await session.set_chat_ctx(llm.ChatContext().append(text="hello", role="user"))
         assert [type(c) for c in rt.sent] == [DeleteItem, CreateItem]
         assert rt.sent[0] == DeleteItem(item_id="u1") and _texts(rt.sent) == ["hello"]
@@ -262,7 +270,7 @@ def test_session_spec_takes_the_models_capabilities_and_settings() -> None:
         assert [t.name for t in spec.settings.tools] == ["get_weather"]
         assert spec.model_spec().settings == spec.settings
         # The model stage sends these settings at every connect: the agent does not.
-        rt.sessions["s"].listener(_event("model_connected"))
+        rt.sessions["s"].listener(_event(ModelConnected("")))
         assert not any(isinstance(c, UpdateSession) for c in rt.sent)
         await agent.aclose()
 

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from ipc.schema import LoopbackTransport, StageEvent
+from ipc.schema import (
+    LoopbackTransport,
+    ModelConnected,
+    ParticipantAttributes,
+    SessionEvent,
+    StageEvent,
+)
 from pipeline.agents.job import JobContext
 from pipeline.agents.multimodal import MultimodalAgent
 from pipeline.agents.room import ATTRIBUTE_AGENT_STATE
@@ -27,9 +33,9 @@ class _Session:
     def on(self, listener: Any) -> None:
         self.listeners.append(listener)
 
-    def emit(self, kind: str, **data: Any) -> None:
+    def emit(self, event: SessionEvent) -> None:
         for listener in list(self.listeners):
-            listener(StageEvent(self.id, "model", kind, 0, data))
+            listener(StageEvent(self.id, "model", 0, event))
 
 
 class _Runtime:
@@ -38,15 +44,15 @@ class _Runtime:
     def __init__(self) -> None:
         self.specs: list[Any] = []
         self.sessions: dict[str, _Session] = {}
-        self.notes: list[tuple[str, dict[str, Any]]] = []
+        self.notes: list[SessionEvent] = []
 
     def start_session(self, spec: Any) -> _Session:
         self.specs.append(spec)
         session = self.sessions[f"s{len(self.specs)}"] = _Session(f"s{len(self.specs)}")
         return session
 
-    def note(self, sid: str, kind: str, data: dict[str, Any]) -> None:
-        self.notes.append((kind, data))
+    def note(self, sid: str, event: SessionEvent) -> None:
+        self.notes.append(event)
 
     def send_model_commands(self, sid: str, commands: list[Any]) -> None:
         pass
@@ -88,8 +94,8 @@ def test_agent_starts_the_call_on_the_loopback_rooms_transport(tmp_path: Path) -
         # The agent's state waits in the room until a session carries the call.
         assert runtime.notes == []
         ctx.room.bind_session(runtime, "s1")  # type: ignore[arg-type]
-        assert runtime.notes == [("participant_attributes",
-                                  {"attributes": {ATTRIBUTE_AGENT_STATE: "initializing"}})]
+        assert runtime.notes == [
+            ParticipantAttributes({ATTRIBUTE_AGENT_STATE: "initializing"})]
 
     asyncio.run(main())
 
@@ -116,7 +122,7 @@ def test_agent_builds_the_session_spec_on_the_loopback_transport(tmp_path: Path)
         assert runtime.specs[0].out_dir == tmp_path and runtime.specs[0].agent
         assert ctx.room.session_id == "s1"
         assert await asyncio.wait_for(ctx.session(), 1) is runtime.sessions["s1"]
-        runtime.sessions["s1"].emit("model_connected", link=1)
+        runtime.sessions["s1"].emit(ModelConnected("", link="1"))
         await asyncio.sleep(0)
         assert agent.state == "listening"
         await agent.aclose()

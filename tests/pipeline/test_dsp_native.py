@@ -21,6 +21,8 @@ import numpy as np
 from ipc.schema import (
     CaptureFrame,
     FileTransport,
+    LocalSpeechStarted,
+    LocalSpeechStopped,
     PlayoutFlush,
     SessionConfig,
     StreamEvent,
@@ -139,12 +141,15 @@ def test_dsp_local_vad_events_are_the_native_vad_bit_for_bit() -> None:
     flushes = [m for _, m in stage.messages if isinstance(m, PlayoutFlush)]
     events = [m for _, m in stage.messages if isinstance(m, StreamEvent)]
     assert all(dst == "playout" for dst, _ in stage.messages)
-    got = [(e.kind, e.data["sample"], e.data["onset_ns"]) for e in events]
+    speech = [e.event for e in events]
+    assert all(isinstance(e, LocalSpeechStarted | LocalSpeechStopped) for e in speech)
+    got = [(type(e), e.sample, e.onset_ns) for e in speech
+           if isinstance(e, LocalSpeechStarted | LocalSpeechStopped)]
     assert [f.onset_ns for f in flushes] == [
-        ns for kind, _, ns in got if kind == "local_speech_started"]
-    assert [kind for kind, _, _ in got] == ["local_speech_started", "local_speech_stopped"] * 2
+        ns for kind, _, ns in got if kind is LocalSpeechStarted]
+    assert [kind for kind, _, _ in got] == [LocalSpeechStarted, LocalSpeechStopped] * 2
     assert abs(got[0][1] / 24000 - 1.0) < 0.1 and abs(got[2][1] / 24000 - 6.575) < 0.1
-    names = {SPEECH_START: "local_speech_started", SPEECH_STOP: "local_speech_stopped"}
+    names = {SPEECH_START: LocalSpeechStarted, SPEECH_STOP: LocalSpeechStopped}
     # The fused kernel run directly ...
     _, fused = fused_chain(frames, vad_min_speech_ms=30, vad_min_silence_ms=500,
                            vad_prefix_padding_ms=300)

@@ -16,20 +16,27 @@ import pytest
 
 from ipc.schema import (
     AgentAudio,
+    AgentItemDeleted,
     AgentItemDone,
+    AgentItemTruncated,
     CancelResponse,
     CreateResponse,
     DataMsg,
     DeleteItem,
     FileTransport,
+    ModelConnected,
+    ModelDisconnected,
     ModelSpec,
     PlayoutFlush,
     SessionConfig,
+    SessionError,
+    SessionEvent,
     SessionSettings,
     ToolSpec,
     Truncate,
     TruncatePoint,
     UserAudio,
+    UserStartedSpeaking,
 )
 from ipc.stats import StageStats
 from pipeline.providers import base as ev
@@ -40,6 +47,7 @@ from tests.providers import fake
 from tests.providers.fake import FakeModel, FakeProvider
 
 T = TypeVar("T")
+E = TypeVar("E", bound=SessionEvent)
 SETTINGS = SessionSettings(instructions="Be brief.", input_transcription_model="whisper-1",
                            tools=(ToolSpec(name="f", parameters={"type": "object"}),))
 SPEC = ModelSpec(url="fake://model", name="m", settings=SETTINGS)
@@ -50,14 +58,11 @@ class Recorder:
     """What the link sent to playout and emitted as session events."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[SessionEvent] = []
         self.data: list[DataMsg] = []
 
-    def kinds(self) -> list[str]:
-        return [k for k, _ in self.events]
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [d for k, d in self.events if k == kind]
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
 
 
 async def until(check: Callable[[], T | None], timeout: float = 5.0) -> T:
@@ -75,7 +80,7 @@ def make_link(model: FakeModel | None = None, **kw: Any) -> tuple[ModelLink, Rec
                         transport=FileTransport("x", RATE, 1, 0), model_rate=16000,
                         provider=kw.pop("provider", "fake"), model=kw.pop("spec", SPEC))
     factory = model.create_provider if model is not None else None
-    link = ModelLink(cfg, rec.data.append, lambda k, d: rec.events.append((k, d)), StageStats(),
+    link = ModelLink(cfg, rec.data.append, rec.events.append, StageStats(),
                      factory=factory, backoff_s=kw.pop("backoff_s", (0.0, 0.0)),
                      min_life_s=kw.pop("min_life_s", 0.0))
     return link, rec
@@ -89,7 +94,7 @@ async def connected(model: FakeModel, **kw: Any) -> tuple[ModelLink, Recorder, F
     link, rec = make_link(model, **kw)
     link.start()
     provider = await model.wait_links(1)
-    await until(lambda: rec.of("model_connected"))
+    await until(lambda: rec.of(ModelConnected))
     return link, rec, provider
 
 
@@ -110,11 +115,11 @@ def test_connect_gives_the_settings_once_through_the_registry(
         link, rec = make_link()  # no factory: SessionConfig.provider picks it
         link.start()
         provider = await model.wait_links(1)
-        await until(lambda: rec.of("model_connected"))
+        await until(lambda: rec.of(ModelConnected))
         assert provider.spec == SPEC and provider.spec.settings == SETTINGS
         assert provider.rates == (16000, 24000)  # model_rate in, output_rate out
         assert provider.commands == []  # the settings went with the connect, not again
-        assert rec.of("model_connected") == [{"url": "fake://model", "link": f"{os.getpid()}.1"}]
+        assert rec.of(ModelConnected) == [ModelConnected("fake://model", link=f"{os.getpid()}.1")]
         await link.close()
         assert len(model.links) == 1
 
@@ -138,8 +143,8 @@ def test_speech_start_flushes_playout_and_is_reported() -> None:
     async def scenario() -> None:
         link, rec, provider = await connected(FakeModel())
         provider.push(ev.SpeechStarted("u1", 1200))
-        started = await until(lambda: rec.of("user_started_speaking"))
-        assert started[0]["item_id"] == "u1" and started[0]["audio_start_ms"] == 1200
+        started = await until(lambda: rec.of(UserStartedSpeaking))
+        assert started[0].item_id == "u1" and started[0].audio_start_ms == 1200
         flushes = [m for m in rec.data if isinstance(m, PlayoutFlush)]
         assert [(m.session, m.reason) for m in flushes] == [("s", "speech_started")]
         await link.close()
@@ -159,8 +164,8 @@ def test_truncation_at_what_was_heard_clamped_to_what_was_received() -> None:
             TruncatePoint("s", "it1", 0, 20000, 9600, RATE, "interrupt"))
         assert provider.commands[1:] == [
             CancelResponse(), Truncate(item_id="it1", content_index=0, audio_end_ms=400)]
-        assert [d["audio_end_ms"] for d in rec.of("agent_item_truncated")] == [200, 400]
-        assert rec.of("agent_item_deleted") == []
+        assert [d.audio_end_ms for d in rec.of(AgentItemTruncated)] == [200, 400]
+        assert rec.of(AgentItemDeleted) == []
         await link.close()
 
     run(scenario)
@@ -172,8 +177,8 @@ def test_nothing_played_deletes_the_item() -> None:
         await reply_with_audio(provider, rec, 4800)
         await link.on_truncate_point(TruncatePoint("s", "it1", 0, 0, 4800, RATE, "local_vad"))
         assert provider.commands == [CancelResponse(), DeleteItem(item_id="it1")]
-        assert [d["item_id"] for d in rec.of("agent_item_deleted")] == ["it1"]
-        assert rec.of("agent_item_truncated") == []
+        assert [d.item_id for d in rec.of(AgentItemDeleted)] == ["it1"]
+        assert rec.of(AgentItemTruncated) == []
         await link.close()
 
     run(scenario)
@@ -188,7 +193,7 @@ def test_no_truncation_when_the_provider_cannot_truncate() -> None:
         await link.on_truncate_point(TruncatePoint("s", "it1", 0, 0, 4800, RATE, "local_vad"))
         # The item is left as it is; the reply is still cancelled.
         assert provider.commands == [CancelResponse(), CancelResponse()]
-        assert rec.of("agent_item_truncated") == [] and rec.of("agent_item_deleted") == []
+        assert rec.of(AgentItemTruncated) == [] and rec.of(AgentItemDeleted) == []
         await link.close()
 
     run(scenario)
@@ -201,13 +206,13 @@ def test_a_dropped_link_ends_its_items_and_reconnects_with_the_settings() -> Non
         await reply_with_audio(first, rec, 4800)
         first.drop(1006, "gone")
         second = await model.wait_links(2)
-        await until(lambda: len(rec.of("model_connected")) == 2)
+        await until(lambda: len(rec.of(ModelConnected)) == 2)
         assert second.spec == SPEC and second.commands == []
         pid = os.getpid()
-        gone = rec.of("model_disconnected")
-        assert [(d["code"], d["reason"], d["recycled"], d["link"]) for d in gone] == [
+        gone = rec.of(ModelDisconnected)
+        assert [(d.code, d.reason, d.recycled, d.link) for d in gone] == [
             (1006, "gone", False, f"{pid}.1")]
-        assert [d["link"] for d in rec.of("model_connected")] == [f"{pid}.1", f"{pid}.2"]
+        assert [d.link for d in rec.of(ModelConnected)] == [f"{pid}.1", f"{pid}.2"]
         done = [m for m in rec.data if isinstance(m, AgentItemDone)]
         assert [(m.item_id, m.interrupted) for m in done] == [("it1", True)]
         # The new link owns the session: commands go to it, none to the old one.
@@ -223,8 +228,8 @@ def test_repeated_connect_failures_become_fatal() -> None:
         model = FakeModel(connect_errors=[ProviderConnectError("refused")] * 3)
         link, rec = make_link(model, backoff_s=(0.0, 0.0))
         link.start()
-        await until(lambda: any(d["fatal"] for d in rec.of("error")))
-        assert [d["fatal"] for d in rec.of("error")] == [False, False, True]
+        await until(lambda: any(d.fatal for d in rec.of(SessionError)))
+        assert [d.fatal for d in rec.of(SessionError)] == [False, False, True]
         assert model.attempts == 3 and model.links == []
         assert link._task is not None
         await until(link._task.done)
@@ -238,11 +243,11 @@ def test_a_rejected_key_is_fatal_at_once() -> None:
         model = FakeModel(connect_errors=[ProviderConnectError("bad key", fatal=True)])
         link, rec = make_link(model)
         link.start()
-        await until(lambda: rec.of("error"))
+        await until(lambda: rec.of(SessionError))
         assert link._task is not None
         await until(link._task.done)
-        assert rec.of("error") == [{"fatal": True, "message": "bad key", "source": "model",
-                                    "link": f"{os.getpid()}.0"}]
+        assert rec.of(SessionError) == [SessionError(True, "bad key", source="model",
+                                                     link=f"{os.getpid()}.0")]
         assert model.attempts == 1
 
     run(scenario)
@@ -255,9 +260,9 @@ def test_a_model_that_keeps_closing_the_connection_is_given_up() -> None:
         link.start()
         for n in (1, 2):
             (await model.wait_links(n)).drop(1011, "")
-        await until(lambda: any(d.get("fatal") for d in rec.of("error")))
-        assert len(model.links) == 2 and len(rec.of("model_disconnected")) == 2
-        assert "keeps closing" in rec.of("error")[-1]["message"]
+        await until(lambda: any(d.fatal for d in rec.of(SessionError)))
+        assert len(model.links) == 2 and len(rec.of(ModelDisconnected)) == 2
+        assert "keeps closing" in rec.of(SessionError)[-1].message
         await link.close()
 
     run(scenario)
@@ -267,9 +272,9 @@ def test_an_unknown_provider_is_a_fatal_error() -> None:
     async def scenario() -> None:
         link, rec = make_link(provider="nosuch")
         link.start()
-        await until(lambda: rec.of("error"))
-        error = rec.of("error")[0]
-        assert error["fatal"] and "nosuch" in error["message"]
+        await until(lambda: rec.of(SessionError))
+        error = rec.of(SessionError)[0]
+        assert error.fatal and "nosuch" in error.message
         await link.close()
 
     run(scenario)

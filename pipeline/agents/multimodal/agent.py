@@ -19,7 +19,17 @@ import asyncio
 import logging
 from typing import Any, Literal
 
-from ipc.schema import DEFAULT_MODEL_RATE, StageEvent
+from ipc.schema import (
+    DEFAULT_MODEL_RATE,
+    AgentPlayoutProgress,
+    AgentStartedSpeaking,
+    AgentStoppedSpeaking,
+    AgentTranscription,
+    LocalSpeechStarted,
+    StageEvent,
+    UserStoppedSpeaking,
+    UserTranscription,
+)
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
 from pipeline.agents.multimodal.agent_playout import PlayoutHandle
@@ -327,40 +337,39 @@ class MultimodalAgent(EventEmitter[EventTypes]):
 
     # -- pipeline events (the stages' view: playout, dsp) ------------------------------
     def _on_pipeline_event(self, ev: StageEvent) -> None:
-        d = ev.data
-        if ev.kind == "agent_playout_progress":
-            handle = self._handles.get(str(d.get("item_id")))
-            if handle is not None:
-                handle.on_progress(int(d.get("played", 0)))
-        elif ev.kind == "agent_started_speaking":
-            self._agent_started(d)
-        elif ev.kind == "agent_stopped_speaking":
-            self._agent_stopped(d)
-        elif ev.kind == "user_stopped_speaking":
-            self._metrics.user_end_ms = float(d.get("t_ms", 0.0))
-        elif ev.kind == "local_speech_started":
-            # dsp's VAD already flushed playout; the model stage cancels and truncates.
-            self._update_state("listening")
+        e = ev.event
+        match e:
+            case AgentPlayoutProgress():
+                handle = self._handles.get(e.item_id)
+                if handle is not None:
+                    handle.on_progress(e.played)
+            case AgentStartedSpeaking():
+                self._agent_started(e, ev.t_ms or 0.0)
+            case AgentStoppedSpeaking():
+                self._agent_stopped(e)
+            case UserStoppedSpeaking():
+                self._metrics.user_end_ms = ev.t_ms or 0.0
+            case LocalSpeechStarted():
+                # dsp's VAD already flushed playout; the model stage cancels and truncates.
+                self._update_state("listening")
 
-    def _agent_started(self, d: dict[str, Any]) -> None:
-        handle = self._handles.get(str(d.get("item_id")))
+    def _agent_started(self, e: AgentStartedSpeaking, t_ms: float) -> None:
+        handle = self._handles.get(e.item_id)
         if handle is not None:
             handle.started = True
-        self._metrics.started(str(d.get("item_id")), float(d.get("t_ms", 0.0)),
-                              float(d.get("rx_to_play_ms", 0.0)))
+        self._metrics.started(e.item_id, t_ms, e.rx_to_play_ms)
         self.emit("agent_started_speaking")
         self._update_state("speaking")
 
-    def _agent_stopped(self, d: dict[str, Any]) -> None:
-        item_id = str(d.get("item_id"))
-        interrupted = bool(d.get("interrupted"))
+    def _agent_stopped(self, e: AgentStoppedSpeaking) -> None:
+        item_id, interrupted = e.item_id, e.interrupted
         handle = self._handles.pop(item_id, None)
         self.emit("agent_stopped_speaking")
         self._update_state("listening")
         if handle is None:
             return
-        received = round(float(d.get("received_ms", 0.0)) * handle.sample_rate / 1000)
-        text = handle.on_stopped(int(d.get("played_samples", 0)), received, interrupted)
+        received = round(e.received_ms * handle.sample_rate / 1000)
+        text = handle.on_stopped(e.played_samples, received, interrupted)
         if self._playing_handle is handle:
             self._playing_handle = None
         if text:
@@ -380,13 +389,12 @@ class MultimodalAgent(EventEmitter[EventTypes]):
 
     def _publish_agent(self, handle: PlayoutHandle, segment: TranscriptSegment) -> None:
         if self._room is not None:
-            self._room.publish("agent_transcription", {
-                "segment_id": segment.id, "item_id": handle.item_id, "text": segment.text,
-                "final": segment.final, "released_words": handle.released_words})
+            self._room.publish(AgentTranscription(segment.id, handle.item_id, segment.text,
+                                                  segment.final, handle.released_words))
 
     def _publish_user(self, text: str, *, final: bool) -> None:
         if self._room is not None and self._opts.user_transcription:
-            self._room.publish("user_transcription", {"text": text, "final": final})
+            self._room.publish(UserTranscription(text, final))
 
     def _spawn(self, coro: Any) -> None:
         loop = self._loop or asyncio.get_running_loop()

@@ -22,19 +22,36 @@ import msgspec
 
 from ipc.schema import (
     DEFAULT_MODEL_RATE,
+    AgentItemDeleted,
+    AgentTextReply,
+    AgentTranscript,
+    AgentTranscriptDelta,
     AudioPart,
     CancelResponse,
     CommitInput,
     CreateItem,
     CreateResponse,
     DeleteItem,
+    FunctionCallRequested,
     MessageItem,
     ModelCommand,
+    ModelConnected,
+    ModelContextReplayed,
+    ModelDisconnected,
+    ModelError,
+    ModelEvent,
+    ResponseContentAdded,
+    ResponseCreated,
+    ResponseDone,
     SessionSettings,
     StageEvent,
     ToolSpec,
     Truncate,
     UpdateSession,
+    UserSpeechCommitted,
+    UserStartedSpeaking,
+    UserStoppedSpeaking,
+    UserTranscript,
 )
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext, build_tool_schema
@@ -75,7 +92,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._requested = 0  # responses asked for, not yet created
         self._create_after_active = False
         self._timing: ResponseTiming | None = None
-        self._link: object = None  # the model link whose events count
+        self._link: str | None = None  # the model link whose events count
         self._calls = FunctionCallRunner(self, tool_timeout_s)
         self.replays = 0
 
@@ -207,32 +224,57 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         items = self._context_items()
         self.replays += 1
         self._runtime.send_model_commands(self.session_id, replay + items + self._pending)
-        self._runtime.note(self.session_id, "model_context_replayed",
-                           {"items": len(items), "pending": len(self._pending)})
+        self._runtime.note(self.session_id,
+                           ModelContextReplayed(items=len(items), pending=len(self._pending)))
         self._pending.clear()
         if not self._init_sync_task.done():
             self._init_sync_task.set_result(None)
 
     # -- events from the pipeline ---------------------------------------------------
     def _on_event(self, ev: StageEvent) -> None:
-        d, kind = ev.data, ev.kind
-        handler = _HANDLERS.get(kind)
-        if handler is None:
+        e = ev.event
+        if not isinstance(e, ModelEvent):
             return
-        link = d.get("link")
-        if kind == "model_connected":
-            self._link = link
-        elif link is not None and link != self._link and kind != "model_disconnected":
+        if isinstance(e, ModelConnected):
+            self._link = e.link
+        elif e.link and e.link != self._link and not isinstance(e, ModelDisconnected):
             # Sent on a link that is gone, overtaken by the new link's (faster, direct)
             # model_connected: its response state is void.
             return
-        handler(self, d)
+        match e:
+            case ModelConnected():
+                self._on_connected()
+            case ModelDisconnected():
+                self._model_disconnected(e)
+            case UserStartedSpeaking():
+                self.emit("input_speech_started")
+            case UserStoppedSpeaking():
+                self.emit("input_speech_stopped")
+            case UserSpeechCommitted():
+                self._committed(e)
+            case UserTranscript():
+                self._user_transcript(e)
+            case ResponseCreated():
+                self._response_created(e, ev.t_ms)
+            case ResponseContentAdded():
+                self._content_added(e)
+            case AgentTranscriptDelta():
+                self.emit("response_transcript_delta", e.item_id, e.delta, e.position)
+            case AgentTranscript():
+                self._content_done(e.item_id, e.text, "audio")
+            case AgentTextReply():
+                self._content_done(e.item_id, e.text, "text")
+            case FunctionCallRequested():
+                self._calls.collect(e.call_id, e.name, e.arguments, e.item_id)
+            case ResponseDone():
+                self._response_done(e, ev.t_ms)
+            case AgentItemDeleted():
+                self._forget(e.item_id)
+            case ModelError():
+                self._model_error(e)
 
-    def _model_connected(self, d: dict[str, Any]) -> None:
-        self._on_connected()
-
-    def _model_disconnected(self, d: dict[str, Any]) -> None:
-        if d.get("link") != self._link:
+    def _model_disconnected(self, e: ModelDisconnected) -> None:
+        if e.link != self._link:
             return  # an older link's farewell, after the new one connected
         self._connected = False
         if self.active_response is not None:
@@ -242,58 +284,42 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._requested = 0
         self._create_after_active = False
 
-    def _speech_started(self, d: dict[str, Any]) -> None:
-        self.emit("input_speech_started")
-
-    def _speech_stopped(self, d: dict[str, Any]) -> None:
-        self.emit("input_speech_stopped")
-
-    def _committed(self, d: dict[str, Any]) -> None:
-        self._chat_ctx.messages.append(ChatMessage(role="user", id=str(d["item_id"]),
-                                                   content=""))
+    def _committed(self, e: UserSpeechCommitted) -> None:
+        self._chat_ctx.messages.append(ChatMessage(role="user", id=e.item_id, content=""))
         self.emit("input_speech_committed")
 
-    def _user_transcript(self, d: dict[str, Any]) -> None:
-        ev = InputTranscription(str(d["item_id"]), str(d.get("text", "")))
-        if d.get("final"):
+    def _user_transcript(self, e: UserTranscript) -> None:
+        ev = InputTranscription(e.item_id, e.text)
+        if e.final:
             self._update_conversation_item_content(ev.item_id, ev.transcript)
             self.emit("input_speech_transcription_completed", ev)
         else:
             self.emit("input_speech_transcription_delta", ev)
 
-    def _response_created(self, d: dict[str, Any]) -> None:
+    def _response_created(self, e: ResponseCreated, t_ms: float | None) -> None:
         self._requested = max(0, self._requested - 1)
-        self.active_response = str(d["response_id"])
-        self._timing = ResponseTiming(self.active_response, float(d.get("t_ms", 0.0)))
+        self.active_response = e.response_id
+        self._timing = ResponseTiming(self.active_response, t_ms or 0.0)
         self.emit("response_created", self.active_response)
 
-    def _content_added(self, d: dict[str, Any]) -> None:
-        info = ContentInfo(self.active_response or "", str(d["item_id"]),
-                           int(d.get("content_index", 0)), str(d.get("content_type", "audio")))
+    def _content_added(self, e: ResponseContentAdded) -> None:
+        info = ContentInfo(self.active_response or "", e.item_id, e.content_index,
+                           e.content_type)
         if not any(m.id == info.item_id for m in self._chat_ctx.messages):
             self._chat_ctx.messages.append(ChatMessage(role="assistant", id=info.item_id,
                                                        content=""))
         self.emit("response_content_added", info)
 
-    def _transcript_delta(self, d: dict[str, Any]) -> None:
-        self.emit("response_transcript_delta", str(d["item_id"]), str(d.get("delta", "")),
-                  int(d.get("position", 0)))
-
-    def _content_done(self, d: dict[str, Any], content_type: str) -> None:
-        text = str(d.get("text", ""))
-        info = ContentInfo(self.active_response or "", str(d["item_id"]), 0, content_type, text)
+    def _content_done(self, item_id: str, text: str, content_type: str) -> None:
+        info = ContentInfo(self.active_response or "", item_id, 0, content_type, text)
         self._update_conversation_item_content(info.item_id, text)
         self.emit("response_content_done", info)
 
-    def _function_call(self, d: dict[str, Any]) -> None:
-        self._calls.collect(str(d.get("call_id", "")), str(d.get("name") or ""),
-                            str(d.get("arguments", "")), str(d["item_id"]))
-
-    def _response_done(self, d: dict[str, Any]) -> None:
+    def _response_done(self, e: ResponseDone, t_ms: float | None) -> None:
         timing = self._timing
         self.active_response = None
         if timing is not None:
-            timing.done(d)
+            timing.done(e, t_ms)
             self.emit("response_done", timing)
         if self._calls.pending:
             self._calls.run_collected()
@@ -301,34 +327,12 @@ class RealtimeSession(EventEmitter[SessionEventName]):
             self._create_after_active = False
             self._request_response()
 
-    def _item_deleted(self, d: dict[str, Any]) -> None:
-        self._forget(str(d["item_id"]))
-
     def _forget(self, item_id: str) -> None:
         """Drop an item from our copy of the conversation."""
         self._chat_ctx.messages = [m for m in self._chat_ctx.messages if m.id != item_id]
 
-    def _model_error(self, d: dict[str, Any]) -> None:
-        log.warning("model error: %s (%s)", d.get("message"), d.get("code"))
-        if d.get("code") == "conversation_already_has_active_response":
+    def _model_error(self, e: ModelError) -> None:
+        log.warning("model error: %s (%s)", e.message, e.code)
+        if e.code == "conversation_already_has_active_response":
             self._requested = max(0, self._requested - 1)
-        self.emit("error", d)
-
-
-_HANDLERS: dict[str, Any] = {
-    "model_connected": RealtimeSession._model_connected,
-    "model_disconnected": RealtimeSession._model_disconnected,
-    "user_started_speaking": RealtimeSession._speech_started,
-    "user_stopped_speaking": RealtimeSession._speech_stopped,
-    "user_speech_committed": RealtimeSession._committed,
-    "user_transcript": RealtimeSession._user_transcript,
-    "response_created": RealtimeSession._response_created,
-    "response_content_added": RealtimeSession._content_added,
-    "agent_transcript_delta": RealtimeSession._transcript_delta,
-    "agent_transcript": lambda s, d: s._content_done(d, "audio"),
-    "agent_text": lambda s, d: s._content_done(d, "text"),
-    "function_call": RealtimeSession._function_call,
-    "response_done": RealtimeSession._response_done,
-    "agent_item_deleted": RealtimeSession._item_deleted,
-    "model_error": RealtimeSession._model_error,
-}
+        self.emit("error", e)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ipc.schema import ResponseDone
+
 SessionEventName = Literal[
     "input_speech_started",
     "input_speech_stopped",
@@ -58,11 +60,12 @@ class ResponseTiming:
     output_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def done(self, d: dict[str, Any]) -> None:
-        self.done_ms = float(d.get("t_ms", self.created_ms))
-        self.status = str(d.get("status", "completed"))
-        self.input_tokens = d.get("input_tokens")
-        self.output_tokens = d.get("output_tokens")
+    def done(self, e: ResponseDone, t_ms: float | None) -> None:
+        """The response ended (``e``) at ``t_ms`` on the timeline (None: not placed)."""
+        self.done_ms = self.created_ms if t_ms is None else t_ms
+        self.status = e.status
+        self.input_tokens = e.input_tokens
+        self.output_tokens = e.output_tokens
 
     @property
     def cancelled(self) -> bool:

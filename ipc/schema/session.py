@@ -1,0 +1,135 @@
+"""What a session is: its caller's transport, its model and the model's settings."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import msgspec
+
+DEFAULT_MODEL_RATE: Final = 24000  # the Realtime API's pcm16 rate
+
+
+class TurnDetection(msgspec.Struct, frozen=True, gc=False, kw_only=True,
+                    forbid_unknown_fields=True):
+    """The model's own turn detection; ``None`` in the settings means manual commits.
+
+    Validated on construction and on decode, so a bad start message cannot build it.
+    """
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    create_response: bool = True
+    interrupt_response: bool = True
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"  # semantic_vad only
+
+    def __post_init__(self) -> None:
+        if self.type not in _TURN_TYPES:
+            raise ValueError(f"TurnDetection.type must be one of {_TURN_TYPES}, got {self.type!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"TurnDetection.threshold must be in [0, 1], got {self.threshold!r}")
+        if self.prefix_padding_ms < 0:
+            raise ValueError(
+                f"TurnDetection.prefix_padding_ms must be >= 0, got {self.prefix_padding_ms!r}")
+        if self.silence_duration_ms <= 0:
+            raise ValueError("TurnDetection.silence_duration_ms must be > 0, got "
+                             f"{self.silence_duration_ms!r}")
+        if self.eagerness not in _EAGERNESS:
+            raise ValueError(
+                f"TurnDetection.eagerness must be one of {_EAGERNESS}, got {self.eagerness!r}")
+
+
+_TURN_TYPES: Final = ("server_vad", "semantic_vad")
+_EAGERNESS: Final = ("low", "medium", "high", "auto")
+
+Modality = Literal["audio", "text"]
+
+
+class ToolSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """A function the model may call; ``parameters`` is its JSON schema."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class SessionSettings(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """A model session's settings, in no provider's words. The model stage sends them
+    at every connect; the agent sends them again (``UpdateSession``) only on a change."""
+
+    instructions: str = ""
+    voice: str = "alloy"
+    modalities: tuple[Modality, ...] = ("audio",)
+    temperature: float | None = None  # None: the provider's default (some have none)
+    turn_detection: TurnDetection | None = msgspec.field(default_factory=TurnDetection)
+    input_transcription_model: str | None = None  # None: no user transcript
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"  # "auto" | "none" | "required" | a tool's name
+    max_output_tokens: int | None = None  # None: the provider's maximum
+
+
+class ModelSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """Which model a session talks to, and what it starts every connection with."""
+
+    url: str = ""
+    api_key: str = ""
+    name: str = "gpt-realtime"
+    protocol: str = ""  # the provider's wire dialect ("" = its default; OpenAI: ga | beta)
+    # Reconnect before the provider's session time cap (0: never).
+    max_session_s: float = 0.0
+    settings: SessionSettings = msgspec.field(default_factory=SessionSettings)
+
+
+class _Transport(msgspec.Struct, frozen=True, gc=False, tag_field="kind"):
+    """Base of the transport specs: where a session's caller audio comes from and where
+    the agent's goes. ``kind`` names the package that serves it
+    (``pipeline.transports.<kind>``); the file transport is served by capture, every
+    other kind by the edge stage."""
+
+
+class FileTransport(_Transport, tag="file", frozen=True):
+    """A WAV file plays the caller; the call's only output is the session record."""
+
+    input_path: str
+    input_rate: int
+    input_channels: int
+    input_frames: int
+    realtime: bool = True  # paced on the timeline, or as fast as dsp takes it
+    tail_silence_ms: int = 1500  # silence after the file: the line stays open
+
+
+class LoopbackTransport(_Transport, tag="loopback", frozen=True):
+    """A test peer on this host (tests/transports/loopback): a live connection both ways."""
+
+    address: str  # "127.0.0.1:PORT" of the peer the edge stage connects to
+
+
+Transport = FileTransport | LoopbackTransport
+
+
+class SessionConfig(msgspec.Struct, frozen=True, gc=False):
+    """Everything every stage needs to serve one session; sent at start and replayed
+    to a restarted stage."""
+
+    session: str
+    t0_ns: int  # timeline origin; frame k of the input is due at t0 + k * frame
+    out_dir: str  # the session record: events.jsonl, conversation.wav
+    transport: Transport
+    resume_frame: int = 0
+    frame_ms: int = 10
+    # The rate dsp resamples the caller to: the model's input_audio_sample_rate.
+    model_rate: int = DEFAULT_MODEL_RATE
+    chunk_ms: int = 100
+    output_rate: int = 24000
+    playout_frame_ms: int = 20
+    # The model stage's provider module (pipeline/providers/registry.py) and its model.
+    provider: str = "openai"
+    model: ModelSpec = msgspec.field(default_factory=ModelSpec)
+    # An agent (MultimodalAgent) drives this session from the supervisor: playout
+    # reports playback progress so the agent can pace its transcript.
+    agent: bool = False
+    # Local VAD in dsp (barge-in before the model hears the user); 0 disables it.
+    local_vad_min_speech_ms: int = 0
+    local_vad_threshold_db: float = 0.0  # 0: the kernel's default
+
