@@ -395,9 +395,9 @@ def gil_check(frames: list[bytes], reps: int = 5) -> dict[str, Any]:
     itself runs without the GIL. The control (sha256 of 64 KiB, surely GIL-free) tells
     whether a second core was free at all.
     """
+    from benchmarks.gil_scaling import wall_time
     from native.resample import Resampler
     from native.vad import Vad
-    from tests.native.scaling import wall_time
 
     blocks = [b"".join(frames[i:i + 10]) for i in range(0, len(frames) - 9, 10)]
 
