@@ -26,7 +26,7 @@ def _top_level_imports(path: Path) -> set[str]:
     text = path.read_text()
     if path.suffix == ".pyx":
         return {a or b for a, b in _IMPORT_LINE.findall(text)}
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
             names.update(a.name.split(".")[0] for a in node.names)
