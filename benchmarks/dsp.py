@@ -55,6 +55,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_json  # noqa: E402
 from native.convert import downmix_s16  # noqa: E402
 from pipeline.transports.file.wav_reader import WavSource  # noqa: E402
 
@@ -585,11 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         "gil": gil,
     }
     report(results, gil)
-    text = json.dumps(doc, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_json(doc, args.json)
     return 0
 
 

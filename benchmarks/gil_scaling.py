@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import os
 import sys
@@ -30,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_json  # noqa: E402
 from native import convert  # noqa: E402
 from native.chunker import Chunker  # noqa: E402
 from native.inbound_chain import InboundChain  # noqa: E402
@@ -183,11 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<22} {r['one_thread_s']:>10.3f} {r['two_threads_s']:>11.3f} "
               f"{r['ratio']:>6.2f}")
     doc = {"cpus": os.cpu_count(), "load": os.getloadavg()[0], "kernels": results}
-    text = json.dumps(doc, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_json(doc, args.json)
     return 0
 
 

@@ -10,7 +10,6 @@ its 10 ms at 16 and 32 kHz bracket ours. Frames come from the labelled test set
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import timeit
 from collections.abc import Callable
@@ -21,6 +20,7 @@ import webrtcvad
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_json  # noqa: E402
 from native.vad import Vad  # noqa: E402
 from tests.reference.vad_testset import build  # noqa: E402
 
@@ -48,11 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         results[f"webrtcvad_{rate // 1000}k_10ms_us"] = per_frame_us(call, args.calls)
     for name, us in results.items():
         print(f"{name:<24} {us:8.2f} us/frame")
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_json(results, args.json)
     return 0
 
 

@@ -33,7 +33,7 @@ from pipeline.supervisor.session import SessionSpec, SessionSummary
 from pipeline.transports.file.spec import file_transport
 from tests.pipeline.audio_checks import max_ncc, onset_after, read_mono, read_stereo
 
-FAST_HEARTBEAT = ArbiterOptions(heartbeat_interval_s=0.2, heartbeat_timeout_s=1.5)
+FAST_HEARTBEAT = ArbiterOptions(heartbeat_interval_s=0.2, heartbeat_timeout_s=3.0)
 
 
 def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path,
