@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ipc.protocol_trace import TRACE_ENV
-from pipeline.model_server.launcher import LocalModelServer
+from pipeline.model_server.launcher import ModelServerProcess
 from tests.protocol_trace_check import check_trace_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def protocol_trace(
 @pytest.fixture(scope="session")
 def model_url() -> Iterator[str]:
     """The bundled offline model server (echo engine), on loopback, for the whole test run."""
-    with LocalModelServer(["--engine", "echo"]) as server:
+    with ModelServerProcess(["--engine", "echo"]) as server:
         yield server.url
 
 
