@@ -29,7 +29,7 @@ from pipeline.agents import llm  # noqa: E402
 from pipeline.agents.job import JobContext  # noqa: E402
 from pipeline.agents.multimodal import MultimodalAgent  # noqa: E402
 from pipeline.agents.vad import VAD  # noqa: E402
-from pipeline.plugins.offline import realtime as local  # noqa: E402
+from pipeline.plugins.offline import realtime as offline  # noqa: E402
 from tests.multimodal.agent_harness import run_call, script_wav  # noqa: E402
 from tests.pipeline.audio_checks import read_stereo  # noqa: E402
 
@@ -48,7 +48,7 @@ def one_run(tmp: Path, local_vad: bool) -> dict[str, float]:
     script_wav(tmp / "in.wav", [(0.5, "weather_paris"), (5.0, "your_name")], total_s=9.0)
 
     async def make(ctx: JobContext) -> MultimodalAgent:
-        return MultimodalAgent(model=local.RealtimeModel(), fnc_ctx=Weather(),
+        return MultimodalAgent(model=offline.RealtimeModel(), fnc_ctx=Weather(),
                                vad=VAD.load() if local_vad else None)
 
     rec = run_call(tmp / "in.wav", tmp / "out", make)

@@ -55,6 +55,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_json  # noqa: E402
 from native.convert import downmix_s16  # noqa: E402
 from pipeline.transports.file.wav_reader import WavSource  # noqa: E402
 
@@ -395,9 +396,9 @@ def gil_check(frames: list[bytes], reps: int = 5) -> dict[str, Any]:
     itself runs without the GIL. The control (sha256 of 64 KiB, surely GIL-free) tells
     whether a second core was free at all.
     """
+    from benchmarks.gil_scaling import wall_time
     from native.resample import Resampler
     from native.vad import Vad
-    from tests.native.scaling import wall_time
 
     blocks = [b"".join(frames[i:i + 10]) for i in range(0, len(frames) - 9, 10)]
 
@@ -451,10 +452,10 @@ def gil_check(frames: list[bytes], reps: int = 5) -> dict[str, Any]:
             "loadavg_1min": round(os.getloadavg()[0], 2)}
 
 
-def run_child(name: str, seconds: float, block: int) -> dict[str, Any]:
+def run_child(name: str, seconds: float, block: int, gil_reps: int) -> dict[str, Any]:
     frames = load_frames(WARMUP_FRAMES + round(seconds * 100))
     if name == "gil":
-        return gil_check(frames)
+        return gil_check(frames, gil_reps)
     result: dict[str, Any]
     counters: VoxpipeChain | KernelsChain | PlainChain | LivekitChain | PipecatChain
     if name == "voxpipe":
@@ -478,12 +479,13 @@ def run_child(name: str, seconds: float, block: int) -> dict[str, Any]:
     return result
 
 
-def spawn(name: str, seconds: float, block: int) -> dict[str, Any]:
+def spawn(name: str, seconds: float, block: int, gil_reps: int = 5) -> dict[str, Any]:
     """Run one chain in a fresh process; a peer that is missing or fails is skipped."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, __file__, "--child", name, "--child-out", str(out),
-               "--seconds", str(seconds), "--block-frames", str(block)]
+               "--seconds", str(seconds), "--block-frames", str(block),
+               "--gil-reps", str(gil_reps)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
                                   check=False)
@@ -496,9 +498,9 @@ def spawn(name: str, seconds: float, block: int) -> dict[str, Any]:
         return result
 
 
-def child_main(name: str, out: Path, seconds: float, block: int) -> int:
+def child_main(name: str, out: Path, seconds: float, block: int, gil_reps: int) -> int:
     try:
-        result = run_child(name, seconds, block)
+        result = run_child(name, seconds, block, gil_reps)
     except ImportError as exc:
         fix = ("python setup.py build_ext --inplace" if name in ("voxpipe", "kernels", "gil")
                else "pip install -e '.[bench]'")
@@ -547,12 +549,14 @@ def main(argv: list[str] | None = None) -> int:
                     + ",".join(PEERS))
     ap.add_argument("--block-frames", type=int, default=100, help="frames per timed block")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--gil-reps", type=int, default=5,
+                    help="interleaved 1/2-thread pairs of the GIL check (best counts)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     block = max(1, min(args.block_frames, round(args.seconds * 100)))
     if args.child:
-        return child_main(args.child, args.child_out, args.seconds, block)
+        return child_main(args.child, args.child_out, args.seconds, block, args.gil_reps)
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     unknown = set(peers) - set(PEERS)
     if unknown:
@@ -570,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     if "voxpipe" in peers:
         print("measuring GIL release (voxpipe chain, 1 vs 2 threads) ...", file=sys.stderr,
               flush=True)
-        gil = spawn("gil", args.seconds, block)
+        gil = spawn("gil", args.seconds, block, args.gil_reps)
     doc = {
         "config": {"seconds": args.seconds, "block_frames": block,
                    "warmup_frames": WARMUP_FRAMES, "in_rate": IN_RATE, "out_rate": OUT_RATE,
@@ -582,11 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         "gil": gil,
     }
     report(results, gil)
-    text = json.dumps(doc, indent=2)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    write_json(doc, args.json)
     return 0
 
 

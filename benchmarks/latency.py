@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ipc.stats import percentiles  # noqa: E402
-from pipeline.model_server.launcher import LocalModelServer  # noqa: E402
+from pipeline.model_server.launcher import ModelServerProcess  # noqa: E402
 from pipeline.supervisor.runtime import Runtime  # noqa: E402
 from pipeline.supervisor.session import SessionSpec  # noqa: E402
 from pipeline.transports.file.spec import file_transport  # noqa: E402
@@ -52,7 +52,7 @@ def _cpu(pid: int) -> float:
 async def run(n: int, wav: Path, out_root: Path, stagger_s: float,
               engine: str = "echo") -> dict[str, Any]:
     # The echo engine by default: it answers in ~1 ms, so what is measured is the pipeline.
-    server = LocalModelServer(["--engine", engine])
+    server = ModelServerProcess(["--engine", engine])
     url = await asyncio.to_thread(server.start)
     assert server.proc is not None
     server_pid = server.proc.pid

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ipc.stats import percentiles  # noqa: E402
-from pipeline.model_server.launcher import LocalModelServer  # noqa: E402
+from pipeline.model_server.launcher import ModelServerProcess  # noqa: E402
 
 SR = 24_000
 CHUNK_MS = 20
@@ -111,7 +111,7 @@ async def run_level(url: str, sessions: int, requests: list[tuple[str, npt.NDArr
 
 async def main_async(levels: list[int], limit: int | None) -> dict[str, Any]:
     requests = load_requests(limit)
-    server = LocalModelServer(["--engine", "dialogue"], start_timeout_s=60.0)
+    server = ModelServerProcess(["--engine", "dialogue"], start_timeout_s=60.0)
     url = await asyncio.to_thread(server.start)
     try:
         results = [await run_level(url, n, requests) for n in levels]

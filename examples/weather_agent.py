@@ -4,7 +4,7 @@
         --out out/agent
 
 The tools run in the supervisor process; audio never passes through this file.
-Swap ``local.RealtimeModel()`` for ``openai.RealtimeModel()`` (and set
+Swap ``offline.RealtimeModel()`` for ``openai.RealtimeModel()`` (and set
 OPENAI_API_KEY) to talk to the OpenAI Realtime API instead of the offline model.
 """
 
@@ -16,7 +16,7 @@ from typing import Annotated
 from pipeline.agents import JobContext, llm
 from pipeline.agents.multimodal import MultimodalAgent
 from pipeline.agents.vad import VAD
-from pipeline.plugins.offline import realtime as local
+from pipeline.plugins.offline import realtime as offline
 
 log = logging.getLogger("weather-agent")
 
@@ -37,7 +37,7 @@ async def entrypoint(ctx: JobContext) -> None:
     participant = await ctx.wait_for_participant()
 
     agent = MultimodalAgent(
-        model=local.RealtimeModel(
+        model=offline.RealtimeModel(
             instructions="Your name is Ava. You are a helpful voice assistant.",
             voice="alloy",
         ),

@@ -1,7 +1,9 @@
 """Liveness both ways, after the ZeroMQ guide's Paranoid Pirate (chapter 4).
 
 The supervisor pings each stage with an echoed token on a monotonic schedule
-(not only while busy); any inbound message from a stage counts as life. A stage
+(not only while busy); any inbound message from a stage counts as life, except a
+pong whose token is not one the supervisor recently sent (a corrupt or made-up
+answer is no proof that the stage's loop runs). A stage
 watches the supervisor the same way and also checks ``getppid()``: if its parent
 is gone it exits instead of serving nobody.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 
@@ -32,11 +35,21 @@ class PeerLiveness:
 
 @dataclass
 class PingSchedule:
-    """Ping every ``interval_s``; tokens increase so a late pong is recognisable."""
+    """Ping every ``interval_s``; tokens increase so a late pong is recognisable.
+
+    One round sends the same token to every peer. The last ``remember`` tokens are
+    kept: a pong answers a ping only if it echoes one of them, so a pong that is late
+    by up to ``remember`` rounds still counts (size it to cover the peer's deadline).
+    """
 
     interval_s: float
+    remember: int = 4
     next_due: float = 0.0
     token: int = 0
+    _recent: deque[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._recent = deque(maxlen=max(1, self.remember))
 
     def due(self, now: float) -> bool:
         return now >= self.next_due
@@ -44,7 +57,12 @@ class PingSchedule:
     def next_token(self, now: float) -> int:
         self.next_due = now + self.interval_s
         self.token += 1
+        self._recent.append(self.token)
         return self.token
+
+    def answers(self, token: int) -> bool:
+        """Whether ``token`` is one of the last ``remember`` tokens sent."""
+        return token in self._recent
 
 
 class ParentWatch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from ipc.protocol_trace import TRACE_ENV
-from pipeline.model_server.launcher import LocalModelServer
+from pipeline.model_server.launcher import ModelServerProcess
 from tests.protocol_trace_check import check_trace_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +53,23 @@ def protocol_trace(
 @pytest.fixture(scope="session")
 def model_url() -> Iterator[str]:
     """The bundled offline model server (echo engine), on loopback, for the whole test run."""
-    with LocalModelServer(["--engine", "echo"]) as server:
+    with ModelServerProcess(["--engine", "echo"]) as server:
         yield server.url
 
 
+# Where the three-turn call is cut: the third turn ends at 15.3 s and its echo has played
+# by ~18.2 s, past the input's end (+1.5 s of tail silence); the file's last 2.9 s of room
+# tone only kept each full-call test waiting.
+THREE_TURNS_CUT_S = 17.0
+
+
 @pytest.fixture(scope="session")
-def three_turns() -> tuple[Path, dict[str, Any]]:
-    wav = EXAMPLES / "three_turns.wav"
+def three_turns(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The bundled three-turn call (cut at THREE_TURNS_CUT_S) and its turn labels."""
     labels = json.loads((EXAMPLES / "three_turns.json").read_text())
+    assert labels["turns"][-1]["offset_s"] < THREE_TURNS_CUT_S - 1.0
+    wav = tmp_path_factory.mktemp("audio") / "three_turns.wav"
+    with wave.open(str(EXAMPLES / "three_turns.wav")) as src, wave.open(str(wav), "wb") as dst:
+        dst.setparams(src.getparams())
+        dst.writeframes(src.readframes(int(THREE_TURNS_CUT_S * src.getframerate())))
     return wav, labels

@@ -1,8 +1,10 @@
-"""benchmarks/dsp.py runs end to end and its JSON carries sane numbers (no timing goals)."""
+"""benchmarks/dsp.py runs end to end and its JSON carries sane numbers (no timing goals:
+costs are only checked to be measured, positive and finite)."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ def test_dsp_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "dsp.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "dsp.py"), "--seconds", "1",
-         "--peers", "voxpipe,plain", "--json", str(out)],
+         "--peers", "voxpipe,plain", "--gil-reps", "1", "--json", str(out)],
         capture_output=True, text=True, timeout=110, cwd=ROOT, check=False)
     print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
     assert proc.returncode == 0
@@ -26,7 +28,7 @@ def test_dsp_benchmark_smoke(tmp_path: Path) -> None:
         assert "skipped" not in chain, (name, chain.get("skipped"))
         assert chain["blocks"] == 1
         for field in COST_FIELDS:
-            assert 0 < chain[field] < 10_000, (name, field, chain[field])
+            assert chain[field] > 0 and math.isfinite(chain[field]), (name, field, chain[field])
         assert chain["us_per_frame_p99"] >= chain["us_per_frame_median"]
         assert chain["ratio_to_voxpipe"] > 0
         # 2 s fed (1 s warm-up + 1 s timed): 19 or 20 chunks of 100 ms, whatever is held back.

@@ -1,6 +1,6 @@
 """Run the bundled offline model server as a supervised child process, on loopback.
 
-`LocalModelServer` starts ``python -m pipeline.model_server.server`` on an
+`ModelServerProcess` starts ``python -m pipeline.model_server.server`` on an
 ephemeral port and reads the URL from the line it prints once it listens.
 When the server it spawned dies (a crash, a SIGKILL, the OOM killer), a
 monitor thread restarts it on the SAME host and port: the sessions' model
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _STOP_GRACE_S = 2.0
 
 
-class LocalModelServer:
+class ModelServerProcess:
     """``voxpipe model-server`` on 127.0.0.1 and an ephemeral port, restarted if it dies.
 
     `restarts` counts the restarts so far; `failure` is set (and logged) when a
@@ -92,7 +92,7 @@ class LocalModelServer:
         if monitor is not None and monitor is not threading.current_thread():
             monitor.join()
 
-    def __enter__(self) -> LocalModelServer:
+    def __enter__(self) -> ModelServerProcess:
         self.start()
         return self
 

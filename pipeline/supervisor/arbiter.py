@@ -5,6 +5,9 @@ supervisor's loop, does ``reap`` (``Popen.poll`` is ``waitpid(WNOHANG)``) ->
 ``kill_unresponsive`` (SIGABRT so faulthandler dumps the stack, SIGKILL after a
 grace) -> ``respawn``. A stage that keeps dying at boot stops everything with a
 reason instead of spinning.
+
+The clock, the process spawner and the signal sender are parameters (real ones by
+default), so the policy is tested with a fake clock and fake processes.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from ipc.heartbeat import PeerLiveness
 
@@ -26,6 +30,27 @@ log = logging.getLogger("voxpipe.supervisor")
 
 STAGES: Final = ("capture", "dsp", "model", "playout", "edge")
 ABORT_GRACE_S: Final = 0.5
+
+
+class ChildProcess(Protocol):
+    """What the arbiter needs of a started stage (``subprocess.Popen`` has it)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+Clock = Callable[[], float]
+SpawnProcess = Callable[[list[str]], ChildProcess]
+SendSignal = Callable[[int, int], None]
+
+
+def popen_stage(command: list[str]) -> subprocess.Popen[bytes]:
+    """Start a stage process: no stdin, no inherited descriptors."""
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
 
 
 class CrashLoop(RuntimeError):
@@ -45,7 +70,7 @@ class ArbiterOptions:
 @dataclass
 class StageProcess:
     name: str
-    proc: subprocess.Popen[bytes] | None = None
+    proc: ChildProcess | None = None
     liveness: PeerLiveness = field(default_factory=lambda: PeerLiveness(3.0))
     ready: bool = False  # said Hello since its last spawn
     spawned_at: float = 0.0
@@ -60,9 +85,20 @@ class StageProcess:
 
 
 class Arbiter:
-    def __init__(self, runtime_dir: str, opts: ArbiterOptions) -> None:
+    def __init__(
+        self,
+        runtime_dir: str,
+        opts: ArbiterOptions,
+        *,
+        clock: Clock = time.monotonic,
+        spawn_process: SpawnProcess = popen_stage,
+        send_signal: SendSignal = os.kill,
+    ) -> None:
         self.runtime_dir = runtime_dir
         self.opts = opts
+        self.clock = clock
+        self.spawn_process = spawn_process
+        self.send_signal = send_signal
         self.stages = {name: StageProcess(name) for name in STAGES}
         self.fault: str | None = None  # set when the run must stop (crash loop)
 
@@ -76,7 +112,7 @@ class Arbiter:
         ]
 
     def spawn(self, st: StageProcess) -> None:
-        now = time.monotonic()
+        now = self.clock()
         st.spawns.append(now)
         recent = [t for t in st.spawns if now - t <= self.opts.crash_loop_window_s]
         if len(recent) > self.opts.crash_loop_spawns:
@@ -84,8 +120,7 @@ class Arbiter:
                           f"{len(recent) - 1} starts in {self.opts.crash_loop_window_s:.0f} s, "
                           "giving up")
             raise CrashLoop(self.fault)
-        st.proc = subprocess.Popen(self.command(st.name), stdin=subprocess.DEVNULL,
-                                   close_fds=True)
+        st.proc = self.spawn_process(self.command(st.name))
         st.spawned_at = now
         st.ready = False
         st.abort_sent_at = None
@@ -101,18 +136,18 @@ class Arbiter:
         if st is None or st.pid != pid:
             return None  # a Hello from a process we already replaced
         st.ready = True
-        st.liveness = PeerLiveness(self.opts.heartbeat_timeout_s)
+        st.liveness = PeerLiveness(self.opts.heartbeat_timeout_s, last_seen=self.clock())
         return st
 
     def seen(self, name: str) -> None:
         st = self.stages.get(name)
         if st is not None:
-            st.liveness.seen()
+            st.liveness.seen(self.clock())
 
     def manage(self) -> list[StageProcess]:
         """One pass: reap, kill the unresponsive, respawn. Returns respawned stages."""
         respawned = []
-        now = time.monotonic()
+        now = self.clock()
         for st in self.stages.values():
             if st.proc is None:
                 continue
@@ -144,19 +179,18 @@ class Arbiter:
         self._signal(st, signal.SIGCONT)
         st.abort_sent_at = now
 
-    @staticmethod
-    def _signal(st: StageProcess, sig: int) -> None:
+    def _signal(self, st: StageProcess, sig: int) -> None:
         if st.proc is not None and st.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(st.proc.pid, sig)
+                self.send_signal(st.proc.pid, sig)
 
     def wait_all(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+        deadline = self.clock() + timeout_s
         for st in self.stages.values():
             if st.proc is None:
                 continue
             try:
-                st.proc.wait(max(0.0, deadline - time.monotonic()))
+                st.proc.wait(max(0.0, deadline - self.clock()))
             except subprocess.TimeoutExpired:
                 log.warning("stage %s did not stop in time; killing it", st.name)
                 self._signal(st, signal.SIGKILL)

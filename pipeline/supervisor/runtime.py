@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class Runtime:
         self._stats_waiters: dict[int, asyncio.Future[StatsReply]] = {}
         self._request_ids = itertools.count(1)
         self._ready = asyncio.Event()
+        beat = self.opts.arbiter
+        # A pong still counts while it answers a ping sent within the stage's deadline.
+        self._pings = PingSchedule(beat.heartbeat_interval_s, remember=math.ceil(
+            beat.heartbeat_timeout_s / beat.heartbeat_interval_s) + 1)
 
     # -- lifecycle -------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -235,6 +240,9 @@ class Runtime:
             msg = decode_control(frames[1:], self.stats)
             if msg is None:
                 continue
+            if isinstance(msg, Pong):
+                self._on_pong(stage, msg)
+                continue
             self.arbiter.seen(stage)
             if isinstance(msg, Hello):
                 self._on_hello(msg)
@@ -242,8 +250,16 @@ class Runtime:
                 fut = self._stats_waiters.pop(msg.request_id, None)
                 if fut is not None and not fut.done():
                     fut.set_result(msg)
-            elif isinstance(msg, Pong):
-                pass
+
+    def _on_pong(self, stage: str, msg: Pong) -> None:
+        """A heartbeat answer: life and a round trip, if it echoes a ping we sent."""
+        assert self.arbiter is not None
+        if not self._pings.answers(msg.token):
+            self.stats.count("pong_dropped.token")
+            return
+        self.arbiter.seen(stage)
+        self.stats.hop(f"control_rtt.{stage}").record_ns(
+            max(0, time.monotonic_ns() - msg.sent_ns))
 
     def _on_hello(self, msg: Hello) -> None:
         assert self.arbiter is not None
@@ -284,7 +300,7 @@ class Runtime:
 
     async def _manage_loop(self) -> None:
         assert self.arbiter is not None
-        pings = PingSchedule(self.opts.arbiter.heartbeat_interval_s)
+        pings = self._pings
         while True:
             await asyncio.sleep(self.opts.manage_interval_s)
             now = time.monotonic()

@@ -41,7 +41,9 @@ def test_crash_loop_stops_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None
         real_spawn(self, st)
 
     monkeypatch.setattr(Arbiter, "spawn", counting_spawn)
-    opts = ArbiterOptions(crash_loop_spawns=5, crash_loop_window_s=10.0)
+    # The window's edges are tested on a fake clock (tests/supervisor/test_arbiter.py); here
+    # it is wide, so a loaded machine that spawns slowly still sees the loop.
+    opts = ArbiterOptions(crash_loop_spawns=5, crash_loop_window_s=60.0, boot_timeout_s=60.0)
 
     async def boot() -> str:
         rt = Runtime(RuntimeOptions(arbiter=opts))
@@ -59,11 +61,11 @@ def test_crash_loop_stops_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None
     message = asyncio.run(boot())
     assert "stage dsp keeps dying" in message and "exit code 1" in message
     assert len(spawned) == 6  # the sixth attempt is refused: five processes ran
-    assert spawned[-1] - spawned[0] < 10.0
+    assert spawned[-1] - spawned[0] < opts.crash_loop_window_s
 
 
 async def _hang(model_url: str, wav: Path, out: Path,
-                stage: str) -> tuple[Any, int, int, float, float]:
+                stage: str) -> tuple[Any, int, int, int | None, float]:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
         session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out,
                                                model_url=model_url))
@@ -72,27 +74,28 @@ async def _hang(model_url: str, wav: Path, out: Path,
         os.kill(old, signal.SIGSTOP)
         t = time.monotonic()
         worst_rtt = 0.0
-        while rt.pids()[stage] == old and time.monotonic() - t < 10:
+        while rt.pids()[stage] == old and time.monotonic() - t < 30:
             t_rtt = time.monotonic()
             await rt.stage_stats(timeout_s=0.5)  # the supervisor answers meanwhile
             worst_rtt = max(worst_rtt, time.monotonic() - t_rtt)
             await asyncio.sleep(0.05)
-        replaced_after = time.monotonic() - t
-        summary = await asyncio.wait_for(session.closed, 60)
+        print(f"replaced after {time.monotonic() - t:.2f} s; worst control RTT {worst_rtt:.3f} s")
         assert rt.arbiter is not None
-        return summary, old, rt.arbiter.stages[stage].restarts, replaced_after, worst_rtt
+        killed_exit = rt.arbiter.stages[stage].last_exit
+        summary = await asyncio.wait_for(session.closed, 60)
+        return summary, old, rt.arbiter.stages[stage].restarts, killed_exit, worst_rtt
 
 
 @pytest.mark.parametrize("stage", ["dsp", "edge"])
 def test_hung_stage_is_killed_and_replaced(model_url: str, three_turns: Any,
                                            tmp_path: Path, stage: str) -> None:
     wav, labels = three_turns
-    summary, old, restarts, replaced_after, _ = asyncio.run(
-        _hang(model_url, wav, tmp_path, stage))
+    summary, old, restarts, killed_exit, _ = asyncio.run(_hang(model_url, wav, tmp_path, stage))
     assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
     assert restarts == 1
-    # heartbeat timeout 1.5 s + abort grace 0.5 s, with room for a loaded machine
-    assert replaced_after <= FAST_HEARTBEAT.heartbeat_timeout_s + 1.0 + 0.5
+    # A stopped process cannot exit: it died of the deadline's SIGABRT (stack dumped) or of
+    # the SIGKILL after the grace. When that happens on the clock is the fake-clock tests'.
+    assert killed_exit in (-signal.SIGABRT, -signal.SIGKILL)
     assert summary.error is None
     assert check_turns(summary, labels, wav, turns=[2])
 
@@ -115,10 +118,13 @@ def test_killed_supervisor_takes_every_stage_with_it(tmp_path: Path, three_turns
     time.sleep(1.5)
     proc.kill()
     proc.wait()
+    # Each stage checks getppid() every loop turn (well under 1 s); 10 s only catches a
+    # stage that never notices, whatever the load.
     t = time.monotonic()
-    while time.monotonic() - t < 2.0 and _running(children):
+    while time.monotonic() - t < 10.0 and _running(children):
         time.sleep(0.05)
-    assert not _running(children), f"orphans outlived 2 s: {_running(children)}"
+    print(f"orphans gone after {time.monotonic() - t:.2f} s")
+    assert not _running(children), f"orphans outlived 10 s: {_running(children)}"
     stale = list(rundir.glob("voxpipe-*"))
     assert stale, "the killed supervisor's runtime dir should still be there"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil
 
-from pipeline.model_server.launcher import LocalModelServer
+from pipeline.model_server.launcher import ModelServerProcess
 from pipeline.model_server.restart_window import RestartWindow, describe_exit
 from pipeline.record.event_log import read_event_log
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
@@ -43,7 +43,7 @@ def test_give_up_reason_names_the_exit_code() -> None:
     assert describe_exit(-200) == "exit code -200"
 
 
-class _FakeServer(LocalModelServer):
+class _FakeServer(ModelServerProcess):
     """A launcher whose child is a shell: it says it listens on its port, then runs `body`."""
 
     def __init__(self, body: str, window: RestartWindow, first_port: int = 40111) -> None:
@@ -108,7 +108,7 @@ def test_a_child_killed_once_comes_back_and_is_stopped_cleanly() -> None:
     assert second is not None and second.returncode == -signal.SIGTERM
 
 
-async def _call_with_server_killed(url: str, server: LocalModelServer, wav: Path, out: Path,
+async def _call_with_server_killed(url: str, server: ModelServerProcess, wav: Path, out: Path,
                                    at_s: float) -> SessionSummary:
     async with Runtime(RuntimeOptions(arbiter=FAST_HEARTBEAT)) as rt:
         session = rt.start_session(SessionSpec(file_transport(wav), out_dir=out, model_url=url))
@@ -122,7 +122,7 @@ async def _call_with_server_killed(url: str, server: LocalModelServer, wav: Path
 def test_model_server_killed_mid_call_is_restarted_and_the_call_goes_on(
         three_turns: Any, tmp_path: Path) -> None:
     wav, labels = three_turns
-    with LocalModelServer(["--engine", "echo"]) as server:
+    with ModelServerProcess(["--engine", "echo"]) as server:
         url, port = server.url, server.port
         assert server.proc is not None
         old = server.proc.pid

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,10 +22,16 @@ import pytest
 import soxr
 
 from native.resample import Resampler
-from pipeline.model_server.speech.stt import RECOGNIZER_NAMES, Recognizer, load_recognizer
+from pipeline.model_server.speech.stt import (
+    RECOGNIZER_NAMES,
+    Recognizer,
+    RecognizerStream,
+    load_recognizer,
+)
 from pipeline.model_server.speech.stt.word_error_rate import word_error_rate, word_errors
 from pipeline.model_server.speech.transcription import LiveTranscription, stable_prefix
 from pipeline.transports.file.wav_reader import WavSource
+from tests.native.gil import prove_gil_released
 
 REQUESTS = Path(__file__).resolve().parents[2] / "examples" / "audio" / "requests"
 WER_LIMIT = 0.20
@@ -205,29 +212,63 @@ async def tick_lag(stop: asyncio.Event) -> npt.NDArray[np.float64]:
     return np.array(lags)
 
 
+class ThreadRecordingRecognizer:
+    """The recognizer, noting the thread of every call into it or its streams."""
+
+    def __init__(self, inner: Recognizer) -> None:
+        self._inner = inner
+        self.sample_rate = inner.sample_rate
+        self.threads: set[int] = set()
+
+    def open_stream(self, hints: Sequence[str] = ()) -> RecognizerStream:
+        self.threads.add(threading.get_ident())
+        stream = self._inner.open_stream(hints)
+        recognizer = self
+
+        class Stream:
+            def feed(self, pcm: npt.NDArray[np.int16]) -> None:
+                recognizer.threads.add(threading.get_ident())
+                stream.feed(pcm)
+
+            def partial(self) -> str:
+                recognizer.threads.add(threading.get_ident())
+                return stream.partial()
+
+            def finish(self) -> str:
+                recognizer.threads.add(threading.get_ident())
+                return stream.finish()
+
+            def close(self) -> None:
+                recognizer.threads.add(threading.get_ident())
+                stream.close()
+
+        return Stream()
+
+
 def test_event_loop_is_not_blocked_while_decoding(
     recognizer: Recognizer,
     requests: list[tuple[str, str, npt.NDArray[np.int16]]],
     executor: concurrent.futures.Executor,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Three turns decode concurrently at real-time pace while a 5 ms ticker measures lag.
+    """Three turns decode concurrently at real-time pace while a 5 ms ticker runs.
 
-    Two measures: asyncio's debug mode times every loop callback (our code on the loop
-    must never take 20 ms), and the ticker's lateness also catches the decode threads
-    holding the GIL. Its 99th percentile is asserted, not its maximum: on a 2-core machine
-    shared with other jobs a single late wake-up is the OS scheduler's, while a decode that
-    held the GIL would delay every tick around each of the ~20 decodes. The same ticker
-    first runs 1 s without decoding, printed as the machine's baseline.
+    Proved without the clock: no call into the recognizer runs on the loop thread, and
+    a decode releases the GIL (another thread runs inside it: tests/native/gil.py), so
+    decode threads cannot starve the loop. asyncio's debug mode also times every loop
+    callback, with a bound (250 ms) only a decode on the loop could reach. The ticker's
+    lateness is printed, not asserted (a shared machine's scheduler owns it), beside a
+    1 s baseline without decoding.
     """
     by_name = {name: pcm for name, _, pcm in requests}
     turns = [to_24k(by_name[n]) for n in ("weather_tokyo.wav", "timer_five.wav", "thanks.wav")]
+    spy = ThreadRecordingRecognizer(recognizer)
 
     Lags = npt.NDArray[np.float64]
 
-    async def scenario() -> tuple[Lags, Lags, list[tuple[str, list[str], float]]]:
+    async def scenario() -> tuple[Lags, Lags, list[tuple[str, list[str], float]], int]:
         loop = asyncio.get_running_loop()
-        loop.slow_callback_duration = 0.020
+        loop.slow_callback_duration = 0.250
         stop = asyncio.Event()
         idle = asyncio.create_task(tick_lag(stop))
         await asyncio.sleep(1.0)
@@ -235,23 +276,27 @@ def test_event_loop_is_not_blocked_while_decoding(
         baseline = await idle
         stop = asyncio.Event()
         busy = asyncio.create_task(tick_lag(stop))
-        results = await asyncio.gather(*(live(recognizer, t, executor, 0.05) for t in turns))
+        results = await asyncio.gather(*(live(spy, t, executor, 0.05) for t in turns))
         stop.set()
-        return baseline, await busy, list(results)
+        return baseline, await busy, list(results), threading.get_ident()
 
     with caplog.at_level(logging.WARNING, logger="asyncio"):
-        idle, busy, results = asyncio.run(scenario(), debug=True)
+        idle, busy, results, loop_thread = asyncio.run(scenario(), debug=True)
     slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
     print("slow callbacks:", slow)
     assert not slow
+    assert spy.threads and loop_thread not in spy.threads
     for final, deltas, finish_s in results:
         print(f"finish {finish_s * 1000:.0f} ms  {final!r}  deltas {deltas!r}")
     for name, lags in (("idle", idle), ("decoding", busy)):
         p50, p99 = np.percentile(lags, [50, 99]) * 1000
         print(f"loop lag {name}: p50 {p50:.1f} ms p99 {p99:.1f} ms max {lags.max() * 1000:.1f} ms")
-    assert np.percentile(busy, 99) < 0.020
     assert all(final for final, _, _ in results)
     assert any(len(deltas) >= 2 for _, deltas, _ in results)  # text streamed while speaking
+    pcm = to_16k(turns[0])
+    proof = prove_gil_released(lambda: transcribe(recognizer, pcm, ()), attempts=20)
+    print(f"a decode released the GIL (attempt {proof.proved_at})")
+    assert proof.released
 
 
 def test_silence_transcribes_to_nothing(recognizer: Recognizer) -> None:

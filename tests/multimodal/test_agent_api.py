@@ -32,7 +32,7 @@ from pipeline.agents import llm
 from pipeline.agents.multimodal import AgentTranscriptionOptions, MultimodalAgent
 from pipeline.agents.realtime.session import RealtimeSession
 from pipeline.agents.vad import VAD
-from pipeline.plugins.offline import realtime as local
+from pipeline.plugins.offline import realtime as offline
 from pipeline.plugins.openai import realtime as openai
 from pipeline.providers.base import Capabilities
 from pipeline.transports.file.room import FileRoom
@@ -42,7 +42,7 @@ WAV = ROOT / "examples" / "audio" / "three_turns.wav"
 
 
 def test_bad_arguments_name_the_argument() -> None:
-    model = local.RealtimeModel()
+    model = offline.RealtimeModel()
     with pytest.raises(TypeError, match="model"):
         MultimodalAgent(model=object())
     with pytest.raises(TypeError, match="vad"):
@@ -91,7 +91,7 @@ async def _room(join_after_s: float = 0.0) -> FileRoom:
 def test_start_links_first_participant_and_refuses_twice() -> None:
     async def main() -> None:
         room = await _room()
-        agent = _Linked(model=local.RealtimeModel())
+        agent = _Linked(model=offline.RealtimeModel())
         agent.started = []
         agent.start(room)
         await asyncio.sleep(0)
@@ -107,7 +107,7 @@ def test_participant_who_joins_later_is_linked() -> None:
     async def main() -> None:
         room = FileRoom(WAV, ROOT / "out" / "unused")
         room._connected = True
-        agent = _Linked(model=local.RealtimeModel())
+        agent = _Linked(model=offline.RealtimeModel())
         agent.started = []
         agent.start(room)
         assert agent.started == []
@@ -115,7 +115,7 @@ def test_participant_who_joins_later_is_linked() -> None:
         await asyncio.sleep(0)
         assert agent.started == [str(WAV)]
 
-        other = _Linked(model=local.RealtimeModel())
+        other = _Linked(model=offline.RealtimeModel())
         other.started = []
         room2 = FileRoom(WAV, ROOT / "out" / "unused", caller_identity="bob")
         room2._connected = True
@@ -161,7 +161,7 @@ def _texts(commands: list[ModelCommand]) -> list[str]:
 def test_session_replays_context_on_every_connect_and_settings_only_when_changed() -> None:
     async def main() -> None:
         ctx = llm.ChatContext().append(text="Be brief.", role="system")
-        session = RealtimeSession(local.RealtimeModel(instructions="Your name is Ava."),
+        session = RealtimeSession(offline.RealtimeModel(instructions="Your name is Ava."),
                                   chat_ctx=ctx, fnc_ctx=Tools())
         rt = _Runtime()
         session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
@@ -200,7 +200,7 @@ def test_session_replays_context_on_every_connect_and_settings_only_when_changed
 
 def test_on_duplicate_policies_and_set_chat_ctx() -> None:
     async def main() -> None:
-        session = RealtimeSession(local.RealtimeModel(), chat_ctx=None, fnc_ctx=None)
+        session = RealtimeSession(offline.RealtimeModel(), chat_ctx=None, fnc_ctx=None)
         rt = _Runtime()
         session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
         session._on_event(_event(ModelConnected("")))
@@ -246,7 +246,7 @@ class _LiveSession:
         self.listener = listener
 
 
-class _SixteenKModel(local.RealtimeModel):
+class _SixteenKModel(offline.RealtimeModel):
     """A model whose provider takes 16 kHz audio and cannot truncate."""
 
     @property

@@ -14,7 +14,7 @@ from pipeline.agents.job import JobContext
 from pipeline.agents.multimodal import MultimodalAgent
 from pipeline.agents.realtime.function_calls import ToolError
 from pipeline.agents.realtime.session_events import ContentInfo
-from pipeline.plugins.offline import realtime as local
+from pipeline.plugins.offline import realtime as offline
 from tests.multimodal.agent_harness import CallRecord, run_call, script_wav
 
 
@@ -33,7 +33,7 @@ def test_generate_reply_on_duplicate(tmp_path: Any) -> None:
     script_wav(tmp_path / "in.wav", [], total_s=9.0)
 
     async def make(ctx: JobContext) -> MultimodalAgent:
-        agent = MultimodalAgent(model=local.RealtimeModel(instructions="Your name is Ava."))
+        agent = MultimodalAgent(model=offline.RealtimeModel(instructions="Your name is Ava."))
 
         def greet() -> None:
             agent.generate_reply()  # 1: a greeting
@@ -56,7 +56,7 @@ def test_generate_reply_on_duplicate(tmp_path: Any) -> None:
     assert created[2]["t_ms"] >= t_done_2
     assert len(rec.named("agent_speech_committed")) == 2
     with pytest.raises(ValueError, match="on_duplicate"):
-        MultimodalAgent(model=local.RealtimeModel()).generate_reply("both")  # type: ignore[arg-type]
+        MultimodalAgent(model=offline.RealtimeModel()).generate_reply("both")  # type: ignore[arg-type]
 
 
 def test_interrupt_before_any_audio_deletes_the_item(tmp_path: Any) -> None:
@@ -64,7 +64,7 @@ def test_interrupt_before_any_audio_deletes_the_item(tmp_path: Any) -> None:
     interrupted: list[str] = []
 
     async def make(ctx: JobContext) -> MultimodalAgent:
-        agent = MultimodalAgent(model=local.RealtimeModel())
+        agent = MultimodalAgent(model=offline.RealtimeModel())
 
         def cut(info: ContentInfo) -> None:
             if info.content_type == "audio" and not interrupted:
@@ -97,7 +97,7 @@ def test_dropped_websocket_reconnects_with_context(tmp_path: Any) -> None:
                total_s=15.5)
 
     async def make(ctx: JobContext) -> MultimodalAgent:
-        model = local.RealtimeModel(instructions="Your name is Ava.", options={
+        model = offline.RealtimeModel(instructions="Your name is Ava.", options={
             "fault": "close_mid_response", "fault_after": 1, "fault_id": uuid.uuid4().hex})
         return MultimodalAgent(model=model)
 
@@ -144,7 +144,7 @@ def failing_call(tmp_path_factory: pytest.TempPathFactory) -> CallRecord:
                                 (12.5, "book_table")], total_s=18.0)
 
     async def make(ctx: JobContext) -> MultimodalAgent:
-        return MultimodalAgent(model=local.RealtimeModel(), fnc_ctx=FailingTools(),
+        return MultimodalAgent(model=offline.RealtimeModel(), fnc_ctx=FailingTools(),
                                tool_timeout_s=0.5)
 
     return run_call(tmp / "in.wav", tmp / "out", make)
@@ -188,7 +188,7 @@ def test_model_session_recycled_before_its_cap(tmp_path: Any) -> None:
 
     async def make(ctx: JobContext) -> MultimodalAgent:
         # A 4 s cap stands in for the provider's 60 minutes.
-        model = local.RealtimeModel(instructions="Your name is Ava.", max_session_s=4.0)
+        model = offline.RealtimeModel(instructions="Your name is Ava.", max_session_s=4.0)
         return MultimodalAgent(model=model)
 
     rec = run_call(tmp_path / "in.wav", tmp_path / "out", make)

@@ -13,7 +13,7 @@ from pipeline.agents import llm
 from pipeline.agents.job import JobContext
 from pipeline.agents.multimodal import MultimodalAgent, MultimodalMetrics
 from pipeline.agents.vad import VAD
-from pipeline.plugins.offline import realtime as local
+from pipeline.plugins.offline import realtime as offline
 from tests.multimodal.agent_harness import CallRecord, run_call, script_wav
 from tests.pipeline.audio_checks import read_stereo
 
@@ -44,7 +44,7 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[CallRecord, WeatherF
     fnc = WeatherFnc()
 
     async def make(ctx: JobContext) -> MultimodalAgent:
-        model = local.RealtimeModel(instructions="Your name is Ava.",
+        model = offline.RealtimeModel(instructions="Your name is Ava.",
                                     options={"text_responses": 1})
         return MultimodalAgent(model=model, vad=VAD.load(), fnc_ctx=fnc)
 

@@ -19,7 +19,7 @@ from ipc.schema import (
 from pipeline.agents.job import JobContext
 from pipeline.agents.multimodal import MultimodalAgent
 from pipeline.agents.room import ATTRIBUTE_AGENT_STATE
-from pipeline.plugins.offline import realtime as local
+from pipeline.plugins.offline import realtime as offline
 from tests.transports.loopback.room import LoopbackRoom
 
 ADDRESS = "127.0.0.1:45999"
@@ -58,8 +58,8 @@ class _Runtime:
         pass
 
 
-def _model() -> local.RealtimeModel:
-    return local.RealtimeModel(url="ws://127.0.0.1:9/v1")  # a fixed URL: no server starts
+def _model() -> offline.RealtimeModel:
+    return offline.RealtimeModel(url="ws://127.0.0.1:9/v1")  # a fixed URL: no server starts
 
 
 class _TransportRecorder(MultimodalAgent):

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import threading
-import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +20,7 @@ from scipy.signal.windows import flattop
 
 from native.resample import BLOCK_SAMPLES, SUPPORTED_RATES, Resampler, resample_s16
 from native.resample_design import design
-from tests.native.scaling import thread_scaling
+from tests.native.gil import prove_gil_released
 from tests.reference import resample_ref
 
 SEED = 20251125
@@ -435,56 +431,40 @@ def test_one_shot_is_the_stream_minus_its_delay(rng: np.random.Generator) -> Non
 
 
 def test_other_threads_run_during_a_long_call() -> None:
-    """Load-independent evidence: a Python thread keeps running while one call runs
-    (with the GIL held it could not run a single bytecode until the call returned),
-    and its attempts to use the same instance meanwhile are refused, not raced."""
-    # 2 minutes of 48 kHz down to 8 kHz (the longest filter): ~50 ms in one call,
-    # long enough for the scheduler to run the other thread on a busy machine.
+    """Load-independent evidence: a Python thread runs while one call runs (with the
+    GIL held it could not run a single bytecode until the call returned; see
+    tests/native/gil.py), and its attempt to use the same instance meanwhile is
+    refused, not raced."""
+    # 2 minutes of 48 kHz down to 8 kHz (the longest filter): ~50 ms in one call.
     r = Resampler(48000, 8000)
     x = np.zeros(48000 * 120, dtype=np.float32)
-    out = np.empty(r.max_output(x.size), dtype=np.float32)
-    ticks: list[float] = []
-    refused: list[tuple[float, float]] = []  # (before, after) each refused attempt
-    stop = threading.Event()
+    out = np.ones(r.max_output(x.size), dtype=np.float32)
+    written: list[int] = []
 
-    def tick() -> None:
-        while not stop.is_set():
-            before = time.perf_counter()
-            ticks.append(before)
-            try:
-                r.reset()  # harmless while idle: the stream is all zeros anyway
-            except RuntimeError as exc:
-                assert "already in use by another thread" in str(exc)
-                refused.append((before, time.perf_counter()))
-
-    thread = threading.Thread(target=tick)
-    thread.start()
-    time.sleep(0.02)
-    start = time.perf_counter()
-    written = r.process_f32(x, out)
-    end = time.perf_counter()
-    stop.set()
-    thread.join()
-    during = sum(start < t < end for t in ticks)
-    print(f"call took {1000 * (end - start):.1f} ms; {during} ticks, {len(refused)} refused")
-    assert during >= 10
-    assert refused and all(before < end and after > start for before, after in refused)
-    assert written == x.size // 6 and not out[:written].any()
+    # The checker resets the instance: refused inside a call, harmless after one (the
+    # stream is all zeros, and each call then starts from a fresh stream).
+    proof = prove_gil_released(lambda: written.append(r.process_f32(x, out)), r.reset)
+    print(f"proved at attempt {proof.proved_at}; checker saw {proof.probes}")
+    assert proof.released
+    [inside] = proof.probes_during
+    assert isinstance(inside, RuntimeError)
+    assert "already in use by another thread" in str(inside)
+    assert proof.probes[:-1] == [None] * (proof.attempts - 1)  # after a call: accepted
+    assert written[-1] == x.size // 6 and not out[: written[-1]].any()
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 CPUs")
 def test_process_releases_the_gil() -> None:
-    # 1 s per call: tens of microseconds of work per GIL hand-off.
-    def make_worker(iterations: int) -> Callable[[], None]:
-        r = Resampler(48000, 16000)
-        pcm = np.zeros(48000, dtype=np.int16)
-        out = np.empty(r.max_output(pcm.size), dtype=np.int16)
-        process = r.process_s16
+    # 1 s of 48 kHz a call, 10 calls a proof attempt (see tests/native/gil.py).
+    r = Resampler(48000, 16000)
+    pcm = np.zeros(48000, dtype=np.int16)
+    out = np.ones(r.max_output(pcm.size), dtype=np.int16)
+    written: list[int] = []
 
-        def work() -> None:
-            for _ in range(iterations):
-                process(pcm, out)
+    def calls() -> None:
+        for _ in range(10):
+            written.append(r.process_s16(pcm, out))
 
-        return work
-
-    assert thread_scaling(make_worker) >= 1.7
+    proof = prove_gil_released(calls)
+    print(f"proved at attempt {proof.proved_at}; written {written[:3]}")
+    assert proof.released
+    assert written[-1] == 16000 and not out[: written[-1]].any()

@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from pipeline.model_server.launcher import LocalModelServer
+from pipeline.model_server.launcher import ModelServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "audio" / "three_turns.wav"
@@ -83,7 +83,7 @@ def test_unreachable_model_is_one_line_and_leaves_nothing(tmp_path: Path) -> Non
 
 
 def test_rejected_key_is_one_line(tmp_path: Path) -> None:
-    with LocalModelServer(["--api-key", "right-key"]) as server:
+    with ModelServerProcess(["--api-key", "right-key"]) as server:
         base = server.url.rsplit("/realtime", 1)[0]
         t0 = time.time()
         res = voxpipe("run", "--input", str(EXAMPLE), "--out", str(tmp_path), "--model",
@@ -97,7 +97,7 @@ def test_openai_path_holds_a_conversation_with_a_key(tmp_path: Path) -> None:
     """--model openai end to end: key header, ?model= URL, GA events — against the
     offline server standing in for the unreachable API."""
     one_turn = ROOT / "examples" / "audio" / "one_turn_48k_stereo.wav"
-    with LocalModelServer(["--api-key", "sk-test"]) as server:
+    with ModelServerProcess(["--api-key", "sk-test"]) as server:
         base = server.url.rsplit("/realtime", 1)[0]
         res = voxpipe("run", "--input", str(one_turn), "--out", str(tmp_path), "--model",
                       "openai", "--base-url", base, env={"OPENAI_API_KEY": "sk-test"})

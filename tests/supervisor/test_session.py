@@ -1,0 +1,170 @@
+"""Session.apply / quiet_since / should_close as tables: an event sequence and the
+state it must leave (the whole state, not one field). No processes; times are taken
+relative to what the session recorded, so no clock is needed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipc.schema import FileTransport, SessionConfig, StageEvent
+from pipeline.supervisor.session import Session, SessionSpec, Turn
+
+EPS = 1e-6  # far above float resolution at monotonic() magnitudes
+
+
+def session_spec(**overrides: Any) -> tuple[SessionSpec, SessionConfig]:
+    """The one place these tests build a spec and its wire config."""
+    transport = FileTransport("/in/call.wav", 16000, 1, 16000)
+    spec = SessionSpec(transport, out_dir=Path("/out/s1"), model_url="ws://127.0.0.1:1")
+    spec = replace(spec, **overrides)
+    config = SessionConfig(session="s1", t0_ns=0, out_dir=str(spec.out_dir),
+                           transport=transport)
+    return spec, config
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def new_session(loop: asyncio.AbstractEventLoop, **spec_overrides: Any) -> Session:
+    spec, config = session_spec(**spec_overrides)
+    return Session("s1", spec, config, closed=loop.create_future())
+
+
+def ev(kind: str, **data: Any) -> StageEvent:
+    return StageEvent("s1", "test", kind, 0, data)
+
+
+def state(s: Session) -> dict[str, Any]:
+    return {"progress_frame": s.progress_frame, "input_ended": s.input_ended,
+            "user_speaking": s.user_speaking, "agent_speaking": s.agent_speaking,
+            "responses": s.responses, "error": s.error, "turns": s.turns, "wav": s.wav}
+
+
+USER_TURN = [ev("user_started_speaking"), ev("user_stopped_speaking", audio_end_ms=1200)]
+
+APPLY = {
+    "progress only moves forward": (
+        [ev("input_progress", frame=480), ev("input_progress", frame=240)],
+        {"progress_frame": 480}),
+    "input ended": ([ev("input_ended")], {"input_ended": True}),
+    "user speaking": ([ev("user_started_speaking")], {"user_speaking": True}),
+    "a user turn ends at audio_end_ms": (USER_TURN, {"turns": [Turn(1200.0)]}),
+    "a user turn without audio_end_ms ends at t_ms": (
+        [ev("user_stopped_speaking", t_ms=900)], {"turns": [Turn(900.0)]}),
+    "the agent answers the last turn": (
+        [*USER_TURN, ev("agent_started_speaking", t_ms=1500)],
+        {"agent_speaking": True, "turns": [Turn(1200.0, 1500.0)]}),
+    "a second agent start keeps the first answer time": (
+        [*USER_TURN, ev("agent_started_speaking", t_ms=1500), ev("agent_stopped_speaking"),
+         ev("agent_started_speaking", t_ms=2500)],
+        {"agent_speaking": True, "turns": [Turn(1200.0, 1500.0)]}),
+    "agent audio before any turn makes no turn": (
+        [ev("agent_started_speaking", t_ms=5), ev("agent_stopped_speaking")], {}),
+    "open responses are tracked": (
+        [ev("response_created", response_id="r1"), ev("response_created", response_id="r2"),
+         ev("response_done", response_id="r1")],
+        {"responses": {"r2"}}),
+    "a dropped model link closes every response": (
+        [ev("response_created", response_id="r1"), ev("model_disconnected")], {}),
+    "a fatal error is kept": (
+        [ev("error", fatal=True, message="cannot reach the model")],
+        {"error": "cannot reach the model"}),
+    "a fatal error without a message": ([ev("error", fatal=True)], {"error": "unknown error"}),
+    "a non-fatal error is not the session's": ([ev("error", message="retrying")], {}),
+    "session closed with its recording": (
+        [ev("session_closed", wav="/out/s1/conversation.wav")],
+        {"wav": Path("/out/s1/conversation.wav")}),
+    "session closed without a recording": ([ev("session_closed", wav="")], {}),
+    "an unknown kind changes nothing": ([ev("something_new", x=1)], {}),
+}
+
+
+@pytest.mark.parametrize("events, changed", APPLY.values(), ids=APPLY.keys())
+def test_apply(loop: asyncio.AbstractEventLoop, events: list[StageEvent],
+               changed: dict[str, Any]) -> None:
+    s = new_session(loop)
+    fresh = state(new_session(loop))
+    for e in events:
+        s.apply(e)
+    assert state(s) == fresh | changed
+
+
+def test_progress_is_not_activity_and_the_rest_is(loop: asyncio.AbstractEventLoop) -> None:
+    s = new_session(loop)
+    s.last_activity = 0.0
+    s.apply(ev("input_progress", frame=10))
+    assert s.last_activity == 0.0
+    s.apply(ev("input_ended"))
+    assert s.last_activity > 0.0 and s.input_ended_at == s.last_activity
+
+
+IDLE, TAIL = 0.8, 60.0
+# (events, ending, now measured from: "activity" | "input_ended", offset s) ->
+# (quiet_since, should_close); quiet_since None = now - last activity. Offsets sit
+# EPS past a bound, as the session's own times are floats from the real clock.
+CLOSE = {
+    "input still running": ([], False, "activity", 100.0, None, False),
+    "quiet, not yet idle long enough": (
+        [ev("input_ended")], False, "activity", IDLE - EPS, None, False),
+    "quiet for idle_close_s after the input ended": (
+        [ev("input_ended")], False, "activity", IDLE + EPS, None, True),
+    "the user is speaking": (
+        [ev("input_ended"), ev("user_started_speaking")], False, "activity", 10.0, 0.0, False),
+    "the agent is speaking": (
+        [ev("input_ended"), ev("agent_started_speaking", t_ms=1)], False, "activity", 10.0,
+        0.0, False),
+    "a response is open": (
+        [ev("input_ended"), ev("response_created", response_id="r1")], False, "activity",
+        10.0, 0.0, False),
+    "the response is done": (
+        [ev("input_ended"), ev("response_created", response_id="r1"),
+         ev("response_done", response_id="r1")], False, "activity", IDLE + EPS, None, True),
+    "the model link dropped mid-response": (
+        [ev("input_ended"), ev("response_created", response_id="r1"),
+         ev("model_disconnected")], False, "activity", IDLE + EPS, None, True),
+    "busy, within max_tail_s": (
+        [ev("input_ended"), ev("user_started_speaking")], False, "input_ended", TAIL - EPS,
+        0.0, False),
+    "busy past max_tail_s": (
+        [ev("input_ended"), ev("user_started_speaking")], False, "input_ended", TAIL + EPS,
+        0.0, True),
+    "already ending": ([ev("input_ended")], True, "activity", TAIL * 2, None, False),
+}
+
+
+@pytest.mark.parametrize("events, ending, since, offset, quiet, close", CLOSE.values(),
+                         ids=CLOSE.keys())
+def test_quiet_since_and_should_close(
+    loop: asyncio.AbstractEventLoop, events: list[StageEvent], ending: bool, since: str,
+    offset: float, quiet: float | None, close: bool,
+) -> None:
+    s = new_session(loop, idle_close_s=IDLE, max_tail_s=TAIL)
+    for e in events:
+        s.apply(e)
+    s.ending = ending
+    base = s.last_activity if since == "activity" else s.input_ended_at
+    now = base + offset
+    expected_quiet = now - s.last_activity if quiet is None else quiet
+    assert s.quiet_since(now) == pytest.approx(expected_quiet, abs=EPS)
+    assert s.should_close(now) is close
+
+
+def test_summary_points_at_the_session_record(loop: asyncio.AbstractEventLoop) -> None:
+    s = new_session(loop)
+    for e in [*USER_TURN, ev("error", fatal=True, message="x"),
+              ev("session_closed", wav="/out/s1/conversation.wav")]:
+        s.apply(e)
+    summary = s.summary()
+    assert (summary.session, summary.out_dir, summary.error) == ("s1", Path("/out/s1"), "x")
+    assert summary.turns == [Turn(1200.0)] and summary.wav == Path("/out/s1/conversation.wav")
+    assert summary.events == Path("/out/s1/events.jsonl")
