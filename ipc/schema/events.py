@@ -92,8 +92,11 @@ class UserStartedSpeaking(ModelEvent, tag="user_started_speaking", frozen=True):
 
 
 class UserStoppedSpeaking(ModelEvent, tag="user_stopped_speaking", frozen=True):
+    """The user's turn ended; ``audio_end_ms`` None: the provider did not say where
+    (the turn then ends at the event's place on the timeline)."""
+
     item_id: str
-    audio_end_ms: int
+    audio_end_ms: int | None
 
 
 class UserSpeechCommitted(ModelEvent, tag="user_speech_committed", frozen=True):

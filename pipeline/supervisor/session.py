@@ -141,7 +141,8 @@ class Session:
                 self.user_speaking = True
             case UserStoppedSpeaking():
                 self.user_speaking = False
-                self.turns.append(Turn(float(e.audio_end_ms)))
+                end_ms = e.audio_end_ms if e.audio_end_ms is not None else ev.t_ms
+                self.turns.append(Turn(float(end_ms or 0.0)))
             case ResponseCreated():
                 self.responses.add(e.response_id)
             case ResponseDone():
@@ -155,7 +156,7 @@ class Session:
             case ModelDisconnected():
                 self.responses.clear()
             case SessionError(fatal=True):
-                self.error = e.message
+                self.error = e.message or "unknown error"
             case SessionClosed():
                 self.wav = Path(e.wav) if e.wav else None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import typing
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -53,8 +54,8 @@ EMITTER_METHODS = frozenset({"emit", "on", "off", "once"})
 
 def _example(cls: type[SessionEvent]) -> SessionEvent:
     """An instance of ``cls`` with a plausible value in every field."""
-    values = {int: 7, float: 1.5, str: "x", bool: True, dict: {"k": "v"}}
-    fields = {}
+    values: dict[Any, Any] = {int: 7, float: 1.5, str: "x", bool: True, dict: {"k": "v"}}
+    fields: dict[str, Any] = {}
     for f in msgspec.structs.fields(cls):
         base = typing.get_origin(f.type) or f.type
         if base in (typing.Union, type(int | None)):

@@ -9,6 +9,7 @@ import wave
 from pathlib import Path
 from typing import Any, Literal
 
+from ipc.schema import InputEnded
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
 from pipeline.transports.file.spec import file_transport
@@ -24,7 +25,7 @@ async def _run(model_url: str, wav: Path, out: Path, realtime: bool = True,
         session = rt.start_session(SessionSpec(file_transport(wav, realtime=realtime), out_dir=out,
                                                model_url=model_url, protocol=protocol))
         ended: list[int] = []
-        session.on(lambda ev: ended.append(ev.t_ns) if ev.kind == "input_ended" else None)
+        session.on(lambda ev: ended.append(ev.t_ns) if isinstance(ev.event, InputEnded) else None)
         summary = await asyncio.wait_for(session.closed, 60)
         return summary, (ended[0] - session.config.t0_ns) / 1e9 if ended else math.inf
 
