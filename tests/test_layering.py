@@ -87,6 +87,14 @@ def test_stages_never_import_the_agent_api_or_plugins() -> None:
     assert _violations("pipeline.stages", ("pipeline.agents", "pipeline.plugins")) == []
 
 
+def test_supervisor_knows_transports_and_providers_only_by_spec() -> None:
+    """The supervisor spawns stages and routes sessions: a transport or a provider is a
+    spec in the wire schema to it, never code it imports."""
+    forbidden = ("pipeline.transports", "pipeline.providers", "pipeline.stages",
+                 "pipeline.agents", "pipeline.plugins", "pipeline.model_server")
+    assert _violations("pipeline.supervisor", forbidden) == []
+
+
 def test_providers_never_import_the_agent_api() -> None:
     assert _violations("pipeline.providers", ("pipeline.agents",)) == []
 

@@ -123,6 +123,7 @@ from ipc.schema.session import (
     ToolSpec,
     Transport,
     TurnDetection,
+    transport_kind,
 )
 
 __all__ = [
@@ -223,4 +224,5 @@ __all__ = [
     "event_encoder",
     "event_kind",
     "record_line",
+    "transport_kind",
 ]

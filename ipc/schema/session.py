@@ -108,6 +108,11 @@ class LoopbackTransport(_Transport, tag="loopback", frozen=True):
 Transport = FileTransport | LoopbackTransport
 
 
+def transport_kind(transport: Transport) -> str:
+    """The transport's tag: the name of the package that serves it."""
+    return str(type(transport).__struct_config__.tag)
+
+
 class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     """Everything every stage needs to serve one session; sent at start and replayed
     to a restarted stage."""

@@ -1,1 +1,2 @@
-"""The stage processes: capture, dsp, model, playout (one module each)."""
+"""The stage processes, one module each: capture (file ingress), edge (live connections),
+dsp, model, playout; beside them the logic only one stage uses."""

@@ -17,11 +17,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ipc.schema import CaptureFrame, DataMsg, EdgeFlush, EdgeFrame, SessionConfig, SessionError
+from ipc.schema import (
+    CaptureFrame,
+    DataMsg,
+    EdgeFlush,
+    EdgeFrame,
+    SessionConfig,
+    SessionError,
+    transport_kind,
+)
 from pipeline.logs import session_extra
 from pipeline.stages.async_stage import AsyncStage, run_async_stage
 from pipeline.stages.edge_call import EdgeCall
-from pipeline.transports.base import served_by_capture, transport_kind
+from pipeline.transports.base import served_by_capture
 from pipeline.transports.registry import edge_connector
 
 

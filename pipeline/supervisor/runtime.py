@@ -43,6 +43,7 @@ from ipc.schema import (
     StatsReply,
     StatsRequest,
     control_encoder,
+    transport_kind,
 )
 from ipc.sockets import bind_router, bind_sub, decode_control, decode_event
 from ipc.stats import StageStats
@@ -50,7 +51,6 @@ from pipeline.logs import session_extra
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
 from pipeline.supervisor.session import Session, SessionSpec
 from pipeline.supervisor.stale import remove_stale_runtime_dirs
-from pipeline.transports.base import transport_kind
 
 log = logging.getLogger("voxpipe.supervisor")
 

@@ -95,11 +95,6 @@ class EdgeConnection(Protocol):
 EdgeConnector = Callable[[SessionConfig], EdgeConnection]
 
 
-def transport_kind(transport: Transport) -> str:
-    """The transport's tag: the name of the package that serves it."""
-    return str(type(transport).__struct_config__.tag)
-
-
 def served_by_capture(transport: Transport) -> bool:
     """True for the file transport; every other kind is the edge stage's."""
     return isinstance(transport, FileTransport)

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ipc.schema import FileTransport, LoopbackTransport, SessionConfig
+from ipc.schema import FileTransport, LoopbackTransport, SessionConfig, transport_kind
 from pipeline.record.wav_writer import write_wav
 from pipeline.stages.edge_call import FrameCutter
-from pipeline.transports.base import served_by_capture, transport_kind
+from pipeline.transports.base import served_by_capture
 from pipeline.transports.file.source import FileSource
 from pipeline.transports.file.spec import file_transport
 from pipeline.transports.registry import MODULES_ENV, edge_connector, transport_module
