@@ -27,6 +27,16 @@ _TRACED_MODULES = (
 )
 
 
+# The modules of the tests this process ran (under pytest-xdist a worker runs only some
+# of the collected tests, so the collection does not say which).
+_RAN_MODULES: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _note_module(request: pytest.FixtureRequest) -> None:
+    _RAN_MODULES.append(request.node.path.name)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def protocol_trace(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -44,7 +54,7 @@ def protocol_trace(
         del os.environ[TRACE_ENV]
     report = check_trace_dir(trace_dir)
     assert not report.invalid, report.summary()
-    traced_tests = sum(item.path.name in _TRACED_MODULES for item in request.session.items)
+    traced_tests = sum(name in _TRACED_MODULES for name in _RAN_MODULES)
     if not request.session.testsfailed:
         server_events = sum(n for k, n in report.checked.items() if k.startswith("server/"))
         assert server_events >= traced_tests, report.summary()

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -17,21 +18,32 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "audio" / "three_turns.wav"
 
 
+# Every process a ``voxpipe`` call of this test run starts inherits this mark, so the
+# leak check finds exactly those (other tests, or other runs, may share the host).
+RUN_MARK = ("VOXPIPE_TEST_RUN", uuid.uuid4().hex)
+
+
 def voxpipe(*args: str, env: dict[str, str] | None = None,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **(env or {}), RUN_MARK[0]: RUN_MARK[1]})
 
 
 def stage_processes_since(t0: float) -> list[str]:
-    """voxpipe processes started since t0 from this checkout (other runs may share the host)."""
+    """voxpipe processes that a ``voxpipe`` call of this test started since t0 and that
+    are still there."""
     found = []
-    for p in psutil.process_iter(["cmdline", "create_time", "cwd"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if p.info["create_time"] < t0 - 1 or p.info["cwd"] != str(ROOT):
+    for p in psutil.process_iter(["cmdline", "create_time"]):
+        if p.info["create_time"] < t0 - 1:
             continue
-        if "voxpipe: " in cmd or "pipeline.stages" in cmd or "pipeline.model_server" in cmd:
+        try:
+            mine = p.environ().get(RUN_MARK[0]) == RUN_MARK[1]
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        cmd = " ".join(p.info["cmdline"] or [])
+        if mine and ("voxpipe: " in cmd or "pipeline.stages" in cmd
+                     or "pipeline.model_server" in cmd):
             found.append(cmd)
     return found
 
