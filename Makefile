@@ -27,9 +27,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipeline ipc native tests benchmarks
 	$(BIN)/mypy pipeline ipc native
 
-# Most of the suite is real-time calls that wait on the clock, not the CPU: three
+# Most of the suite is real-time calls that wait on the clock, not the CPU: two
 # workers run test files side by side (a file's module fixtures stay in one worker).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 

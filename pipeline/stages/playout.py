@@ -79,6 +79,11 @@ class SessionClock:
     def t_ms(self, now_ns: int) -> float:
         return round((now_ns - self.t0_ns) / 1e6, 1)
 
+    def slot_ms(self) -> float:
+        """Where the current frame sits on the timeline: what the recording says,
+        however late a starved process got round to playing it."""
+        return round(self.tick * self.frame_ns / 1e6, 1)
+
 
 @dataclass
 class SessionPlayout:
@@ -215,7 +220,8 @@ class PlayoutStage(HotStage):
             self.stats.hop("model_rx_to_first_played").record_ns(now_ns - rx)
         for item, rx in zip(result.started, result.first_rx_ns, strict=True):
             self._log_event(sp, AgentStartedSpeaking(item.item_id, sp.clock.position(),
-                                                     round((now_ns - rx) / 1e6, 2)))
+                                                     round((now_ns - rx) / 1e6, 2)),
+                            t_ms=sp.clock.slot_ms())
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.tick, sp.frame)
@@ -223,7 +229,7 @@ class PlayoutStage(HotStage):
         if result.underrun:
             self.stats.count("underrun_frames")
         for item in result.finished:
-            self._stopped(sp, item)
+            self._stopped(sp, item, t_ms=sp.clock.slot_ms())
         if result.finished:
             sp.queue.forget_stopped()
 
@@ -234,18 +240,21 @@ class PlayoutStage(HotStage):
                 self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, item.played),
                           t_ms=sp.clock.t_ms(time.monotonic_ns()))
 
-    def _stopped(self, sp: SessionPlayout, item: AgentItem) -> None:
+    def _stopped(self, sp: SessionPlayout, item: AgentItem, t_ms: float | None = None) -> None:
         text = item.text + ("..." if item.interrupted else "")
         self._log_event(sp, AgentStoppedSpeaking(
             item.item_id, item.interrupted,
             played_ms=round(item.played * 1000 / sp.cfg.output_rate, 1),
             received_ms=round(item.received * 1000 / sp.cfg.output_rate, 1),
-            played_samples=item.played, text=text))
+            played_samples=item.played, text=text), t_ms=t_ms)
 
     # -- events ----------------------------------------------------------------
     def _log_event(self, sp: SessionPlayout, event: SessionEvent, origin: str = "playout",
-                   publish: bool = True) -> None:
-        t_ms = sp.clock.t_ms(time.monotonic_ns())
+                   publish: bool = True, t_ms: float | None = None) -> None:
+        """Record and publish ``event`` at ``t_ms`` on the session timeline (default: now;
+        events of a played frame take that frame's slot)."""
+        if t_ms is None:
+            t_ms = sp.clock.t_ms(time.monotonic_ns())
         try:
             sp.record.log(record_line(sp.cfg.session, event, t_ms, origin))
         except OSError as exc:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import psutil
+import pytest
 
 from pipeline.supervisor.arbiter import STAGES, ArbiterOptions
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
@@ -18,6 +19,7 @@ def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.mark.timeout(600)  # 50 cycles of 6 processes: slow on a loaded machine
 def test_start_stop_churn_leaks_nothing(tmp_path: Path) -> None:
     opts = RuntimeOptions(arbiter=ArbiterOptions(heartbeat_interval_s=0.2),
                           runtime_parent=str(tmp_path))
