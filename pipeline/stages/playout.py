@@ -168,7 +168,7 @@ class PlayoutStage(HotStage):
                     self.send("model", TruncatePoint(sp.cfg.session, msg.item_id, 0, 0, 0,
                                                      sp.cfg.output_rate, msg.reason))
             else:
-                self._log_event(sp, msg.event, origin="agent")
+                self._log_event(sp, msg.event, origin="agent", t_ms=msg.t_ms)
         else:
             super().on_control(msg)
 
@@ -244,8 +244,9 @@ class PlayoutStage(HotStage):
 
     # -- events ----------------------------------------------------------------
     def _log_event(self, sp: SessionPlayout, event: SessionEvent, origin: str = "playout",
-                   publish: bool = True) -> None:
-        t_ms = sp.clock.t_ms(time.monotonic_ns())
+                   publish: bool = True, t_ms: float | None = None) -> None:
+        if t_ms is None:
+            t_ms = sp.clock.t_ms(time.monotonic_ns())
         try:
             sp.record.log(record_line(sp.cfg.session, event, t_ms, origin))
         except OSError as exc:
