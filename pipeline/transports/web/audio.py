@@ -169,6 +169,8 @@ class AgentTrack(MediaStreamTrack):
         self.sent_audio = 0
         self.sent_silence = 0
         self.late_frames = 0  # taken within the grace, after their deadline
+        self.underruns = 0  # silence sent mid-spurt: a frame came later than the grace
+        self.flushed = 0
         self._arrived = asyncio.Event()
         self._last_push_ns = 0
 
@@ -180,7 +182,9 @@ class AgentTrack(MediaStreamTrack):
     def flush(self) -> int:
         """Barge-in: nothing queued is sent; the next frame is silence."""
         self._last_push_ns = 0
-        return self.audio.flush()
+        n = self.audio.flush()
+        self.flushed += n
+        return n
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
@@ -191,6 +195,7 @@ class AgentTrack(MediaStreamTrack):
         pcm = self.audio.take()
         if pcm is None and self.clock.now_ns() - self._last_push_ns < FRAME_NS * 3 // 2:
             pcm = await self._late_frame()
+            self.underruns += pcm is None
         if pcm is None:
             pcm = _SILENCE
             self.sent_silence += 1
@@ -208,6 +213,13 @@ class AgentTrack(MediaStreamTrack):
         pcm = self.audio.take()
         self.late_frames += pcm is not None
         return pcm
+
+
+    def counters(self) -> dict[str, int]:
+        return {"track_audio_frames": self.sent_audio, "track_silence_frames": self.sent_silence,
+                "track_late_frames": self.late_frames, "track_underruns": self.underruns,
+                "track_flushed_frames": self.flushed, "track_skipped_frames": self.clock.skipped,
+                "track_dropped_frames": self.audio.dropped}
 
 
 def audio_frame(pcm: bytes, pts: int) -> AudioFrame:

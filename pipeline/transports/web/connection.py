@@ -138,6 +138,10 @@ class WebConnection(EdgeConnectionDefaults):
         ice.sdpMLineIndex = sdp_mline_index
         await self.pc.addIceCandidate(ice)
 
+    def counters(self) -> dict[str, int]:
+        return {"frames_in": self.frames_in, "lines_sent": self.lines_sent,
+                "lines_dropped": self.lines_dropped, **self.track.counters()}
+
     async def close(self) -> None:
         self._end("closed by the session")
         for t in self._tasks:

@@ -9,15 +9,19 @@ import numpy.typing as npt
 from tests.pipeline.audio_checks import max_ncc
 
 F64 = npt.NDArray[np.float64]
-ENVELOPE_MS = 5.0
+ENVELOPE_MS = 5.0  # hop
+ENVELOPE_WIN_MS = 30.0  # longer than a pitch period: the envelope, not the voicing
 
 
-def envelope(x: F64, rate: int, win_ms: float = ENVELOPE_MS) -> F64:
-    """RMS per ``win_ms`` window."""
-    win = int(rate * win_ms / 1000)
-    n = len(x) // win
-    return np.asarray(np.sqrt(np.mean(x[: n * win].reshape(n, win) ** 2, axis=1)),
-                      dtype=np.float64)
+def envelope(x: F64, rate: int, hop_ms: float = ENVELOPE_MS,
+             win_ms: float = ENVELOPE_WIN_MS) -> F64:
+    """RMS over ``win_ms`` every ``hop_ms``."""
+    win, hop = int(rate * win_ms / 1000), int(rate * hop_ms / 1000)
+    if len(x) < win:
+        return np.zeros(0)
+    energy = np.concatenate([[0.0], np.cumsum(x * x)])
+    starts = np.arange(0, len(x) - win + 1, hop)
+    return np.asarray(np.sqrt((energy[starts + win] - energy[starts]) / win), dtype=np.float64)
 
 
 def envelope_ncc(a: F64, b: F64, rate: int, max_lag_s: float = 0.05) -> float:
