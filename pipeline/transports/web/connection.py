@@ -85,6 +85,7 @@ class WebConnection(EdgeConnectionDefaults):
         self._connected_at: float | None = None
         self._last_media = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: asyncio.Task[None] | None = None
         self.pc.on("connectionstatechange", self._on_state)
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_datachannel)
@@ -147,8 +148,8 @@ class WebConnection(EdgeConnectionDefaults):
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.track.stop()
-        await self.pc.close()
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
 
     # -- peer connection events --------------------------------------------------
     def _on_state(self) -> None:
@@ -213,13 +214,19 @@ class WebConnection(EdgeConnectionDefaults):
                     self._end(f"not connected after {self.connect_timeout_s:g} s")
             elif now - self._last_media > self.media_timeout_s:
                 self._end(f"no media for {self.media_timeout_s:g} s")
-        with contextlib.suppress(Exception):
-            await self.pc.close()
 
     def _end(self, reason: str) -> None:
-        """The caller is gone: ``receive`` gives ``b""`` once what came before is read."""
+        """The caller is gone: ``receive`` gives ``b""`` once what came before is read,
+        and the peer connection closes (once, in its own task: a cancelled close would
+        leave aiortc's waiting forever)."""
         if self.ended_reason:
             return
         self.ended_reason = reason
         log.info("call ended: %s", reason, extra=session_extra(self.session))
         self._inbound.put_nowait(_END)
+        self._closing = asyncio.create_task(self._close_pc())
+
+    async def _close_pc(self) -> None:
+        self.track.stop()
+        with contextlib.suppress(Exception):
+            await self.pc.close()
