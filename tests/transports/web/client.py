@@ -79,6 +79,7 @@ class WebCaller:
         self.messages: list[dict[str, Any]] = []
         self.channel.on("message", lambda m: self.messages.append(json.loads(m)))
         self.chunks: list[npt.NDArray[np.int16]] = []
+        self.arrivals: list[float] = []  # monotonic arrival time of each chunk
         self.first_audio_at: float | None = None  # monotonic time of the first frame
         self.received_frames = 0
         self.states: list[str] = []
@@ -112,6 +113,7 @@ class WebCaller:
             channels = len(frame.layout.channels)
             mono = pcm.reshape(-1, channels).mean(axis=1) if channels > 1 else pcm
             self.chunks.append(mono.astype(np.int16))
+            self.arrivals.append(time.monotonic())
             self.received_frames += 1
 
     def received(self) -> npt.NDArray[np.float64]:
