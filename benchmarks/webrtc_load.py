@@ -48,7 +48,7 @@ FRAME_S = 0.02
 HEARD_DBFS = -40.0  # a received frame louder than this is reply audio
 SIGNAL_DBFS = -45.0  # a user frame louder than this must be echoed
 GAP_DBFS = -60.0  # an echo frame quieter than this where the user spoke is a glitch
-ECHO_SEARCH_S = 3.0
+ALIGN_FRAMES = 3
 
 Answerer = Callable[[WebTransport], Awaitable[WebAnswer]]
 
@@ -90,12 +90,17 @@ def analyse(caller: WebCaller, labels: dict[str, Any]) -> CallResult:
         # The echo replays the turn: user frames with signal must be heard in it.
         user_db = _frame_db(said[int(turn["onset_s"] * caller.mic.rate):
                                  int(turn["offset_s"] * caller.mic.rate)], n_said)
-        start = first * n_heard
         user_on = int(np.argmax(user_db > SIGNAL_DBFS))
-        echo_db = _frame_db(heard[start: start + (len(user_db) - user_on) * n_heard], n_heard)
-        speech = user_db[user_on: user_on + len(echo_db)] > SIGNAL_DBFS
+        speech = user_db[user_on:] > SIGNAL_DBFS
+        echo_db = _frame_db(heard[max(0, first - ALIGN_FRAMES) * n_heard:
+                                  (first + len(speech) + ALIGN_FRAMES) * n_heard], n_heard)
+        # The echo's first audible frame and the turn's first loud one need not be the
+        # same 20 ms: the best of a few frames' alignments is the one compared.
+        misses = [int(np.sum(speech & (echo_db[k: k + len(speech)] < GAP_DBFS)))
+                  for k in range(0, 2 * ALIGN_FRAMES + 1)
+                  if k + len(speech) <= len(echo_db)]
         res.echo_frames += int(speech.sum())
-        res.glitches += int(np.sum(speech & (echo_db < GAP_DBFS)))
+        res.glitches += min(misses) if misses else int(speech.sum())
     return res
 
 
