@@ -23,6 +23,7 @@ class WebCall:
     summary: SessionSummary
     caller: WebCaller
     answer: WebAnswer
+    t0_ns: int  # the session timeline's origin (monotonic)
     counters: dict[str, dict[str, int]]
     events: list[StageEvent] = field(default_factory=list)
 
@@ -50,6 +51,7 @@ async def run_web_call(model_url: str, wav: Path, out: Path, *, agent_items: int
                     items_done.set()
 
             session.on(listen)
+            t0_ns = session.config.t0_ns
             answer = await asyncio.wait_for(answered, 10)
             await caller.answer(answer.sdp, answer.sdp_type)
             if during is not None:
@@ -63,4 +65,5 @@ async def run_web_call(model_url: str, wav: Path, out: Path, *, agent_items: int
             stats = await rt.stage_stats()
     finally:
         await caller.close()
-    return WebCall(summary, caller, answer, {k: v.counters for k, v in stats.items()}, events)
+    counters = {k: v.counters for k, v in stats.items()}
+    return WebCall(summary, caller, answer, t0_ns, counters, events)

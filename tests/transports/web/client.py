@@ -80,6 +80,7 @@ class WebCaller:
         self.channel.on("message", lambda m: self.messages.append(json.loads(m)))
         self.chunks: list[npt.NDArray[np.int16]] = []
         self.arrivals: list[float] = []  # monotonic arrival time of each chunk
+        self.pts: list[int] = []  # each chunk's place on the sender's 48 kHz clock
         self.first_audio_at: float | None = None  # monotonic time of the first frame
         self.received_frames = 0
         self.states: list[str] = []
@@ -114,13 +115,20 @@ class WebCaller:
             mono = pcm.reshape(-1, channels).mean(axis=1) if channels > 1 else pcm
             self.chunks.append(mono.astype(np.int16))
             self.arrivals.append(time.monotonic())
+            self.pts.append(int(frame.pts or 0))
             self.received_frames += 1
 
     def received(self) -> npt.NDArray[np.float64]:
-        """What the caller heard, 48 kHz mono in [-1, 1)."""
+        """What the caller heard, 48 kHz mono in [-1, 1), each frame where the sender's
+        clock put it (frames the sender skipped or the network lost read as silence)."""
         if not self.chunks:
             return np.zeros(0)
-        return np.concatenate(self.chunks).astype(np.float64) / 32768.0
+        start = self.pts[0]
+        end = max(p - start + len(c) for p, c in zip(self.pts, self.chunks, strict=True))
+        out = np.zeros(end, dtype=np.float64)
+        for p, c in zip(self.pts, self.chunks, strict=True):
+            out[p - start : p - start + len(c)] = c / 32768.0
+        return out
 
     async def close(self) -> None:
         await self.pc.close()

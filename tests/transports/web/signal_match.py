@@ -33,3 +33,18 @@ def envelope_ncc(a: F64, b: F64, rate: int, max_lag_s: float = 0.05) -> float:
 
 def rms_dbfs(x: F64) -> float:
     return float(20 * np.log10(np.sqrt(np.mean(x**2)) + 1e-12)) if len(x) else -240.0
+
+
+def locate(x: F64, seg: F64, rate: int, around_s: float, max_s: float) -> float:
+    """Where (s) ``seg`` best matches ``x`` (peak cross-correlation of their envelopes)
+    within ``around_s`` +- ``max_s``."""
+    ex, es = envelope(x, rate), envelope(seg, rate)
+    hop = ENVELOPE_MS / 1000
+    lo = max(0, int((around_s - max_s) / hop))
+    hi = min(len(ex) - len(es), int((around_s + max_s) / hop))
+    if hi < lo or len(es) == 0:
+        return around_s
+    es = es - es.mean()
+    scores = [float(np.dot(ex[k : k + len(es)] - ex[k : k + len(es)].mean(), es))
+              for k in range(lo, hi + 1)]
+    return (lo + int(np.argmax(scores))) * hop

@@ -22,9 +22,9 @@ from tests.pipeline.audio_checks import (
     read_stereo,
 )
 from tests.pipeline.test_barge_in import make_interrupting_input
-from tests.transports.web.call import run_web_call
+from tests.transports.web.call import WebCall, run_web_call
 from tests.transports.web.client import WebCaller
-from tests.transports.web.signal_match import envelope_ncc, rms_dbfs
+from tests.transports.web.signal_match import envelope_ncc, locate, rms_dbfs
 
 NOTES = [UserTranscription("hello there", True),
          AgentTranscription("seg1", "item1", "hi, I hear you", True, 4)]
@@ -35,12 +35,21 @@ async def _send_notes(rt: Runtime, session: Session, caller: WebCaller) -> None:
         rt.note(session.id, note)
 
 
-def _heard_on_timeline(caller: WebCaller, agent: F64, rate: int, start_s: float,
-                       dur_s: float) -> tuple[F64, float]:
-    """What the caller heard at the record's rate, and how late (s) it sits against the
-    record's agent channel (the network path and the jitter buffers)."""
-    heard = np.asarray(soxr.resample(caller.received(), 48000, rate), dtype=np.float64)
-    return heard, delay_of(heard, agent, rate, start_s=start_s, dur_s=dur_s, max_s=2.0)
+def _heard_on_timeline(call: WebCall, agent: F64, rate: int) -> tuple[F64, float]:
+    """What the caller heard at the record's rate, and roughly where it sits against the
+    record's agent channel: its first frame arrived when the call had connected."""
+    heard = np.asarray(soxr.resample(call.caller.received(), 48000, rate), dtype=np.float64)
+    first_s = call.caller.arrivals[0] - call.t0_ns / 1e9
+    return heard, -first_s
+
+
+def _echo_heard(heard: F64, agent: F64, rate: int, start_s: float, length: int,
+                lag_s: float) -> tuple[F64, float]:
+    """The caller's copy of ``agent[start_s:][:length]`` (the network path and the jitter
+    buffers placed it within a few hundred ms of ``lag_s``), and its lag."""
+    seg = agent[int(start_s * rate) : int(start_s * rate) + length]
+    at = locate(heard, seg, rate, around_s=start_s + lag_s, max_s=0.4)
+    return heard[int(at * rate) : int(at * rate) + length], at - start_s
 
 
 def test_web_call_echoes_each_turn_to_the_caller(model_url: str, three_turns: Any,
@@ -60,7 +69,7 @@ def test_web_call_echoes_each_turn_to_the_caller(model_url: str, three_turns: An
     # The record: the caller's audio on the left, where it arrived.
     rate, user, agent = read_stereo(summary.wav)
     ref = read_mono(wav, rate)
-    heard = np.asarray(soxr.resample(caller.received(), 48000, rate), dtype=np.float64)
+    heard, lag = _heard_on_timeline(call, agent, rate)
     for i, turn in enumerate(labels["turns"]):
         # Where the caller's turn sits on the timeline: its microphone starts once the
         # call is connected, and a live line that stalls loses audio (the edge skips
@@ -78,12 +87,7 @@ def test_web_call_echoes_each_turn_to_the_caller(model_url: str, three_turns: An
         assert u_on is not None and a_on is not None, f"turn {i}: no echo in the record"
         length = int((off - on) * rate)
         said = user[int(u_on * rate) : int(u_on * rate) + length]
-        # Where this echo sits in what the caller heard (a frame a loaded host sent
-        # late shifts all that follows by a frame: each turn is placed on its own).
-        turn_lag = delay_of(heard, agent, rate, start_s=a_on - 0.05, dur_s=length / rate + 0.1,
-                            max_s=2.0)
-        i_heard = int((a_on + turn_lag) * rate)
-        echo = heard[i_heard : i_heard + length]
+        echo, _ = _echo_heard(heard, agent, rate, a_on, length, lag)
         # Opus both ways keeps the waveform only roughly: the envelopes must match.
         env = envelope_ncc(echo, said, rate)
         print(f"turn {i}: echo heard: envelope {env:.3f}, "
@@ -113,7 +117,8 @@ def test_barge_in_flushes_what_the_caller_would_hear(model_url: str, three_turns
     t_start = started[0]["position"] / rate
     t_cut = t_start + stopped[0]["played_ms"] / 1000  # where the record's echo stops
     t_next = started[1]["position"] / rate if len(started) > 1 else len(agent) / rate
-    heard, lag = _heard_on_timeline(call.caller, agent, rate, t_start, t_cut - t_start)
+    heard, lag = _heard_on_timeline(call, agent, rate)
+    _, lag = _echo_heard(heard, agent, rate, t_start, int((t_cut - t_start) * rate), lag)
     before = heard[int((t_start + lag) * rate) : int((t_cut + lag) * rate)]
     # The caller heard the echo up to the cut, and nothing of the rest once the flush
     # reached the edge (one frame in flight, and Opus's ringing, aside).
