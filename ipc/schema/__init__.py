@@ -39,6 +39,7 @@ from ipc.schema.commands import (
 )
 from ipc.schema.control import (
     ControlMsg,
+    EdgeCandidate,
     Hello,
     ModelCommands,
     Ping,
@@ -107,6 +108,7 @@ from ipc.schema.events import (
     UserTranscript,
     UserTranscriptFailed,
     UserTranscription,
+    WebAnswer,
     event_decoder,
     event_encoder,
     event_kind,
@@ -123,6 +125,7 @@ from ipc.schema.session import (
     ToolSpec,
     Transport,
     TurnDetection,
+    WebTransport,
     transport_kind,
 )
 
@@ -154,6 +157,7 @@ __all__ = [
     "CreateResponse",
     "DataMsg",
     "DeleteItem",
+    "EdgeCandidate",
     "EdgeFlush",
     "EdgeFrame",
     "FileTransport",
@@ -216,6 +220,8 @@ __all__ = [
     "UserTranscript",
     "UserTranscriptFailed",
     "UserTranscription",
+    "WebAnswer",
+    "WebTransport",
     "control_decoder",
     "control_encoder",
     "data_decoder",

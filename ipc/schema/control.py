@@ -73,10 +73,25 @@ class PlayoutInterrupt(_Control, tag="pint", frozen=True):
 
 
 class SessionNote(_Control, tag="note", frozen=True):
-    """An event from the supervisor to place on the session timeline (events.jsonl)."""
+    """An event from the supervisor to place on the session timeline (events.jsonl).
+
+    ``t_ms`` is its place on the timeline, stamped once by the supervisor so that every
+    stage that gets the note (playout; the edge, which forwards it to a live caller)
+    writes the same line; ``None``: the receiver stamps it on arrival."""
 
     session: str
     event: SessionEvent
+    t_ms: float | None = None
+
+
+class EdgeCandidate(_Control, tag="cand", frozen=True):
+    """A trickled ICE candidate of a session's WebRTC peer (supervisor -> edge);
+    ``candidate`` is the SDP ``a=candidate`` value, empty at the end of candidates."""
+
+    session: str
+    candidate: str
+    sdp_mid: str | None
+    sdp_mline_index: int | None
 
 
 ControlMsg = (
@@ -91,6 +106,7 @@ ControlMsg = (
     | ModelCommands
     | PlayoutInterrupt
     | SessionNote
+    | EdgeCandidate
 )
 
 

@@ -49,6 +49,16 @@ class SessionError(_Event, tag="error", frozen=True, omit_defaults=True):
     link: str = ""
 
 
+class WebAnswer(_Event, tag="web_answer", frozen=True):
+    """Bus only: the edge's SDP answer to a ``WebTransport`` offer, for the signalling
+    handler that waits on the session to reply to the browser. ``sdp_type`` is the
+    answer's RTCSessionDescription type ("answer"; ``type`` is every event's kind)."""
+
+    pc_id: str
+    sdp: str
+    sdp_type: str
+
+
 # -- dsp's local VAD ---------------------------------------------------------------------
 
 
@@ -279,7 +289,7 @@ SessionEvent = (
     | AgentItemTruncated | SessionStarted | SessionResumed | SessionClosed
     | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress
     | ModelContextReplayed | ParticipantAttributes | Transcription | AgentTranscription
-    | UserTranscription
+    | UserTranscription | WebAnswer
 )  # fmt: skip
 
 

@@ -105,7 +105,19 @@ class LoopbackTransport(_Transport, tag="loopback", frozen=True):
     address: str  # "127.0.0.1:PORT" of the peer the edge stage connects to
 
 
-Transport = FileTransport | LoopbackTransport
+class WebTransport(_Transport, tag="web", frozen=True):
+    """A browser (or any WebRTC peer) on the line: the edge answers its SDP offer.
+
+    ``ice_servers`` are STUN/TURN URLs for the edge's peer connection; empty means
+    host candidates only (nothing leaves the machine without an explicit server)."""
+
+    pc_id: str  # the peer connection's id, as the HTTP signalling names it
+    offer_sdp: str
+    offer_type: str = "offer"
+    ice_servers: tuple[str, ...] = ()
+
+
+Transport = FileTransport | LoopbackTransport | WebTransport
 
 
 def transport_kind(transport: Transport) -> str:

@@ -8,7 +8,10 @@ edge half (``pipeline.transports.registry``) and opens it; the caller's audio go
 to dsp as ``CaptureFrame``s exactly as capture's does, and playout, which keeps
 the clock, queue, played-sample accounting and the record, pushes every paced
 agent frame here (``EdgeFrame``, ``EdgeFlush`` on barge-in) to be written out.
-A restarted edge reopens the connections of the sessions replayed to it.
+The supervisor sends the agent's notes (``SessionNote``: transcripts, agent state)
+here too, for connections with a side channel, and trickled ICE candidates
+(``EdgeCandidate``). A restarted edge reopens the connections of the sessions
+replayed to it; one that died with the old process (WebRTC) ends its input instead.
 File sessions are capture's: for them this stage holds nothing.
 """
 
@@ -19,11 +22,15 @@ import sys
 
 from ipc.schema import (
     CaptureFrame,
+    ControlMsg,
     DataMsg,
+    EdgeCandidate,
     EdgeFlush,
     EdgeFrame,
     SessionConfig,
     SessionError,
+    SessionEvent,
+    SessionNote,
     transport_kind,
 )
 from pipeline.logs import session_extra
@@ -45,17 +52,28 @@ class EdgeStage(AsyncStage):
         if served_by_capture(cfg.transport):
             return
         kind = transport_kind(cfg.transport)
+        session = cfg.session
+
+        def emit(event: SessionEvent) -> None:
+            self.emit(session, event)
+
         try:
-            conn = edge_connector(kind)(cfg)
+            conn = edge_connector(kind)(cfg, emit)
         except Exception as exc:  # no such package, or its constructor refused the spec
             self.log.error("transport %s: %s", kind, exc, extra=session_extra(cfg.session))
             self.emit(cfg.session, SessionError(True, f"edge: transport {kind}: {exc}"))
             return
         call = self.calls[cfg.session] = EdgeCall(cfg, conn, self._to_dsp, self.emit,
                                                   self.stats, self.log)
+        if resumed and not conn.reopenable:
+            self.stats.count(f"calls_not_reopened.{kind}")
+            self.log.warning("%s connection died with the previous edge: ending its input",
+                             kind, extra=session_extra(session))
+            call.end_input()
+            return
         call.start()
         self.log.info("%s connection %s", kind, "reopening" if resumed else "opening",
-                      extra=session_extra(cfg.session))
+                      extra=session_extra(session))
 
     def _to_dsp(self, frame: CaptureFrame) -> bool:
         return self.send("dsp", frame)
@@ -64,6 +82,18 @@ class EdgeStage(AsyncStage):
         call = self.calls.pop(session, None)
         if call is not None:
             await call.close()
+
+    async def on_control(self, msg: ControlMsg) -> None:
+        if not isinstance(msg, SessionNote | EdgeCandidate):
+            await super().on_control(msg)
+            return
+        call = self.calls.get(msg.session)
+        if call is None:
+            self.stats.count("control_dropped.no_connection")
+        elif isinstance(msg, SessionNote):
+            call.deliver(msg.event, msg.t_ms)
+        else:
+            await call.add_candidate(msg)
 
     async def on_data(self, msg: DataMsg) -> None:
         if not isinstance(msg, EdgeFrame | EdgeFlush):

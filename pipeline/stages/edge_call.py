@@ -10,7 +10,8 @@ is gone, as on any live line). When the far end closes its
 side the session hears ``input_ended`` and then closes as a file session does.
 
 Egress: playout's paced agent frames wait in a short queue for the connection's
-writer; a barge-in (flush) empties it and tells the connection.
+writer; a barge-in (flush) empties it and tells the connection. The agent's notes
+go to the connection as the lines ``events.jsonl`` gets (its side channel, if any).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from typing import Final
 
 from ipc.schema import (
     CaptureFrame,
+    EdgeCandidate,
     EdgeFrame,
     InputEnded,
     SessionConfig,
     SessionError,
     SessionEvent,
+    record_line,
 )
 from ipc.stats import StageStats
 from pipeline.logs import session_extra
@@ -85,6 +88,29 @@ class EdgeCall:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._ingress()),
                        asyncio.create_task(self._writer())]
+
+    def end_input(self) -> None:
+        """The connection cannot be served (it died with a previous edge): the caller's
+        input is over, and nothing more is written to it."""
+        self._writable = False
+        self._emit(self.cfg.session, InputEnded(0))
+
+    # -- the agent's side of the call ------------------------------------------
+    def deliver(self, event: SessionEvent, t_ms: float | None) -> None:
+        """An agent note, as the session record's line, to the connection's side channel."""
+        if t_ms is None:
+            t_ms = round((time.monotonic_ns() - self.cfg.t0_ns) / 1e6, 1)
+        self.conn.deliver(record_line(self.cfg.session, event, t_ms, "agent"))
+        self.stats.count("notes_delivered")
+
+    async def add_candidate(self, msg: EdgeCandidate) -> None:
+        """A trickled ICE candidate; one the connection refuses is counted and dropped."""
+        try:
+            await self.conn.add_candidate(msg.candidate, msg.sdp_mid, msg.sdp_mline_index)
+        except Exception as exc:  # a malformed candidate must not end the call
+            self.stats.count("candidates_dropped")
+            self.log.warning("ICE candidate refused: %s: %s", type(exc).__name__, exc,
+                             extra=session_extra(self.cfg.session))
 
     # -- ingress ---------------------------------------------------------------
     async def _ingress(self) -> None:
@@ -168,3 +194,6 @@ class EdgeCall:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.conn.close(), CLOSE_TIMEOUT_S)
+        for name, n in self.conn.counters().items():
+            if n:
+                self.stats.count(f"conn.{name}", n)

@@ -173,7 +173,7 @@ class PlayoutStage(HotStage):
                     self.send("model", TruncatePoint(sp.cfg.session, msg.item_id, 0, 0, 0,
                                                      sp.cfg.output_rate, msg.reason))
             else:
-                self._log_event(sp, msg.event, origin="agent")
+                self._log_event(sp, msg.event, origin="agent", t_ms=msg.t_ms)
         else:
             super().on_control(msg)
 

@@ -25,6 +25,8 @@ from ipc.heartbeat import PingSchedule
 from ipc.runtime_dir import RuntimeDir
 from ipc.schema import (
     MAX_SESSION_ID_LEN,
+    EdgeCandidate,
+    FileTransport,
     Hello,
     ModelCommand,
     ModelCommands,
@@ -191,8 +193,23 @@ class Runtime:
         self._send_control("playout", PlayoutInterrupt(sid, reason, item_id))
 
     def note(self, sid: str, event: SessionEvent) -> None:
-        """Put an agent-layer event on the session timeline (events.jsonl)."""
-        self._send_control("playout", SessionNote(sid, event))
+        """Put an agent-layer event on the session timeline (events.jsonl); a live
+        caller (an edge-served transport) gets the same line from the edge."""
+        s = self.sessions.get(sid)
+        if s is None:
+            self._send_control("playout", SessionNote(sid, event))
+            return
+        # Stamped here, once, so events.jsonl and the caller's copy are the same line.
+        t_ms = round((time.monotonic_ns() - s.config.t0_ns) / 1e6, 1)
+        note = SessionNote(sid, event, t_ms)
+        self._send_control("playout", note)
+        if not isinstance(s.config.transport, FileTransport):
+            self._send_control("edge", note)
+
+    def candidate(self, sid: str, candidate: str, sdp_mid: str | None = None,
+                  sdp_mline_index: int | None = None) -> None:
+        """A trickled ICE candidate for the session's WebRTC peer (``""``: no more)."""
+        self._send_control("edge", EdgeCandidate(sid, candidate, sdp_mid, sdp_mline_index))
 
     def _close(self, s: Session) -> None:
         if not s.closed.done():

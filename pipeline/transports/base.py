@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from ipc.schema import FileTransport, SessionConfig, Transport
+from ipc.schema import FileTransport, SessionConfig, SessionEvent, Transport
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,11 @@ class Sink(Protocol):
 class EdgeConnection(Protocol):
     """One session's live connection, owned by the edge stage's event loop.
 
-    The edge opens it when the session starts (and again after an edge restart),
-    reads the caller's audio until :meth:`receive` returns ``b""``, and writes
-    every agent frame playout sends for the session.
+    The edge builds it with the session's config and an ``emit`` callback (events the
+    connection has for the session, e.g. a WebRTC answer), opens it when the session
+    starts (and again after an edge restart), reads the caller's audio until
+    :meth:`receive` returns ``b""``, and writes every agent frame playout sends for
+    the session. :class:`EdgeConnectionDefaults` gives the optional parts.
     """
 
     async def open(self) -> AudioFormat:
@@ -90,9 +92,50 @@ class EdgeConnection(Protocol):
 
     async def close(self) -> None: ...
 
+    #: False for a connection that dies with the edge process (a WebRTC peer): after
+    #: an edge restart its session's input ends instead of reopening it.
+    reopenable: bool
 
-#: What a live transport's package exports as ``edge_connection``.
-EdgeConnector = Callable[[SessionConfig], EdgeConnection]
+    def deliver(self, line: dict[str, Any]) -> None:
+        """A line of the session record (``ipc.schema.record_line``) for the caller's
+        side channel (transcripts, agent state); dropped by connections without one."""
+        ...
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None,
+                            sdp_mline_index: int | None) -> None:
+        """A trickled ICE candidate from the caller's signalling (WebRTC only)."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """What the connection counted (added to the edge's stats, ``conn.<name>``, when
+        the session ends)."""
+        ...
+
+
+class EdgeConnectionDefaults:
+    """The optional parts of an :class:`EdgeConnection`, for connections that have no
+    side channel and no trickled signalling (both are ignored), which the far end
+    can reconnect after an edge restart."""
+
+    reopenable: bool = True
+
+    def deliver(self, line: dict[str, Any]) -> None:
+        pass
+
+    async def add_candidate(self, candidate: str, sdp_mid: str | None,
+                            sdp_mline_index: int | None) -> None:
+        pass
+
+    def counters(self) -> dict[str, int]:
+        return {}
+
+
+#: How a connection reports an event of its session (published on the bus).
+EmitEvent = Callable[[SessionEvent], None]
+
+#: What a live transport's package exports as ``edge_connection``: built with the
+#: session's config and its ``emit``.
+EdgeConnector = Callable[[SessionConfig, EmitEvent], EdgeConnection]
 
 
 def served_by_capture(transport: Transport) -> bool:

@@ -59,7 +59,7 @@ def test_registry_maps_kinds_to_packages(monkeypatch: pytest.MonkeyPatch) -> Non
     connector = edge_connector("loopback")
     spec = LoopbackTransport("127.0.0.1:5")
     assert transport_kind(spec) == "loopback" and not served_by_capture(spec)
-    conn = connector(SessionConfig("s", 0, "/tmp", spec))
+    conn = connector(SessionConfig("s", 0, "/tmp", spec), lambda event: None)
     assert isinstance(conn, LoopbackConnection) and conn.port == 5
 
 

@@ -7,7 +7,7 @@ import contextlib
 import json
 
 from ipc.schema import LoopbackTransport, SessionConfig
-from pipeline.transports.base import AudioFormat
+from pipeline.transports.base import AudioFormat, EdgeConnectionDefaults, EmitEvent
 from tests.transports.loopback.wire import (
     AUDIO,
     FLUSH,
@@ -19,10 +19,10 @@ from tests.transports.loopback.wire import (
 )
 
 
-class LoopbackConnection:
-    """One session's line to its peer (an ``EdgeConnection``)."""
+class LoopbackConnection(EdgeConnectionDefaults):
+    """One session's line to its peer (an ``EdgeConnection``; no side channel)."""
 
-    def __init__(self, cfg: SessionConfig) -> None:
+    def __init__(self, cfg: SessionConfig, emit: EmitEvent | None = None) -> None:
         if not isinstance(cfg.transport, LoopbackTransport):
             raise TypeError(f"not a loopback transport: {cfg.transport!r}")
         host, _, port = cfg.transport.address.rpartition(":")
