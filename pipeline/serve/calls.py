@@ -184,6 +184,8 @@ class Calls:
                     shutil.rmtree(call.room.out_dir)
 
     def _bound(self, call: Call, session: Session) -> None:
+        log.info("call %s is session %s, recorded in %s", call.pc_id, session.id,
+                 call.room.out_dir, extra=call.log_extra)
         session.on(lambda ev: self._on_event(call, ev))
         self._send_candidates(call)
 

@@ -31,7 +31,17 @@ class StageSnapshot:
     """What the stages reported at one scrape."""
 
     cpu_s: dict[str, float] = field(default_factory=dict)
-    stats: Mapping[str, StatsReply] = field(default_factory=dict)
+    latency_us: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    playout_counters: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, runtime: Runtime, replies: Mapping[str, StatsReply]) -> StageSnapshot:
+        """The stages' replies, plus the supervisor's own (its control round trips)."""
+        pids = {**runtime.pids(), "supervisor": os.getpid()}
+        latency = {stage: reply.latency_us for stage, reply in replies.items()}
+        latency["supervisor"] = runtime.stats.snapshot()[1]
+        playout = replies.get("playout")
+        return cls(_cpu_seconds(pids), latency, playout.counters if playout else {})
 
 
 class _StageCollector(Collector):
@@ -52,16 +62,15 @@ class _StageCollector(Collector):
         glitches = {name: CounterMetricFamily(f"voxpipe_playout_{name}",
                                               f"playout's {name} since it started")
                     for name in GLITCH_COUNTERS}
-        for stage, reply in sorted(self.snapshot.stats.items()):
-            for hop, samples in sorted(reply.latency_us.items()):
+        for stage, latency in sorted(self.snapshot.latency_us.items()):
+            for hop, samples in sorted(latency.items()):
                 if not samples:
                     continue
                 p = percentiles(samples)
                 for quantile, key in QUANTILES:
                     hops.add_metric([stage, hop, quantile], p[key] / 1000.0)
-            if stage == "playout":
-                for name, family in glitches.items():
-                    family.add_metric([], reply.counters.get(name, 0))
+        for name, family in glitches.items():
+            family.add_metric([], self.snapshot.playout_counters.get(name, 0))
         yield cpu
         yield hops
         yield from glitches.values()
@@ -87,9 +96,8 @@ class ServerMetrics:
 
     async def render(self, runtime: Runtime) -> bytes:
         """The exposition, with the stages read now."""
-        stats = await runtime.stage_stats(timeout_s=1.0) if runtime.arbiter else {}
-        pids = {**runtime.pids(), "supervisor": os.getpid()}
-        self._stages.snapshot = StageSnapshot(cpu_s=_cpu_seconds(pids), stats=stats)
+        replies = await runtime.stage_stats(timeout_s=1.0) if runtime.arbiter else {}
+        self._stages.snapshot = StageSnapshot.of(runtime, replies)
         return generate_latest(self.registry)
 
 
