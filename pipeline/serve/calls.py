@@ -169,7 +169,8 @@ class Calls:
             summary = await run_agent(self.entry, self.runtime, call.room, stop=call.stop,
                                       on_session=lambda s: self._bound(call, s))
             error = summary.error if summary is not None else None
-            call.fail(CallError(f"the call ended before it was answered: {error or 'no session'}"))
+            call.fail(CallRefused("the server is shutting down") if not self.accepting else
+                      CallError(f"the call ended before it was answered: {error or 'no session'}"))
             log.info("call %s ended%s", call.pc_id, f": {error}" if error else "",
                      extra=call.log_extra)
         except Exception as exc:  # the user's entrypoint failed: this call only

@@ -43,7 +43,7 @@ def speech_at_48k(path: Path, start_s: float = 0.0, end_s: float | None = None) 
         n = (w.getnframes() if end_s is None else int(end_s * rate)) - int(start_s * rate)
         x = np.frombuffer(w.readframes(n), dtype="<i2").reshape(-1, channels).mean(axis=1)
     y = resample_poly(x, RATE, rate) if rate != RATE else x
-    return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+    return np.asarray(np.clip(np.round(y), -32768, 32767), dtype=np.int16)
 
 
 class SpeechTrack(MediaStreamTrack):
