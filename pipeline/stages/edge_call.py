@@ -194,3 +194,6 @@ class EdgeCall:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.conn.close(), CLOSE_TIMEOUT_S)
+        for name, n in self.conn.counters().items():
+            if n:
+                self.stats.count(f"conn.{name}", n)

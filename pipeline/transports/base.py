@@ -106,6 +106,11 @@ class EdgeConnection(Protocol):
         """A trickled ICE candidate from the caller's signalling (WebRTC only)."""
         ...
 
+    def counters(self) -> dict[str, int]:
+        """What the connection counted (added to the edge's stats, ``conn.<name>``, when
+        the session ends)."""
+        ...
+
 
 class EdgeConnectionDefaults:
     """The optional parts of an :class:`EdgeConnection`, for connections that have no
@@ -120,6 +125,9 @@ class EdgeConnectionDefaults:
     async def add_candidate(self, candidate: str, sdp_mid: str | None,
                             sdp_mline_index: int | None) -> None:
         pass
+
+    def counters(self) -> dict[str, int]:
+        return {}
 
 
 #: How a connection reports an event of its session (published on the bus).

@@ -11,34 +11,51 @@ import signal
 import wave
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from aiohttp import ClientSession
 from scipy.signal import resample_poly
 
 from pipeline.record.event_log import read_event_log
 from tests.serve.harness import ServeProcess
-from tests.transports.web.client import RATE, WebCaller, best_correlation, speech_at_48k
+from tests.transports.web.client import WebCaller
+from tests.transports.web.signal_match import best_correlation
 
 ROOT = Path(__file__).resolve().parents[2]
 THREE_TURNS = ROOT / "examples" / "audio" / "three_turns.wav"
 LABELS = json.loads((ROOT / "examples" / "audio" / "three_turns.json").read_text())
+PAD_S = 0.3  # room tone kept either side of the turn
 
 
-async def _call_then_sigterm(server: ServeProcess) -> tuple[WebCaller, int]:
+def first_turn(out: Path) -> tuple[Path, npt.NDArray[np.float64], int]:
+    """The first turn of the three-turn call (with room tone) as its own WAV; the turn's
+    samples as floats, and their rate."""
     turn = LABELS["turns"][0]
-    # The first turn with a little room tone either side.
-    speech = speech_at_48k(THREE_TURNS, turn["onset_s"] - 0.3, turn["offset_s"] + 0.3)
-    said = speech[int(0.3 * RATE) : int((0.3 + turn["duration_s"]) * RATE)]
-    caller = WebCaller(speech)
+    with wave.open(str(THREE_TURNS)) as src:
+        rate = src.getframerate()
+        src.setpos(int((turn["onset_s"] - PAD_S) * rate))
+        pcm = src.readframes(int((turn["duration_s"] + 2 * PAD_S) * rate))
+        with wave.open(str(out), "wb") as dst:
+            dst.setparams(src.getparams())
+            dst.writeframes(pcm)
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    said = x[int(PAD_S * rate) : int((PAD_S + turn["duration_s"]) * rate)]
+    return out, said, rate
+
+
+async def _call_then_sigterm(server: ServeProcess, tmp: Path) -> tuple[WebCaller, int]:
+    wav, said, rate = first_turn(tmp / "turn.wav")
+    caller = WebCaller(wav)
     try:
         async with ClientSession() as http:
-            async with http.post(f"{server.url}/api/offer", json=await caller.offer()) as res:
+            async with http.post(f"{server.url}/api/offer", json=await caller.offer_body()) as res:
                 reply = await res.json()
                 assert res.status == 200, reply
             assert set(reply) >= {"sdp", "type", "pc_id"} and reply["type"] == "answer"
             await caller.accept(reply)
             # The call is live and the server holds one at most: the next offer is refused.
-            other = WebCaller(speech)
-            async with http.post(f"{server.url}/api/offer", json=await other.offer()) as res:
+            other = WebCaller(wav)
+            async with http.post(f"{server.url}/api/offer", json=await other.offer_body()) as res:
                 assert res.status == 503, await res.text()
             await other.close()
         heard = await caller.wait_for_reply(timeout_s=30.0)
@@ -46,9 +63,9 @@ async def _call_then_sigterm(server: ServeProcess) -> tuple[WebCaller, int]:
         assert metrics["voxpipe_calls_total"] == 1
         assert metrics["voxpipe_calls_active"] == 1
         assert metrics["voxpipe_calls_refused_total"] == 1
-        # The echo of the user's turn, through Opus both ways, compared at 16 kHz.
-        ncc = best_correlation(resample_poly(heard.astype(float), 1, 3),
-                               resample_poly(said.astype(float), 1, 3))
+        # The echo of the user's turn, through Opus both ways, at the turn's rate.
+        assert rate == 16_000
+        ncc = best_correlation(resample_poly(heard, 1, 3), said)
         assert ncc >= 0.8, f"the reply correlates {ncc:.3f} with the user's turn"
         # SIGTERM with the call still live (the caller keeps sending).
         code = await asyncio.to_thread(server.stop, signal.SIGTERM)
@@ -58,11 +75,12 @@ async def _call_then_sigterm(server: ServeProcess) -> tuple[WebCaller, int]:
 
 
 def test_a_call_hears_the_echo_and_sigterm_finalizes_its_recording(tmp_path: Path) -> None:
-    with ServeProcess("--max-sessions", "1", "--record", str(tmp_path)) as server:
-        caller, code = asyncio.run(_call_then_sigterm(server))
+    record_dir = tmp_path / "calls"
+    with ServeProcess("--max-sessions", "1", "--record", str(record_dir)) as server:
+        caller, code = asyncio.run(_call_then_sigterm(server, tmp_path))
     assert code == 0, server.output
-    record = tmp_path / caller.pc_id
-    assert (record / "conversation.wav").is_file(), sorted(tmp_path.rglob("*"))
+    record = record_dir / caller.pc_id
+    assert (record / "conversation.wav").is_file(), sorted(record_dir.rglob("*"))
     with wave.open(str(record / "conversation.wav")) as w:
         assert w.getnchannels() == 2 and w.getnframes() > 0
     events = read_event_log(record / "events.jsonl")

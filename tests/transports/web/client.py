@@ -1,23 +1,20 @@
-"""A WebRTC caller for tests: an aiortc peer that speaks a recording and records the reply.
+"""A WebRTC caller without a browser: an aiortc peer on this host.
 
-It plays ``speech`` (mono int16 at 48 kHz) as its microphone, paced in real time, then
-silence for as long as the call lasts (a live microphone never stops sending); it
-records every frame it receives (downmixed to mono) and the JSON lines of the
-``voxpipe`` data channel. Signalling is the pipecat SmallWebRTC contract of
-``POST /api/offer``: :meth:`offer` gives the body, :meth:`accept` takes the reply.
-
-ICE: ``RTCConfiguration(iceServers=[])`` — host candidates on this machine only;
-without it aiortc would ask a public STUN server.
+It plays a WAV as its microphone, paced in real time from the first frame its sender
+asks for (then silence: the line stays open), opens the ``voxpipe`` data channel,
+offers with no ICE servers (host candidates only), and records what it receives:
+the agent's audio (48 kHz, downmixed to mono, in arrival order) and every data
+channel message. Through ``voxpipe serve``: :meth:`WebCaller.offer_body` is the body of
+``POST /api/offer`` (pipecat's SmallWebRTC contract), :meth:`WebCaller.accept` takes
+its reply.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fractions
 import json
 import time
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -27,144 +24,130 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
-RATE = 48_000
-FRAME = RATE // 50  # 20 ms
-I16 = npt.NDArray[np.int16]
+from ipc.schema import WebTransport
+from pipeline.transports.file.wav_reader import WavSource
+from pipeline.transports.web.audio import frame_pcm
+
+FRAME_MS = 20
+RATE = 48_000  # what the caller hears (aiortc's Opus decoder)
 
 
-def speech_at_48k(path: Path, start_s: float = 0.0, end_s: float | None = None) -> I16:
-    """A slice of a mono/stereo int16 WAV, downmixed and resampled to 48 kHz."""
-    from scipy.signal import resample_poly
-
-    with wave.open(str(path)) as w:
-        assert w.getsampwidth() == 2, "int16 WAV expected"
-        rate, channels = w.getframerate(), w.getnchannels()
-        w.setpos(int(start_s * rate))
-        n = (w.getnframes() if end_s is None else int(end_s * rate)) - int(start_s * rate)
-        x = np.frombuffer(w.readframes(n), dtype="<i2").reshape(-1, channels).mean(axis=1)
-    y = resample_poly(x, RATE, rate) if rate != RATE else x
-    return np.asarray(np.clip(np.round(y), -32768, 32767), dtype=np.int16)
-
-
-class SpeechTrack(MediaStreamTrack):
-    """The caller's microphone: ``speech`` once, then silence, one 20 ms frame per 20 ms."""
+class WavTrack(MediaStreamTrack):
+    """A WAV file as a live microphone: 20 ms frames at the file's rate, paced."""
 
     kind = "audio"
 
-    def __init__(self, speech: I16, lead_s: float = 0.5) -> None:
+    def __init__(self, wav: Path) -> None:
         super().__init__()
-        lead = np.zeros(int(lead_s * RATE), dtype=np.int16)
-        self.samples = np.concatenate([lead, speech])
-        self.sent = 0
-        self._start: float | None = None
+        with WavSource.open(wav) as src:
+            self.rate, self.channels = src.sample_rate, src.channels
+            pcm = np.frombuffer(src.read_s16(0, src.frames), dtype="<i2")
+        self.samples = pcm.reshape(-1, self.channels).mean(axis=1).astype("<i2")
+        self.frame_samples = self.rate * FRAME_MS // 1000
+        self.started_at: float | None = None  # monotonic time of the first frame
+        self._pts = 0
 
     @property
-    def speech_done(self) -> bool:
-        return self.sent >= len(self.samples)
+    def done(self) -> bool:
+        return self._pts >= len(self.samples)
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        now = time.monotonic()
-        if self._start is None:
-            self._start = now
-        k = self.sent // FRAME
-        due = self._start + k * FRAME / RATE
-        if due > now:
-            await asyncio.sleep(due - now)
-        chunk = self.samples[self.sent : self.sent + FRAME]
-        if len(chunk) < FRAME:
-            chunk = np.concatenate([chunk, np.zeros(FRAME - len(chunk), dtype=np.int16)])
+        if self.started_at is None:
+            self.started_at = time.monotonic()
+        wait = self.started_at + self._pts / self.rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        chunk = self.samples[self._pts : self._pts + self.frame_samples]
+        if len(chunk) < self.frame_samples:
+            chunk = np.concatenate([chunk, np.zeros(self.frame_samples - len(chunk), "<i2")])
         frame = AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = self.sent
-        frame.time_base = fractions.Fraction(1, RATE)
-        self.sent += FRAME
+        frame.sample_rate = self.rate
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, self.rate)
+        self._pts += self.frame_samples
         return frame
 
 
 class WebCaller:
-    """One test caller: its peer connection, what it sends and what it hears."""
+    """One call: ``offer()`` -> a ``WebTransport``; ``answer(sdp)``; ``close()``."""
 
-    def __init__(self, speech: I16, lead_s: float = 0.5) -> None:
+    def __init__(self, wav: Path, pc_id: str = "caller") -> None:
+        self.pc_id = pc_id
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = SpeechTrack(speech, lead_s)
+        self.mic = WavTrack(wav)
         self.pc.addTrack(self.mic)
-        self.channel = self.pc.createDataChannel("voxpipe", ordered=True)
-        self.lines: list[dict[str, Any]] = []
-        self.channel.on("message", self._on_line)
-        self.heard: list[I16] = []
-        self.pc_id = ""
+        self.channel = self.pc.createDataChannel("voxpipe")
+        self.messages: list[dict[str, Any]] = []
+        self.channel.on("message", lambda m: self.messages.append(json.loads(m)))
+        self.chunks: list[npt.NDArray[np.int16]] = []
+        self.first_audio_at: float | None = None  # monotonic time of the first frame
+        self.received_frames = 0
+        self.states: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.pc.on("track", self._on_track)
+        self.pc.on("connectionstatechange",
+                   lambda: self.states.append(self.pc.connectionState))
 
-    async def offer(self) -> dict[str, str]:
-        """The body of ``POST /api/offer`` (ICE gathered: aiortc does not trickle)."""
+    async def offer(self, ice_servers: tuple[str, ...] = ()) -> WebTransport:
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        return {"sdp": self.pc.localDescription.sdp, "type": self.pc.localDescription.type}
+        desc = self.pc.localDescription
+        return WebTransport(self.pc_id, desc.sdp, desc.type, ice_servers)
+
+    async def answer(self, sdp: str, sdp_type: str = "answer") -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+
+    async def offer_body(self) -> dict[str, str]:
+        """``{sdp, type}`` for ``POST /api/offer`` (ICE gathered: aiortc does not trickle)."""
+        transport = await self.offer()
+        return {"sdp": transport.offer_sdp, "type": transport.offer_type}
 
     async def accept(self, reply: dict[str, Any]) -> None:
-        """The server's answer (``{sdp, type, pc_id}``)."""
+        """The server's ``{sdp, type, pc_id}``: the call's id is the server's."""
         self.pc_id = reply["pc_id"]
-        await self.pc.setRemoteDescription(RTCSessionDescription(reply["sdp"], reply["type"]))
+        await self.answer(reply["sdp"], reply["type"])
 
-    def received(self) -> I16:
-        """Everything heard so far, mono int16 at 48 kHz."""
-        return np.concatenate(self.heard) if self.heard else np.zeros(0, dtype=np.int16)
-
-    async def wait_for_reply(self, timeout_s: float, threshold: int = 300,
-                             quiet_s: float = 1.0) -> I16:
-        """Wait until the caller has spoken and heard a reply that then went quiet for
-        ``quiet_s`` (or ``timeout_s`` passed); what it heard."""
+    async def wait_for_reply(self, timeout_s: float, threshold: float = 0.01,
+                             quiet_s: float = 1.0) -> npt.NDArray[np.float64]:
+        """Once the file has played, wait until a reply was heard and then ``quiet_s``
+        of quiet (or ``timeout_s`` passed); what the caller heard (see ``received``)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(0.2)
             heard = self.received()
-            loud = np.nonzero(np.abs(heard.astype(np.int32)) > threshold)[0]
-            if self.mic.speech_done and loud.size and len(heard) - loud[-1] > quiet_s * RATE:
+            loud = np.nonzero(np.abs(heard) > threshold)[0]
+            if self.mic.done and loud.size and len(heard) - loud[-1] > quiet_s * RATE:
                 break
         return self.received()
 
-    async def close(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.pc.close()
-
-    def _on_line(self, message: object) -> None:
-        if isinstance(message, str):
-            with contextlib.suppress(ValueError):
-                self.lines.append(json.loads(message))
-
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":
-            self._tasks.append(asyncio.create_task(self._listen(track)))
+            self._tasks.append(asyncio.create_task(self._record(track)))
 
-    async def _listen(self, track: MediaStreamTrack) -> None:
+    async def _record(self, track: MediaStreamTrack) -> None:
         while True:
             try:
                 frame = await track.recv()
             except MediaStreamError:
                 return
             assert isinstance(frame, AudioFrame)
-            pcm = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
-            self.heard.append(pcm.mean(axis=1).astype(np.int16))
+            if self.first_audio_at is None:
+                self.first_audio_at = time.monotonic()
+            pcm = np.frombuffer(frame_pcm(frame), dtype="<i2")
+            channels = len(frame.layout.channels)
+            mono = pcm.reshape(-1, channels).mean(axis=1) if channels > 1 else pcm
+            self.chunks.append(mono.astype(np.int16))
+            self.received_frames += 1
 
+    def received(self) -> npt.NDArray[np.float64]:
+        """What the caller heard, 48 kHz mono in [-1, 1)."""
+        if not self.chunks:
+            return np.zeros(0)
+        return np.concatenate(self.chunks).astype(np.float64) / 32768.0
 
-def best_correlation(heard: npt.NDArray[Any], turn: npt.NDArray[Any]) -> float:
-    """The peak normalised cross-correlation of ``turn`` against every place in
-    ``heard`` (both at the same rate): 1.0 where ``heard`` holds ``turn`` exactly."""
-    a = heard.astype(np.float64)
-    b = turn.astype(np.float64)
-    if len(a) < len(b) or not np.any(b):
-        return 0.0
-    size = 1 << (len(a) + len(b)).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)[
-        : len(a) - len(b) + 1]
-    energy = np.concatenate([[0.0], np.cumsum(a * a)])
-    window = energy[len(b):] - energy[: len(a) - len(b) + 1]
-    # Places quieter than a hundredth of the turn cannot hold it (and would divide by ~0).
-    ok = window > 0.01 * float(np.dot(b, b))
-    if not np.any(ok):
-        return 0.0
-    return float(np.max(corr[ok] / np.sqrt(window[ok] * float(np.dot(b, b)))))
+    async def close(self) -> None:
+        await self.pc.close()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
