@@ -4,7 +4,9 @@ It plays a WAV as its microphone, paced in real time from the first frame its se
 asks for (then silence: the line stays open), opens the ``voxpipe`` data channel,
 offers with no ICE servers (host candidates only), and records what it receives:
 the agent's audio (48 kHz, downmixed to mono, in arrival order) and every data
-channel message.
+channel message. Through ``voxpipe serve``: :meth:`WebCaller.offer_body` is the body of
+``POST /api/offer`` (pipecat's SmallWebRTC contract), :meth:`WebCaller.accept` takes
+its reply.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pipeline.transports.file.wav_reader import WavSource
 from pipeline.transports.web.audio import frame_pcm
 
 FRAME_MS = 20
+RATE = 48_000  # what the caller hears (aiortc's Opus decoder)
 
 
 class WavTrack(MediaStreamTrack):
@@ -96,6 +99,29 @@ class WebCaller:
 
     async def answer(self, sdp: str, sdp_type: str = "answer") -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))
+
+    async def offer_body(self) -> dict[str, str]:
+        """``{sdp, type}`` for ``POST /api/offer`` (ICE gathered: aiortc does not trickle)."""
+        transport = await self.offer()
+        return {"sdp": transport.offer_sdp, "type": transport.offer_type}
+
+    async def accept(self, reply: dict[str, Any]) -> None:
+        """The server's ``{sdp, type, pc_id}``: the call's id is the server's."""
+        self.pc_id = reply["pc_id"]
+        await self.answer(reply["sdp"], reply["type"])
+
+    async def wait_for_reply(self, timeout_s: float, threshold: float = 0.01,
+                             quiet_s: float = 1.0) -> npt.NDArray[np.float64]:
+        """Once the file has played, wait until a reply was heard and then ``quiet_s``
+        of quiet (or ``timeout_s`` passed); what the caller heard (see ``received``)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            heard = self.received()
+            loud = np.nonzero(np.abs(heard) > threshold)[0]
+            if self.mic.done and loud.size and len(heard) - loud[-1] > quiet_s * RATE:
+                break
+        return self.received()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio":

@@ -48,3 +48,21 @@ def locate(x: F64, seg: F64, rate: int, around_s: float, max_s: float) -> float:
     scores = [float(np.dot(ex[k : k + len(es)] - ex[k : k + len(es)].mean(), es))
               for k in range(lo, hi + 1)]
     return (lo + int(np.argmax(scores))) * hop
+
+
+def best_correlation(heard: F64, turn: F64) -> float:
+    """The peak normalised cross-correlation of ``turn`` against every place in
+    ``heard`` (same rate; no lag bound): 1.0 where ``heard`` holds ``turn`` exactly."""
+    if len(heard) < len(turn) or not np.any(turn):
+        return 0.0
+    size = 1 << (len(heard) + len(turn)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(heard, size) * np.conj(np.fft.rfft(turn, size)), size)
+    corr = corr[: len(heard) - len(turn) + 1]
+    energy = np.concatenate([[0.0], np.cumsum(heard * heard)])
+    window = energy[len(turn):] - energy[: len(heard) - len(turn) + 1]
+    turn_energy = float(np.dot(turn, turn))
+    # Places quieter than a hundredth of the turn cannot hold it (and would divide by ~0).
+    ok = window > 0.01 * turn_energy
+    if not np.any(ok):
+        return 0.0
+    return float(np.max(corr[ok] / np.sqrt(window[ok] * turn_energy)))

@@ -1,0 +1,90 @@
+"""The call handling in process (aiohttp's test server, a runtime with no stages): what
+an offer gets when the agent never answers (504, the call ended), when its entrypoint
+fails (500), and while the server is stopping (503, refused)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from pipeline.agents.job import JobContext
+from pipeline.agents.runner import Entrypoint
+from pipeline.serve.app import build_app
+from pipeline.serve.calls import Calls
+from pipeline.serve.metrics import ServerMetrics
+from pipeline.serve.options import ServeOptions
+from pipeline.supervisor.runtime import Runtime
+
+OFFER = {"sdp": "v=0\r\n", "type": "offer"}
+Check = Callable[[TestClient[Any, Any], Calls, ServerMetrics], Awaitable[None]]
+
+
+def _with_server(entry: Entrypoint, check: Check,
+                 tmp: Path) -> None:
+    async def main() -> None:
+        runtime = Runtime()  # never started: these agents never start a session
+        metrics = ServerMetrics()
+        options = ServeOptions(record_dir=tmp, answer_timeout_s=0.5)
+        calls = Calls(runtime, entry, options, metrics)
+        async with TestClient(TestServer(build_app(calls, runtime, metrics, options))) as client:
+            await check(client, calls, metrics)
+
+    asyncio.run(main())
+
+
+def _value(metrics: ServerMetrics, name: str) -> float:
+    value = metrics.registry.get_sample_value(name)
+    assert value is not None, name
+    return value
+
+
+async def _never_answers(ctx: JobContext) -> None:
+    await asyncio.Event().wait()
+
+
+async def _fails(ctx: JobContext) -> None:
+    raise RuntimeError("the agent broke")
+
+
+def test_no_answer_in_time_is_504_and_the_call_is_ended(tmp_path: Path) -> None:
+    async def check(client: TestClient[Any, Any], calls: Calls, metrics: ServerMetrics) -> None:
+        res = await client.post("/api/offer", json=OFFER)
+        assert res.status == 504, await res.text()
+        assert "no answer" in (await res.json())["error"]
+        for _ in range(100):  # the call's job ends once told to stop
+            if not calls.live:
+                break
+            await asyncio.sleep(0.02)
+        assert calls.live == {}
+        assert _value(metrics, "voxpipe_calls_active") == 0
+        assert _value(metrics, "voxpipe_calls_total") == 1
+
+    _with_server(_never_answers, check, tmp_path)
+
+
+def test_a_failing_entrypoint_is_500_with_its_message(tmp_path: Path) -> None:
+    async def check(client: TestClient[Any, Any], calls: Calls, metrics: ServerMetrics) -> None:
+        res = await client.post("/api/offer", json=OFFER)
+        assert res.status == 500
+        assert "the agent broke" in (await res.json())["error"]
+        assert calls.live == {}
+        # The server keeps serving.
+        assert (await client.post("/api/offer", data=b"{")).status == 400
+
+    _with_server(_fails, check, tmp_path)
+
+
+def test_a_stopping_server_refuses_offers_with_503(tmp_path: Path) -> None:
+    async def check(client: TestClient[Any, Any], calls: Calls, metrics: ServerMetrics) -> None:
+        await calls.end_all()
+        res = await client.post("/api/offer", json=OFFER)
+        assert res.status == 503
+        assert "shutting down" in (await res.json())["error"]
+        assert _value(metrics, "voxpipe_calls_refused_total") == 1
+        assert list(tmp_path.iterdir()) == []
+
+    _with_server(_never_answers, check, tmp_path)
