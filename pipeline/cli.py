@@ -1,4 +1,4 @@
-"""``voxpipe``: run a conversation, or serve the offline model.
+"""``voxpipe``: run a conversation, serve calls from browsers, or serve the offline model.
 
 Exit codes: 0 done (or stopped by SIGTERM/SIGINT), 1 the session failed
 (model unreachable, key rejected), 2 bad usage or input, 3 a stage kept
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,32 +58,68 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", required=True, type=Path, metavar="IN.wav",
                      help="the caller's audio: WAV, 8-192 kHz, mono or stereo, int or float")
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
-    run.add_argument("--model", choices=("local", "openai"), default="local",
-                     help="local: the bundled offline server (default, no keys); "
-                     "openai: the OpenAI Realtime API (needs OPENAI_API_KEY)")
-    run.add_argument("--base-url", default=None,
-                     help=f"realtime websocket base URL (openai default {OPENAI_BASE_URL})")
-    run.add_argument("--model-name", default="gpt-realtime", help="realtime model name")
-    run.add_argument("--model-engine", choices=("dialogue", "echo"), default="dialogue",
-                     help="--model local: the offline model's replies: dialogue (speech "
-                     "recognition, rules and tool calls, speech synthesis; default) or echo")
-    run.add_argument("--protocol", choices=("ga", "beta"), default="ga",
-                     help="Realtime API event names: ga (default) or the beta ones")
+    _add_model_flags(run)
     run.add_argument("--fast", action="store_true",
                      help="feed the input as fast as the pipeline takes it instead of in real "
                      "time (replies still play in real time; turns may overlap them)")
-    run.add_argument("--instructions", default="", help="system instructions for the model")
-    run.add_argument("--silence-ms", type=int, default=500,
-                     help="server VAD: silence that ends a user turn (ms)")
-    run.add_argument("--agent", type=Path, default=None, metavar="FILE.py",
-                     help="run the MultimodalAgent entrypoint in FILE.py (async def "
-                     "entrypoint(ctx)) on this call; the agent picks its own model (without "
-                     "--agent: a built-in agent with no tools on the model these flags choose)")
-    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    _add_agent_flags(run, "this call")
+    _add_serve_parser(sub)
     ms = sub.add_parser("model-server", add_help=False,
                         help="serve the offline realtime model (see model-server --help)")
     ms.add_argument("args", nargs=argparse.REMAINDER)
     return p
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    """The model of the built-in agent (``run`` and ``serve`` alike)."""
+    p.add_argument("--model", choices=("local", "openai"), default="local",
+                   help="local: the bundled offline server (default, no keys); "
+                   "openai: the OpenAI Realtime API (needs OPENAI_API_KEY)")
+    p.add_argument("--base-url", default=None,
+                   help=f"realtime websocket base URL (openai default {OPENAI_BASE_URL})")
+    p.add_argument("--model-name", default="gpt-realtime", help="realtime model name")
+    p.add_argument("--model-engine", choices=("dialogue", "echo"), default="dialogue",
+                   help="--model local: the offline model's replies: dialogue (speech "
+                   "recognition, rules and tool calls, speech synthesis; default) or echo")
+    p.add_argument("--protocol", choices=("ga", "beta"), default="ga",
+                   help="Realtime API event names: ga (default) or the beta ones")
+
+
+def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
+    p.add_argument("--instructions", default="", help="system instructions for the model")
+    p.add_argument("--silence-ms", type=int, default=500,
+                   help="server VAD: silence that ends a user turn (ms)")
+    p.add_argument("--agent", type=Path, default=None, metavar="FILE.py",
+                   help="run the MultimodalAgent entrypoint in FILE.py (async def "
+                   f"entrypoint(ctx)) on {calls}; the agent picks its own model (without "
+                   "--agent: a built-in agent with no tools on the model these flags choose)")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def _add_serve_parser(sub: Any) -> None:
+    serve = sub.add_parser(
+        "serve", help="serve calls from browsers over WebRTC (a page, signalling, metrics)",
+        description="Run the pipeline as a server: GET / is a page that calls the agent "
+        "over WebRTC; POST/PATCH /api/offer (pipecat SmallWebRTC signalling), GET /healthz, "
+        "GET /metrics (Prometheus). Each call is one session running the agent.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; any other needs --token "
+                       "or --insecure)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
+    serve.add_argument("--record", type=Path, default=None, metavar="DIR",
+                       help="keep each call's DIR/<pc_id>/conversation.wav and events.jsonl "
+                       "(default: recorded to a temporary directory, removed after the call)")
+    serve.add_argument("--max-sessions", type=int, default=None, metavar="N",
+                       help="calls at once; more are refused with 503 (default: no limit)")
+    serve.add_argument("--token", default=None,
+                       help="require 'Authorization: Bearer TOKEN' on /api/offer")
+    serve.add_argument("--insecure", action="store_true",
+                       help="allow a non-loopback --host without --token")
+    serve.add_argument("--ice-server", action="append", default=[], metavar="URL",
+                       help="STUN/TURN server for the calls' peer connections (repeatable; "
+                       "default none: host candidates only, nothing leaves the machine)")
+    _add_model_flags(serve)
+    _add_agent_flags(serve, "every call")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,12 +129,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return int(server_main(argv[1:]))
     args = _parser().parse_args(argv)
-    if args.command != "run":
+    if args.command not in ("run", "serve"):
         _parser().print_help()
         return EXIT_USAGE
     setup_logging(args.log_level)
     try:
-        return asyncio.run(_run(args))
+        return asyncio.run(_run(args) if args.command == "run" else _serve(args))
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -149,24 +186,56 @@ async def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write to output directory {args.out}: {exc.strerror or exc}",
                      EXIT_USAGE)
+    async with _agent_from_flags(args) as entry:
+        if isinstance(entry, int):
+            return entry
+        return await _run_call(args, entry, transport.input_frames / transport.input_rate)
+
+
+@contextlib.asynccontextmanager
+async def _agent_from_flags(args: argparse.Namespace) -> AsyncIterator[Entrypoint | int]:
+    """The entrypoint ``--agent`` names, or the built-in agent on the flags' model
+    (closed on exit); an exit code instead when neither can be had."""
     from pipeline.agents.runner import AgentFileError, load_entrypoint
 
     model: Any = None
     try:
         if args.agent is not None:
-            entry = load_entrypoint(args.agent)
+            entry: Entrypoint | int = load_entrypoint(args.agent)
         else:
             model = _model_from_flags(args)
             entry = await _default_agent(model)
     except (AgentFileError, _UsageError, ValueError) as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        entry = _fail(str(exc), EXIT_USAGE)
     except RuntimeError as exc:  # the bundled model server did not start
-        return _fail(str(exc), EXIT_SESSION_FAILED)
+        entry = _fail(str(exc), EXIT_SESSION_FAILED)
     try:
-        return await _run_call(args, entry, transport.input_frames / transport.input_rate)
+        yield entry
     finally:
         if model is not None:
             await model.aclose()
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    """``voxpipe serve``: the agent answers every browser call until SIGTERM/SIGINT."""
+    from pipeline.serve import ServeError, ServeOptions, ServeUsageError, serve
+
+    options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
+                           max_sessions=args.max_sessions, token=args.token,
+                           insecure=args.insecure, ice_servers=tuple(args.ice_server))
+    try:
+        options.check()
+    except ServeUsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    stop = _stop_on_signals()
+    async with _agent_from_flags(args) as entry:
+        if isinstance(entry, int):
+            return entry
+        try:
+            return await serve(options, entry, stop,
+                               on_listening=lambda line: print(line, flush=True))
+        except ServeError as exc:
+            return _fail(str(exc), exc.code)
 
 
 def _model_from_flags(args: argparse.Namespace) -> Any:

@@ -1,0 +1,104 @@
+"""``GET /metrics``: the server's calls and the stages' health, in Prometheus text.
+
+Calls (active, total, refused) and barge-ins are counted by the server as they
+happen; what the stages know (CPU, hop latencies, playout's glitch counters) is
+read at scrape time: psutil on the stage pids, ``Runtime.stage_stats()``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import psutil
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ipc.schema import StatsReply
+from ipc.stats import percentiles
+from pipeline.supervisor.runtime import Runtime
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# playout's counters of what a caller hears as a glitch.
+GLITCH_COUNTERS = ("underrun_frames", "late_frames_skipped")
+QUANTILES = (("0.5", "p50_ms"), ("0.99", "p99_ms"))
+
+
+@dataclass
+class StageSnapshot:
+    """What the stages reported at one scrape."""
+
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    stats: Mapping[str, StatsReply] = field(default_factory=dict)
+
+
+class _StageCollector(Collector):
+    """Yields the last snapshot taken for a scrape (collect() itself cannot await)."""
+
+    def __init__(self) -> None:
+        self.snapshot = StageSnapshot()
+
+    def collect(self) -> Iterable[Metric]:
+        cpu = CounterMetricFamily("voxpipe_stage_cpu_seconds",
+                                  "CPU time (user + system) of each process since it started",
+                                  labels=["stage"])
+        for stage, seconds in sorted(self.snapshot.cpu_s.items()):
+            cpu.add_metric([stage], seconds)
+        hops = GaugeMetricFamily("voxpipe_hop_latency_seconds",
+                                 "latency of each stage's hops over its recent samples",
+                                 labels=["stage", "hop", "quantile"])
+        glitches = {name: CounterMetricFamily(f"voxpipe_playout_{name}",
+                                              f"playout's {name} since it started")
+                    for name in GLITCH_COUNTERS}
+        for stage, reply in sorted(self.snapshot.stats.items()):
+            for hop, samples in sorted(reply.latency_us.items()):
+                if not samples:
+                    continue
+                p = percentiles(samples)
+                for quantile, key in QUANTILES:
+                    hops.add_metric([stage, hop, quantile], p[key] / 1000.0)
+            if stage == "playout":
+                for name, family in glitches.items():
+                    family.add_metric([], reply.counters.get(name, 0))
+        yield cpu
+        yield hops
+        yield from glitches.values()
+
+
+class ServerMetrics:
+    """The registry ``/metrics`` renders; the counters the call handling updates."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.calls_active = Gauge("voxpipe_calls_active", "calls in progress",
+                                  registry=self.registry)
+        self.calls_total = Counter("voxpipe_calls_total", "calls admitted",
+                                   registry=self.registry)
+        self.calls_refused = Counter("voxpipe_calls_refused_total",
+                                     "offers refused (server full or shutting down)",
+                                     registry=self.registry)
+        self.barge_ins = Counter("voxpipe_barge_ins_total",
+                                 "agent replies cut short by the caller",
+                                 registry=self.registry)
+        self._stages = _StageCollector()
+        self.registry.register(self._stages)
+
+    async def render(self, runtime: Runtime) -> bytes:
+        """The exposition, with the stages read now."""
+        stats = await runtime.stage_stats(timeout_s=1.0) if runtime.arbiter else {}
+        pids = {**runtime.pids(), "supervisor": os.getpid()}
+        self._stages.snapshot = StageSnapshot(cpu_s=_cpu_seconds(pids), stats=stats)
+        return generate_latest(self.registry)
+
+
+def _cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
+    found = {}
+    for stage, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.Error:
+            continue  # gone (restarting): no sample this scrape
+        found[stage] = float(times.user + times.system)
+    return found

@@ -1,0 +1,52 @@
+"""What ``voxpipe serve`` is told: where to listen, what to record, whom to admit."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# A browser's offer is a few KiB; a body this big is not one.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class ServeUsageError(ValueError):
+    """The options cannot be served as given (exit 2 with this message)."""
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` reaches this machine only (a name other than localhost may not)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The server's flags. ``record_dir`` None: each call is recorded into a temporary
+    directory removed when the call ends (playout records every session)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    record_dir: Path | None = None
+    max_sessions: int | None = None
+    token: str | None = None
+    insecure: bool = False
+    ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    # The edge's answer to an offer: past this the call is ended and the offer gets 504.
+    answer_timeout_s: float = 15.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    # SIGTERM/SIGINT: what calls get to end (their sessions' files finalized).
+    end_calls_grace_s: float = 1.5
+
+    def check(self) -> None:
+        """A server reachable from other machines must check a token (or be told not to)."""
+        if self.max_sessions is not None and self.max_sessions < 0:
+            raise ServeUsageError("--max-sessions must be 0 or more")
+        if not is_loopback(self.host) and not self.token and not self.insecure:
+            raise ServeUsageError(
+                f"--host {self.host} is reachable from other machines: give --token "
+                "(clients send 'Authorization: Bearer TOKEN') or --insecure")

@@ -1,0 +1,79 @@
+"""``voxpipe serve``'s life: one runtime and one HTTP server for as long as it runs.
+
+Start the stages, then listen (the bound URL is printed on stdout, so a caller that
+asked for port 0 learns the port); on ``stop`` (SIGTERM/SIGINT): refuse new offers
+(503), end every call (sessions closed, recordings finalized), close the listener,
+stop the stages. A stage that keeps crashing stops the server (exit 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+
+from pipeline.agents.runner import Entrypoint
+from pipeline.serve.app import build_app
+from pipeline.serve.calls import Calls
+from pipeline.serve.metrics import ServerMetrics
+from pipeline.serve.options import ServeOptions
+from pipeline.supervisor.runtime import Runtime
+
+log = logging.getLogger("voxpipe.serve")
+
+EXIT_OK, EXIT_USAGE, EXIT_CRASH_LOOP = 0, 2, 3
+# In-flight requests when the listener closes: offers were answered or failed already.
+HTTP_SHUTDOWN_S = 0.5
+
+
+class ServeError(RuntimeError):
+    """The server could not start (stages, or the address); exit with ``code``."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
+                on_listening: Callable[[str], None] | None = None) -> int:
+    """Serve calls running ``entry`` until ``stop`` is set; the exit code.
+    ``on_listening`` gets the line naming the bound URL."""
+    runtime = Runtime()
+    try:
+        await runtime.start()
+    except RuntimeError as exc:
+        raise ServeError(str(exc), EXIT_CRASH_LOOP) from None
+    metrics = ServerMetrics()
+    calls = Calls(runtime, entry, options, metrics)
+    runner = web.AppRunner(build_app(calls, runtime, metrics, options),
+                           shutdown_timeout=HTTP_SHUTDOWN_S)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, options.host, options.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {options.host}:{options.port}: "
+                             f"{exc.strerror or exc}", EXIT_USAGE) from None
+        host, port = runner.addresses[0][:2]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        log.info("serving on %s; stage pids %s", url, runtime.pids())
+        if on_listening is not None:
+            on_listening(f"voxpipe: serving on {url}")
+        waiters = {asyncio.ensure_future(stop.wait()),
+                   asyncio.ensure_future(runtime.failed.wait())}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for w in waiters:
+            w.cancel()
+        log.info("stopping: %d calls to end", len(calls.live))
+        await calls.end_all()
+    finally:
+        calls.accepting = False
+        await runner.cleanup()
+        await runtime.stop()
+    if runtime.fault:
+        log.error("%s", runtime.fault)
+        return EXIT_CRASH_LOOP
+    return EXIT_OK
