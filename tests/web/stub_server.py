@@ -40,7 +40,7 @@ class StubServer:
         app.router.add_get("/", self._index)
         app.router.add_get("/api/config", self._config)
         app.router.add_post("/api/offer", self._offer)
-        app.router.add_static("/", STATIC)
+        app.router.add_static("/static", STATIC)
         self._app = AppThread(app)
 
     @property

@@ -299,7 +299,8 @@ async function postOffer(description) {
     throw new Error(`Cannot reach the voxpipe server at ${window.location.host}. Is it running?`);
   }
   if (reply.ok) return reply.json();
-  const detail = (await reply.text()).trim();
+  let detail = (await reply.text()).trim();
+  try { detail = JSON.parse(detail).error || detail; } catch (err) { /* plain text */ }
   if (reply.status === 503) throw new Error("The server is busy (all call slots are taken). Try again in a moment.");
   if (reply.status === 401 || reply.status === 403) throw new Error("The server refused the call: a valid token is needed (?token=...).");
   throw new Error(`The server refused the call (${reply.status}${detail ? `: ${detail}` : ""}).`);
@@ -379,6 +380,7 @@ async function startCall() {
     const answer = await postOffer(pc.localDescription);
     if (!call || call.pc !== pc) return;  // hung up meanwhile
     call.pcId = answer.pc_id || "";
+    call.sessionId = answer.session_id || "";
     await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
     showState("initializing");
     if (SECONDS > 0) call.timers.push(setTimeout(() => endCall("", "info"), SECONDS * 1000));
@@ -443,7 +445,7 @@ async function endCall(message = "", kind = "error") {
 
 async function postResult(c) {
   const meta = {
-    pc_id: c.pcId, sample_rate: c.ctx ? c.ctx.sampleRate : 0,
+    pc_id: c.pcId, session_id: c.sessionId || "", sample_rate: c.ctx ? c.ctx.sampleRate : 0,
     samples: c.tap ? c.tap.samples : 0, transcript: c.transcript.finals,
     shown: [...ui.transcript.querySelectorAll(".line")].map((li) => ({
       who: li.classList.contains("line-user") ? "user" : "agent",
