@@ -52,6 +52,16 @@ def find(needle: np.ndarray, hay: np.ndarray, rate: int, start: int = 0) -> Matc
     return Match(start + k, corr, float(np.corrcoef(ea, eb)[0, 1]))
 
 
+def as_heard(turn: np.ndarray, mic: np.ndarray, rate: int) -> tuple[int, np.ndarray]:
+    """Where ``turn`` (from the speech file) is in the page's microphone channel, and those
+    samples: what the browser really captured and sent (its fake device is timer-driven
+    and can slip a few samples under load, so the file is not the reference)."""
+    match = find(turn, mic, rate)
+    if match.envelope_corr < 0.9:
+        raise AssertionError(f"the turn is not in the microphone channel: {match}")
+    return match.at, mic[match.at:match.at + len(turn)]
+
+
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     g = np.gcd(rate_in, rate_out)
     return np.asarray(resample_poly(x, rate_out // g, rate_in // g))

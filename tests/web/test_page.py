@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web.analysis import find
+from tests.web.analysis import as_heard, find
 from tests.web.conftest import Caller
 from tests.web.speech import compose
 from tests.web.stub_server import STUB_RECORDS, StubServer
@@ -35,21 +35,11 @@ def test_page_shows_the_channel_records_and_records_the_call(stub: StubServer,
     assert result.meta["states"][-3:] == ["listening", "speaking", "listening"]
     assert result.meta["errors"] == []
     assert "connected" in result.meta["connection"]
+    assert result.meta["peaks"]["mic"] > 0.4 and result.meta["peaks"]["agent"] > 0.4  # meters
     # The stub sends the microphone straight back: the second turn (the connection has
     # settled by then) is in the received audio, as a waveform.
     rate = result.rate
     assert rate == 48_000
-    turn = speech.turn_audio(1)
-    in_mic = find(turn, result.mic, rate)
-    echoed = find(turn, result.received, rate, start=in_mic.at)
-    assert in_mic.corr > 0.95, in_mic
+    at, heard = as_heard(speech.turn_audio(1), result.mic, rate)
+    echoed = find(heard, result.received, rate, start=at)
     assert echoed.corr > 0.8, echoed
-
-
-def test_refused_microphone_is_said_plainly(stub: StubServer, caller: Caller) -> None:
-    name, browser = caller.start(stub.origin, compose([], 1.0), seconds=5,
-                                 deny_microphone=True)
-    result = caller.result(name, browser, 30)
-    assert result.meta["errors"], result.meta
-    assert "Microphone access was refused" in result.meta["errors"][0]
-    assert result.meta["pc_id"] == ""  # no offer was made

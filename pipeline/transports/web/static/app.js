@@ -167,12 +167,22 @@ function level(analyser, buffer) {
   return Math.min(1, Math.max(0, (db + 60) / 60));  // -60..0 dBFS -> 0..1
 }
 
-function meter(ctx, source, element) {
+function showLevel(element, value) {
+  element.style.width = `${Math.round(value * 100)}%`;
+  element.parentElement.setAttribute("aria-valuenow", String(Math.round(value * 100)));
+}
+
+function meter(ctx, source, element, peaks, key) {
   const analyser = ctx.createAnalyser();
   analyser.fftSize = 1024;
   source.connect(analyser);
   const buffer = new Float32Array(analyser.fftSize);
-  return () => { element.value = level(analyser, buffer); };
+  peaks[key] = 0;
+  return () => {
+    const value = level(analyser, buffer);
+    peaks[key] = Math.max(peaks[key], value);
+    showLevel(element, value);
+  };
 }
 
 // Test mode: the microphone (channel 0) and the received audio (channel 1) side by
@@ -351,7 +361,7 @@ async function startCall() {
   call = {
     pc: null, channel: null, stream: null, ctx: null, tap: null, pcId: "", timers: [],
     transcript: new Transcript(ui.transcript), records: [], states: [], errors: [],
-    connection: [], agentIdentity: "agent", startedAt: Date.now(), ending: false,
+    connection: [], peaks: {}, agentIdentity: "agent", startedAt: Date.now(), ending: false,
   };
   showState("connecting", "connecting…");
   try {
@@ -395,7 +405,7 @@ async function setUpAudio(c) {
   c.ctx = TEST ? new Context({ sampleRate: 48000 }) : new Context();
   if (c.ctx.state === "suspended") await c.ctx.resume().catch(() => {});
   const mic = c.ctx.createMediaStreamSource(c.stream);
-  c.meters = [meter(c.ctx, mic, ui.micLevel)];
+  c.meters = [meter(c.ctx, mic, ui.micLevel, c.peaks, "mic")];
   if (TEST) {
     c.tap = await Tap.create(c.ctx);
     c.tap.input(mic, 0);
@@ -411,7 +421,7 @@ function onRemoteTrack(event) {
   ui.audio.srcObject = stream;
   ui.audio.play().catch(() => showMessage("Click anywhere to hear the agent.", "warning"));
   const source = call.ctx.createMediaStreamSource(stream);
-  call.meters.push(meter(call.ctx, source, ui.agentLevel));
+  call.meters.push(meter(call.ctx, source, ui.agentLevel, call.peaks, "agent"));
   if (call.tap) call.tap.input(source, 1);
 }
 
@@ -435,7 +445,8 @@ async function endCall(message = "", kind = "error") {
   if (c.stream) for (const track of c.stream.getTracks()) track.stop();
   if (c.ctx) c.ctx.close().catch(() => {});
   ui.audio.srcObject = null;
-  ui.micLevel.value = ui.agentLevel.value = 0;
+  showLevel(ui.micLevel, 0);
+  showLevel(ui.agentLevel, 0);
   call = null;
   setButtons(false);
   showState("idle", "not connected");
@@ -451,7 +462,7 @@ async function postResult(c) {
       who: li.classList.contains("line-user") ? "user" : "agent",
       text: li.querySelector(".text").textContent,
     })),
-    records: c.records, states: c.states, errors: c.errors, connection: c.connection,
+    peaks: c.peaks, records: c.records, states: c.states, errors: c.errors, connection: c.connection,
     message: ui.message.hidden ? "" : ui.message.textContent,
     user_agent: navigator.userAgent,
   };
