@@ -1,0 +1,220 @@
+"""Audio both ways of a WebRTC call, at the edge: decoded frames in, paced frames out.
+
+Inbound, aiortc decodes the browser's Opus to ``av.AudioFrame``s (s16, 48 kHz,
+stereo, 20 ms): :func:`frame_pcm` gives their samples as interleaved int16 bytes,
+with no per-sample Python; resampling to the model's rate is dsp's kernel's job.
+
+Outbound, playout's paced 24 kHz frames are upsampled to Opus's 48 kHz by the native
+resampler (:class:`OutboundAudio`, one stream per call) and wait in a short queue;
+:class:`AgentTrack` is the ``MediaStreamTrack`` aiortc's sender reads: it paces
+itself at 20 ms on the session timeline and only dequeues, sending a silent frame
+when nothing is queued at its deadline, so aiortc's Opus encoder gets a steady stream
+and a barge-in (:meth:`AgentTrack.flush`) is heard at the next frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame
+
+from native.resample import Resampler
+
+RATE: Final = 48000  # Opus's clock, in and out
+FRAME_SAMPLES: Final = 960  # 20 ms at 48 kHz: aiortc's audio packetization
+FRAME_NS: Final = 20_000_000
+FRAME_BYTES: Final = 2 * FRAME_SAMPLES
+TIME_BASE: Final = fractions.Fraction(1, RATE)
+_SILENCE: Final = bytes(FRAME_BYTES)
+# Agent frames queued for the track (20 ms each): past this the oldest go.
+MAX_QUEUED_FRAMES: Final = 50
+# The track's deadlines sit half a frame after playout's ticks, so a frame playout
+# sent on time is queued well before the deadline that takes it.
+DEADLINE_PHASE_NS: Final = FRAME_NS // 2
+# A sender that fell this far behind its deadlines skips ahead (keeping pts on time).
+MAX_BEHIND_NS: Final = 5 * FRAME_NS
+# Mid-spurt (a frame came within the last period and a half), an empty queue at the
+# deadline waits this much longer for the next frame before sending silence: a frame
+# playout sent on time but a loaded host delivered late is not torn out of the speech.
+LATE_GRACE_S: Final = 0.008
+
+
+def frame_pcm(frame: AudioFrame) -> bytes:
+    """A decoded frame's samples as interleaved int16 (packed s16 is copied as is;
+    planar and float formats are interleaved/converted by numpy)."""
+    channels = len(frame.layout.channels)
+    name = frame.format.name
+    if name == "s16":
+        return bytes(memoryview(frame.planes[0])[: 2 * channels * frame.samples])
+    data = frame.to_ndarray()  # packed: (1, samples * channels); planar: (channels, samples)
+    if frame.format.is_planar:
+        data = data.T
+    if name in ("flt", "fltp", "dbl", "dblp"):
+        data = np.clip(data * 32768.0, -32768, 32767)
+    return np.ascontiguousarray(data, dtype="<i2").tobytes()
+
+
+class OutboundAudio:
+    """The agent's audio for one call: playout frames in (any rate, mono int16),
+    whole 20 ms frames at 48 kHz out. A gap in playout's frame numbers is a new
+    talk spurt (playout sends nothing between items): the resampler starts afresh."""
+
+    def __init__(self, max_frames: int = MAX_QUEUED_FRAMES) -> None:
+        self.frames: deque[bytes] = deque()
+        self.max_frames = max_frames
+        self.dropped = 0
+        self._pending = bytearray()
+        self._resampler: Resampler | None = None
+        self._in_rate = 0
+        self._out = np.empty(0, dtype=np.int16)
+        self._last_seq: int | None = None
+
+    def push(self, seq: int, sample_rate: int, pcm: bytes) -> None:
+        """Playout tick ``seq``'s frame at ``sample_rate``."""
+        if self._last_seq is None or seq != self._last_seq + 1 or sample_rate != self._in_rate:
+            self._new_spurt(sample_rate)
+        self._last_seq = seq
+        if self._resampler is None:
+            self._pending += pcm
+        else:
+            need = self._resampler.max_output(len(pcm) // 2)
+            if len(self._out) < need:
+                self._out = np.empty(need, dtype=np.int16)
+            n = self._resampler.process_s16(pcm, self._out)
+            self._pending += self._out[:n].tobytes()
+        self._cut()
+
+    def take(self) -> bytes | None:
+        """The next whole frame, or None when nothing is queued."""
+        return self.frames.popleft() if self.frames else None
+
+    def flush(self) -> int:
+        """Barge-in: drop everything queued (and the resampler's history); frames dropped."""
+        n = len(self.frames)
+        self.frames.clear()
+        self._pending.clear()
+        self._last_seq = None
+        if self._resampler is not None:
+            self._resampler.reset()
+        return n
+
+    def _new_spurt(self, sample_rate: int) -> None:
+        if self._pending:  # the last partial frame of the previous spurt, padded out
+            self._pending += bytes(FRAME_BYTES - len(self._pending))
+            self._cut()
+        if sample_rate != self._in_rate:
+            self._in_rate = sample_rate
+            self._resampler = None if sample_rate == RATE else Resampler(sample_rate, RATE)
+        elif self._resampler is not None:
+            self._resampler.reset()
+
+    def _cut(self) -> None:
+        pending = self._pending
+        while len(pending) >= FRAME_BYTES:
+            self.frames.append(bytes(pending[:FRAME_BYTES]))
+            del pending[:FRAME_BYTES]
+        while len(self.frames) > self.max_frames:
+            self.frames.popleft()
+            self.dropped += 1
+
+
+class FrameClock:
+    """Deadlines every 20 ms at ``anchor_ns + phase + k * frame`` (monotonic ns), and the
+    pts of each frame; a caller far behind skips ahead, pts advancing with the time."""
+
+    def __init__(self, anchor_ns: int, now_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        self.anchor_ns = anchor_ns + DEADLINE_PHASE_NS
+        self.now_ns = now_ns
+        self.deadline_ns: int | None = None
+        self.pts = 0
+        self.skipped = 0
+
+    def next(self) -> tuple[int, int]:
+        """(pts of the next frame, ns to wait until its deadline; <= 0: due now)."""
+        now = self.now_ns()
+        if self.deadline_ns is None:
+            ahead = -(-(now - self.anchor_ns) // FRAME_NS)  # first deadline not in the past
+            self.deadline_ns = self.anchor_ns + max(0, ahead) * FRAME_NS
+        else:
+            self.deadline_ns += FRAME_NS
+            self.pts += FRAME_SAMPLES
+            behind = now - self.deadline_ns
+            if behind > MAX_BEHIND_NS:
+                frames = behind // FRAME_NS
+                self.deadline_ns += frames * FRAME_NS
+                self.pts += frames * FRAME_SAMPLES
+                self.skipped += frames
+        return self.pts, self.deadline_ns - now
+
+
+class AgentTrack(MediaStreamTrack):
+    """The agent's voice as an outgoing WebRTC audio track (48 kHz mono s16, 20 ms).
+
+    ``recv`` (called by aiortc's sender) waits for the frame's deadline on the session
+    timeline, then dequeues one frame or gives silence: it never waits for audio."""
+
+    kind = "audio"
+
+    def __init__(self, anchor_ns: int, clock: FrameClock | None = None) -> None:
+        super().__init__()
+        self.audio = OutboundAudio()
+        self.clock = clock or FrameClock(anchor_ns)
+        self.sent_audio = 0
+        self.sent_silence = 0
+        self.late_frames = 0  # taken within the grace, after their deadline
+        self._arrived = asyncio.Event()
+        self._last_push_ns = 0
+
+    def push(self, seq: int, sample_rate: int, pcm: bytes) -> None:
+        self.audio.push(seq, sample_rate, pcm)
+        self._last_push_ns = self.clock.now_ns()
+        self._arrived.set()
+
+    def flush(self) -> int:
+        """Barge-in: nothing queued is sent; the next frame is silence."""
+        self._last_push_ns = 0
+        return self.audio.flush()
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        pts, wait_ns = self.clock.next()
+        if wait_ns > 0:
+            await asyncio.sleep(wait_ns / 1e9)
+        pcm = self.audio.take()
+        if pcm is None and self.clock.now_ns() - self._last_push_ns < FRAME_NS * 3 // 2:
+            pcm = await self._late_frame()
+        if pcm is None:
+            pcm = _SILENCE
+            self.sent_silence += 1
+        else:
+            self.sent_audio += 1
+        return audio_frame(pcm, pts)
+
+
+    async def _late_frame(self) -> bytes | None:
+        self._arrived.clear()
+        try:
+            await asyncio.wait_for(self._arrived.wait(), LATE_GRACE_S)
+        except TimeoutError:
+            return None
+        pcm = self.audio.take()
+        self.late_frames += pcm is not None
+        return pcm
+
+
+def audio_frame(pcm: bytes, pts: int) -> AudioFrame:
+    """One 20 ms mono s16 frame at 48 kHz, stamped for aiortc's encoder."""
+    frame = AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
+    frame.planes[0].update(pcm)
+    frame.pts = pts
+    frame.sample_rate = RATE
+    frame.time_base = TIME_BASE
+    return frame
