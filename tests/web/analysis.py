@@ -62,6 +62,24 @@ def as_heard(turn: np.ndarray, mic: np.ndarray, rate: int) -> tuple[int, np.ndar
     return match.at, mic[match.at:match.at + len(turn)]
 
 
+def piecewise_corr(reference: np.ndarray, hay: np.ndarray, at: int, rate: int,
+                   piece_ms: float = 250.0, slack_ms: float = 20.0) -> float:
+    """Correlation of ``reference`` with ``hay`` at ``at``, in pieces each free to slip
+    ``slack_ms``: a browser's jitter buffer stretches and shrinks what it plays (NetEq
+    accelerate/expand), which a single lag over a whole turn would count as a mismatch.
+    The pieces' correlations are averaged, weighted by their energy (pauses count little)."""
+    piece, slack = round(rate * piece_ms / 1000), round(rate * slack_ms / 1000)
+    total = weights = 0.0
+    for start in range(0, len(reference) - piece + 1, piece):
+        ref = reference[start:start + piece]
+        lo = max(0, at + start - slack)
+        match = find(ref, hay[:at + start + piece + slack], rate, start=lo)
+        weight = float(np.sum(np.square(ref)))
+        total += weight * match.corr
+        weights += weight
+    return total / weights if weights else 0.0
+
+
 def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     g = np.gcd(rate_in, rate_out)
     return np.asarray(resample_poly(x, rate_out // g, rate_in // g))
