@@ -42,6 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     (base / "record").mkdir()
     s = ServeProcess(base / "record", "--agent", str(ECHO_AGENT),
                      "--max-sessions", str(MAX_SESSIONS), log_path=base / "serve.log")
+    s.warm_up()
     yield s
     s.stop()
 

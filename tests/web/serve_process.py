@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,6 +14,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import aiohttp
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = "voxpipe: serving on "
@@ -51,6 +55,16 @@ class ServeProcess:
             raise RuntimeError(f"voxpipe serve did not start:\n{self.log_tail()}")
         return found[0]
 
+    def warm_up(self, timeout_s: float = 60) -> None:
+        """One short call from an aiortc peer: the first call starts the offline model
+        server (and its recogniser), which must not eat the first browser's speech."""
+        asyncio.run(asyncio.wait_for(_connect_and_hang_up(self.origin), timeout_s))
+        deadline = time.monotonic() + timeout_s
+        while self.live_sessions() > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the warm-up call did not end")
+            time.sleep(0.1)
+
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str = "application/json") -> tuple[int, Any]:
         """One HTTP request; (status, decoded JSON body or text)."""
@@ -88,6 +102,26 @@ class ServeProcess:
         if not self._log.closed:
             self._log.flush()
         return Path(self._log.name).read_text(errors="replace")[-chars:]
+
+
+async def _connect_and_hang_up(origin: str) -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    connected = asyncio.Event()
+    pc.on("connectionstatechange",
+          lambda: connected.set() if pc.connectionState == "connected" else None)
+    try:
+        pc.addTransceiver("audio", direction="sendrecv")
+        pc.createDataChannel("voxpipe")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+        async with aiohttp.ClientSession() as http, \
+                http.post(f"{origin}/api/offer", json=offer) as reply:
+            reply.raise_for_status()
+            answer = await reply.json()
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+        await connected.wait()
+    finally:
+        await pc.close()
 
 
 def read_events(session_dir: Path) -> list[dict[str, Any]]:

@@ -38,10 +38,11 @@ from tests.web.speech import Speech, compose
 
 BARGE_IN_DEADLINE_MS = 100.0
 CLOSE_DEADLINE_S = 5.0
-# The user's turn A (2.1 s) at 2 s; its echo starts ~0.7 s after A ends; turn B starts
-# ~1 s into that echo (the barge-in), and B's own echo then plays to its end.
-MAIN_SPEECH = ((1, 2.0), (0, 5.9))
-MAIN_SECONDS = 12.5
+# The user's turn A (2.1 s) at 3 s (the call is up by then); its echo starts ~0.7 s
+# after A ends; turn B starts ~1 s into that echo (the barge-in), and B's own echo then
+# plays to its end.
+MAIN_SPEECH = ((1, 3.0), (0, 6.9))
+MAIN_SECONDS = 13.5
 
 
 def _user_channel(session_dir: Path) -> tuple[np.ndarray, int]:
@@ -57,6 +58,16 @@ def _closed_session(server: ServeProcess, result: CallResult) -> Path:
     return session_dir
 
 
+def _connected_before_speech(result: CallResult, speech: Speech) -> None:
+    """The fake microphone plays from the moment it opens: the call must be up before the
+    first turn, or the test is about a lost beginning, not about the call."""
+    timing = result.meta["timing"]
+    took_s = (timing["connected_ms"] - timing["mic_open_ms"]) / 1000
+    assert took_s < speech.turns[0].start_s, (
+        f"the call connected {took_s:.2f} s after the microphone opened, after the first "
+        f"turn began ({speech.turns[0].start_s} s): the machine is too loaded")
+
+
 @dataclass(frozen=True)
 class MainCall:
     speech: Speech
@@ -70,6 +81,7 @@ def main_call(server: ServeProcess, caller: Caller) -> MainCall:
     name, browser = caller.start(server.origin, speech, seconds=MAIN_SECONDS)
     result = caller.result(name, browser, 90)
     assert result.meta["pc_id"], result.meta
+    _connected_before_speech(result, speech)
     return MainCall(speech, result, _closed_session(server, result))
 
 
@@ -169,8 +181,8 @@ def _wait_for_sessions(server: ServeProcess, n: int, timeout_s: float) -> None:
 def test_three_concurrent_calls_and_503_beyond_max_sessions(server: ServeProcess,
                                                           caller: Caller) -> None:
     assert MAX_SESSIONS == 3
-    speeches = [compose([(n, 1.5)], 7.0) for n in range(3)]
-    calls = [caller.start(server.origin, s, seconds=7.0) for s in speeches]
+    speeches = [compose([(n, 4.0)], 9.0) for n in range(3)]  # three browsers start slowly
+    calls = [caller.start(server.origin, s, seconds=9.0) for s in speeches]
     try:
         _wait_for_sessions(server, MAX_SESSIONS, 60)
         offer = json.dumps({"sdp": asyncio.run(_aiortc_offer()), "type": "offer"}).encode()
@@ -182,6 +194,7 @@ def test_three_concurrent_calls_and_503_beyond_max_sessions(server: ServeProcess
     assert len({s.name for s in sessions}) == 3
     for n, (speech, result, session_dir) in enumerate(zip(speeches, results, sessions,
                                                             strict=True)):
+        _connected_before_speech(result, speech)
         user, rate = _user_channel(session_dir)
         own = [find(resample(s.turn_audio(0), 48_000, rate), user, rate).envelope_corr
                for s in speeches]

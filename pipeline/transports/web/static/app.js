@@ -339,6 +339,7 @@ function watchConnection(pc) {
     call.connection.push(state);
     clearTimeout(graceTimer);
     if (state === "connected" || state === "completed") {
+      if (!call.timing.connected_ms) call.timing.connected_ms = performance.now();
       showMessage("", "info");
       ui.info.textContent = `Connected · call ${call.pcId || ""}`;
     } else if (state === "disconnected") {
@@ -361,7 +362,7 @@ async function startCall() {
   call = {
     pc: null, channel: null, stream: null, ctx: null, tap: null, pcId: "", timers: [],
     transcript: new Transcript(ui.transcript), records: [], states: [], errors: [],
-    connection: [], peaks: {}, agentIdentity: "agent", startedAt: Date.now(), ending: false,
+    connection: [], peaks: {}, timing: {}, agentIdentity: "agent", startedAt: Date.now(), ending: false,
   };
   showState("connecting", "connecting…");
   try {
@@ -373,6 +374,7 @@ async function startCall() {
       : true;
     try {
       call.stream = await navigator.mediaDevices.getUserMedia({ audio, video: false });
+      call.timing.mic_open_ms = performance.now();
     } catch (err) {
       throw new Error(microphoneError(err));
     }
@@ -462,7 +464,7 @@ async function postResult(c) {
       who: li.classList.contains("line-user") ? "user" : "agent",
       text: li.querySelector(".text").textContent,
     })),
-    peaks: c.peaks, records: c.records, states: c.states, errors: c.errors, connection: c.connection,
+    peaks: c.peaks, timing: c.timing, records: c.records, states: c.states, errors: c.errors, connection: c.connection,
     message: ui.message.hidden ? "" : ui.message.textContent,
     user_agent: navigator.userAgent,
   };
