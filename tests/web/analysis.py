@@ -43,7 +43,8 @@ def find(needle: np.ndarray, hay: np.ndarray, rate: int, start: int = 0) -> Matc
     if len(region) < len(needle):
         return Match(start, 0.0, 0.0)
     dots = correlate(region, needle, mode="valid", method="fft")
-    window = np.convolve(np.square(region), np.ones(len(needle)), mode="valid")
+    energy = np.concatenate(([0.0], np.cumsum(np.square(region))))
+    window = energy[len(needle):] - energy[:-len(needle)]  # each window's energy
     scores = dots / (np.sqrt(np.maximum(window, 1e-12)) * np.linalg.norm(needle))
     k = int(np.argmax(scores))
     piece = region[k:k + len(needle)]

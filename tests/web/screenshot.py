@@ -1,7 +1,7 @@
 """Take ``docs/web-call.png``: the page mid-call, headless Chromium against ``voxpipe
 serve`` (echo agent), captured over the DevTools protocol once the agent is speaking.
 
-    PYTHONPATH=$PWD python -m tests.web.screenshot docs/web-call.png [--at 9.5]
+    PYTHONPATH=$PWD python -m tests.web.screenshot docs/web-call.png [--at 12]
 """
 
 from __future__ import annotations
@@ -50,12 +50,13 @@ async def _capture(port: int) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--at", type=float, default=9.5, help="seconds into the call")
+    parser.add_argument("--at", type=float, default=12.0, help="seconds into the call")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="voxpipe-shot-"))
     (tmp / "record").mkdir()
     server = ServeProcess(tmp / "record", "--agent", str(ECHO_AGENT), log_path=tmp / "serve.log")
-    speech = compose([(1, 1.5), (0, 6.0)], 30.0)
+    server.warm_up()
+    speech = compose([(1, 3.0), (0, 9.0)], 30.0)  # the second turn's echo plays at ~12 s
     profile = tmp / "profile"
     browser = Browser(find_or_install_chromium(), f"{server.origin}/?autostart=1&test=1",
                       profile, capture_wav=speech.write(tmp / "speech.wav"),

@@ -181,8 +181,8 @@ def _wait_for_sessions(server: ServeProcess, n: int, timeout_s: float) -> None:
 def test_three_concurrent_calls_and_503_beyond_max_sessions(server: ServeProcess,
                                                           caller: Caller) -> None:
     assert MAX_SESSIONS == 3
-    speeches = [compose([(n, 4.0)], 9.0) for n in range(3)]  # three browsers start slowly
-    calls = [caller.start(server.origin, s, seconds=9.0) for s in speeches]
+    speeches = [compose([(n, 6.0)], 11.0) for n in range(3)]  # three browsers start slowly
+    calls = [caller.start(server.origin, s, seconds=11.0) for s in speeches]
     try:
         _wait_for_sessions(server, MAX_SESSIONS, 60)
         offer = json.dumps({"sdp": asyncio.run(_aiortc_offer()), "type": "offer"}).encode()
