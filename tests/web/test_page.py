@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.web.analysis import as_heard, find
+from tests.web.analysis import as_heard, find, piecewise_corr
 from tests.web.conftest import Caller
 from tests.web.speech import compose
 from tests.web.stub_server import STUB_RECORDS, StubServer
@@ -42,4 +42,13 @@ def test_page_shows_the_channel_records_and_records_the_call(stub: StubServer,
     assert rate == 48_000
     at, heard = as_heard(speech.turn_audio(1), result.mic, rate)
     echoed = find(heard, result.received, rate, start=at)
-    assert echoed.corr > 0.8, echoed
+    assert piecewise_corr(heard, result.received, echoed.at, rate) > 0.8, echoed
+
+
+def test_refused_microphone_is_said_plainly(stub: StubServer, caller: Caller) -> None:
+    name, browser = caller.start(stub.origin, compose([], 1.0), seconds=5,
+                                 deny_microphone=True)
+    result = caller.result(name, browser, 30)
+    assert result.meta["errors"], result.meta
+    assert "Microphone access was refused" in result.meta["errors"][0]
+    assert result.meta["pc_id"] == ""  # no offer was made
