@@ -118,6 +118,9 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument("--ice-server", action="append", default=[], metavar="URL",
                        help="STUN/TURN server for the calls' peer connections (repeatable; "
                        "default none: host candidates only, nothing leaves the machine)")
+    serve.add_argument("--rtc-host", action="append", default=[], metavar="ADDRESS",
+                       help="local IP address the calls' media may use (repeatable; default: "
+                       "every interface but loopback; 127.0.0.1 keeps calls on this machine)")
     _add_model_flags(serve)
     _add_agent_flags(serve, "every call")
 
@@ -222,7 +225,8 @@ async def _serve(args: argparse.Namespace) -> int:
 
     options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
                            max_sessions=args.max_sessions, token=args.token,
-                           insecure=args.insecure, ice_servers=tuple(args.ice_server))
+                           insecure=args.insecure, ice_servers=tuple(args.ice_server),
+                           rtc_hosts=tuple(args.rtc_host))
     try:
         options.check()
     except ServeUsageError as exc:

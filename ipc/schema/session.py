@@ -109,12 +109,15 @@ class WebTransport(_Transport, tag="web", frozen=True):
     """A browser (or any WebRTC peer) on the line: the edge answers its SDP offer.
 
     ``ice_servers`` are STUN/TURN URLs for the edge's peer connection; empty means
-    host candidates only (nothing leaves the machine without an explicit server)."""
+    host candidates only (nothing leaves the machine without an explicit server).
+    ``host_addresses`` are the local addresses its host candidates may use; empty means
+    every interface but loopback (aiortc's own choice)."""
 
     pc_id: str  # the peer connection's id, as the HTTP signalling names it
     offer_sdp: str
     offer_type: str = "offer"
     ice_servers: tuple[str, ...] = ()
+    host_addresses: tuple[str, ...] = ()
 
 
 Transport = FileTransport | LoopbackTransport | WebTransport

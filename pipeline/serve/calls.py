@@ -117,7 +117,8 @@ class Calls:
                               f"the server is full ({limit} calls)")
         pc_id = f"pc-{secrets.token_hex(8)}"
         room = room_for_offer(pc_id, sdp, self._out_dir(pc_id), offer_type=offer_type,
-                              ice_servers=self.options.ice_servers)
+                              ice_servers=self.options.ice_servers,
+                              host_addresses=self.options.rtc_hosts)
         call = Call(pc_id, room)
         self.live[pc_id] = call
         self.metrics.calls_total.inc()

@@ -36,6 +36,8 @@ class ServeOptions:
     token: str | None = None
     insecure: bool = False
     ice_servers: tuple[str, ...] = field(default_factory=tuple)
+    # The calls' ICE host candidates: these local addresses only (empty: every interface).
+    rtc_hosts: tuple[str, ...] = field(default_factory=tuple)
     # The edge's answer to an offer: past this the call is ended and the offer gets 504.
     answer_timeout_s: float = 15.0
     max_body_bytes: int = MAX_BODY_BYTES
@@ -46,6 +48,11 @@ class ServeOptions:
         """A server reachable from other machines must check a token (or be told not to)."""
         if self.max_sessions is not None and self.max_sessions < 0:
             raise ServeUsageError("--max-sessions must be 0 or more")
+        for address in self.rtc_hosts:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ServeUsageError(f"--rtc-host {address!r} is not an IP address") from None
         if not is_loopback(self.host) and not self.token and not self.insecure:
             raise ServeUsageError(
                 f"--host {self.host} is reachable from other machines: give --token "

@@ -26,7 +26,7 @@ class ServeProcess:
     def __init__(self, *flags: str, start_timeout_s: float = 90.0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipeline.cli", "serve", "--port", "0",
-             "--model-engine", "echo", *flags],
+             "--rtc-host", "127.0.0.1", "--model-engine", "echo", *flags],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         self.lines: list[str] = []

@@ -25,6 +25,9 @@ _BASE_FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-default-apps", "--disable-extensions", "--mute-audio",
     "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+    # WebRTC on loopback only: 127.0.0.1 host candidates (Chromium leaves loopback out
+    # unless told), as plain addresses rather than mDNS names (whose lookup is multicast).
+    "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
 )
 
 

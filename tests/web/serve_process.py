@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from tests.transports.web.client import describe_locally
+
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = "voxpipe: serving on "
 
@@ -32,7 +34,8 @@ class ServeProcess:
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
             ["nice", "-n", "5", sys.executable, "-m", "pipeline.cli", "serve",
-             "--host", "127.0.0.1", "--port", "0", "--record", str(record), *args],
+             "--host", "127.0.0.1", "--rtc-host", "127.0.0.1", "--port", "0",
+             "--record", str(record), *args],
             stdout=subprocess.PIPE, stderr=self._log, env=env, cwd=ROOT)
         self.origin = self._wait_listening(start_timeout_s)
 
@@ -112,8 +115,8 @@ async def _connect_and_hang_up(origin: str) -> None:
     try:
         pc.addTransceiver("audio", direction="sendrecv")
         pc.createDataChannel("voxpipe")
-        await pc.setLocalDescription(await pc.createOffer())
-        offer = {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+        local = await describe_locally(pc)
+        offer = {"sdp": local.sdp, "type": local.type}
         async with aiohttp.ClientSession() as http, \
                 http.post(f"{origin}/api/offer", json=offer) as reply:
             reply.raise_for_status()

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
 
+from tests.transports.web.client import describe_locally
 from tests.web.app_thread import AppThread
 
 STATIC = Path(__file__).resolve().parents[2] / "pipeline" / "transports" / "web" / "static"
@@ -74,6 +75,5 @@ class StubServer:
                 channel.send(json.dumps(line) + "\n")
 
         await pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], offer["type"]))
-        await pc.setLocalDescription(await pc.createAnswer())
-        return web.json_response({"sdp": pc.localDescription.sdp,
-                                  "type": pc.localDescription.type, "pc_id": "stub-pc"})
+        answer = await describe_locally(pc)
+        return web.json_response({"sdp": answer.sdp, "type": answer.type, "pc_id": "stub-pc"})

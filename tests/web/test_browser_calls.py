@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from tests.transports.web.client import describe_locally
 from tests.web.analysis import (
     Match,
     as_heard,
@@ -141,6 +142,22 @@ def test_barge_in_silences_the_agent_in_the_browser(main_call: MainCall) -> None
     assert latency_ms <= BARGE_IN_DEADLINE_MS
 
 
+def _candidate_addresses(sdp: str) -> list[str]:
+    """The connection address of every ``a=candidate`` line (or bare candidate) in ``sdp``."""
+    lines = [line.removeprefix("a=") for line in sdp.splitlines()]
+    return [line.split()[4] for line in lines if line.startswith("candidate:")]
+
+
+def test_the_call_uses_loopback_candidates_only(main_call: MainCall) -> None:
+    meta = main_call.result.meta
+    offer, answer = meta["sdp"]["offer"], meta["sdp"]["answer"]
+    found = {"offer": _candidate_addresses(offer), "answer": _candidate_addresses(answer),
+             "trickled": _candidate_addresses("\n".join(meta["candidates"]))}
+    print("ICE candidates:", found)
+    assert found["offer"] and found["answer"], found
+    assert {a for addresses in found.values() for a in addresses} == {"127.0.0.1"}, found
+
+
 def _transcript_finals(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     kinds = {"user_transcription": "user", "agent_transcription": "agent"}
     return [(kinds[r["type"]], r["text"]) for r in records
@@ -165,8 +182,7 @@ async def _aiortc_offer() -> str:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("audio", direction="sendrecv")
     pc.createDataChannel("voxpipe")
-    await pc.setLocalDescription(await pc.createOffer())
-    sdp = pc.localDescription.sdp
+    sdp = (await describe_locally(pc)).sdp
     await pc.close()
     return sdp
 

@@ -39,6 +39,7 @@ from ipc.schema import SessionConfig, WebAnswer, WebTransport
 from pipeline.logs import session_extra
 from pipeline.transports.base import AudioFormat, EdgeConnectionDefaults, EmitEvent
 from pipeline.transports.web.audio import RATE, AgentTrack, frame_pcm
+from pipeline.transports.web.ice import host_addresses
 
 log = logging.getLogger("voxpipe.edge.web")
 # aioice narrates every candidate pair at INFO: the edge log keeps only its warnings.
@@ -104,7 +105,8 @@ class WebConnection(EdgeConnectionDefaults):
         for transceiver in audio:
             transceiver.setCodecPreferences(opus)
         self.pc.addTrack(self.track)
-        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        with host_addresses(self.spec.host_addresses):
+            await self.pc.setLocalDescription(await self.pc.createAnswer())
         answer = self.pc.localDescription
         self._emit(WebAnswer(self.spec.pc_id, answer.sdp, answer.type))
         self._tasks.append(asyncio.create_task(self._watch(time.monotonic())))

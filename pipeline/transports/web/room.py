@@ -39,9 +39,9 @@ class WebRoom(CallerRoom):
 
 
 def room_for_offer(pc_id: str, sdp: str, out_dir: Path | str, *, offer_type: str = "offer",
-                   ice_servers: Sequence[str] = ()) -> Room:
+                   ice_servers: Sequence[str] = (), host_addresses: Sequence[str] = ()) -> Room:
     """The call of one SDP offer (callers outside this package know the room by its
     protocol only)."""
     spec = WebTransport(pc_id=pc_id, offer_sdp=sdp, offer_type=offer_type,
-                        ice_servers=tuple(ice_servers))
+                        ice_servers=tuple(ice_servers), host_addresses=tuple(host_addresses))
     return WebRoom(spec, out_dir)

@@ -2,7 +2,8 @@
 
 It plays a WAV as its microphone, paced in real time from the first frame its sender
 asks for (then silence: the line stays open), opens the ``voxpipe`` data channel,
-offers with no ICE servers (host candidates only), and records what it receives:
+offers with no ICE servers and host candidates on 127.0.0.1 only (``LOOPBACK``: nothing
+leaves the machine), and records what it receives:
 the agent's audio (48 kHz, downmixed to mono, in arrival order) and every data
 channel message. Through ``voxpipe serve``: :meth:`WebCaller.offer_body` is the body of
 ``POST /api/offer`` (pipecat's SmallWebRTC contract), :meth:`WebCaller.accept` takes
@@ -16,7 +17,7 @@ import fractions
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,19 @@ from av import AudioFrame
 from ipc.schema import WebTransport
 from pipeline.transports.file.wav_reader import WavSource
 from pipeline.transports.web.audio import frame_pcm
+from pipeline.transports.web.ice import host_addresses
+
+# Every test peer (and the edge it calls) gathers host candidates here only.
+LOOPBACK: Final = ("127.0.0.1",)
+
+
+async def describe_locally(pc: RTCPeerConnection) -> RTCSessionDescription:
+    """``pc``'s offer (or answer, once it has the remote offer), set as its local
+    description with its ICE candidates on ``LOOPBACK`` only."""
+    make = pc.createAnswer if pc.signalingState == "have-remote-offer" else pc.createOffer
+    with host_addresses(LOOPBACK):
+        await pc.setLocalDescription(await make())
+    return pc.localDescription
 
 FRAME_MS = 20
 RATE = 48_000  # what the caller hears (aiortc's Opus decoder)
@@ -93,9 +107,8 @@ class WebCaller:
                    lambda: self.states.append(self.pc.connectionState))
 
     async def offer(self, ice_servers: tuple[str, ...] = ()) -> WebTransport:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        desc = self.pc.localDescription
-        return WebTransport(self.pc_id, desc.sdp, desc.type, ice_servers)
+        desc = await describe_locally(self.pc)
+        return WebTransport(self.pc_id, desc.sdp, desc.type, ice_servers, LOOPBACK)
 
     async def answer(self, sdp: str, sdp_type: str = "answer") -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=sdp_type))

@@ -318,6 +318,7 @@ async function postOffer(description) {
 
 // Candidates found after the offer went out: PATCH /api/offer (trickle ICE).
 function trickle(pc, candidate) {
+  if (candidate && call && call.pc === pc) call.candidates.push(candidate.candidate);
   if (!candidate || !call || !call.pcId) return;
   fetch("/api/offer", {
     method: "PATCH", headers: authHeaders(),
@@ -362,7 +363,7 @@ async function startCall() {
   call = {
     pc: null, channel: null, stream: null, ctx: null, tap: null, pcId: "", timers: [],
     transcript: new Transcript(ui.transcript), records: [], states: [], errors: [],
-    connection: [], peaks: {}, timing: {}, agentIdentity: "agent", startedAt: Date.now(), ending: false,
+    connection: [], candidates: [], sdp: {}, peaks: {}, timing: {}, agentIdentity: "agent", startedAt: Date.now(), ending: false,
   };
   showState("connecting", "connecting…");
   try {
@@ -389,7 +390,9 @@ async function startCall() {
     pc.onicecandidate = (e) => trickle(pc, e.candidate);
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
+    call.sdp.offer = pc.localDescription.sdp;
     const answer = await postOffer(pc.localDescription);
+    call.sdp.answer = answer.sdp;
     if (!call || call.pc !== pc) return;  // hung up meanwhile
     call.pcId = answer.pc_id || "";
     call.sessionId = answer.session_id || "";
@@ -465,6 +468,7 @@ async function postResult(c) {
       text: li.querySelector(".text").textContent,
     })),
     peaks: c.peaks, timing: c.timing, records: c.records, states: c.states, errors: c.errors, connection: c.connection,
+    sdp: c.sdp, candidates: c.candidates,
     message: ui.message.hidden ? "" : ui.message.textContent,
     user_agent: navigator.userAgent,
   };
