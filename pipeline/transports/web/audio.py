@@ -5,7 +5,8 @@ stereo, 20 ms): :func:`frame_pcm` gives their samples as interleaved int16 bytes
 with no per-sample Python; resampling to the model's rate is dsp's kernel's job.
 
 Outbound, playout's paced 24 kHz frames are upsampled to Opus's 48 kHz by the native
-resampler (:class:`OutboundAudio`, one stream per call) and wait in a short queue;
+resampler (:class:`OutboundAudio`, one stream per call) and wait in a queue of at most ``MAX_QUEUED_FRAMES`` (the oldest beyond it dropped:
+the track never runs behind real time);
 :class:`AgentTrack` is the ``MediaStreamTrack`` aiortc's sender reads: it paces
 itself at 20 ms on the session timeline and only dequeues, sending a silent frame
 when nothing is queued at its deadline, so aiortc's Opus encoder gets a steady stream
@@ -33,8 +34,12 @@ FRAME_NS: Final = 20_000_000
 FRAME_BYTES: Final = 2 * FRAME_SAMPLES
 TIME_BASE: Final = fractions.Fraction(1, RATE)
 _SILENCE: Final = bytes(FRAME_BYTES)
-# Agent frames queued for the track (20 ms each): past this the oldest go.
-MAX_QUEUED_FRAMES: Final = 50
+# Agent frames queued for the track (20 ms each): past this the oldest go (counted).
+# Playout paces at 20 ms and the track takes one frame per 20 ms deadline, so the queue
+# holds about one frame; a backlog past this (a burst after a stall, a sender that
+# skipped deadlines) is audio that would reach the caller late, and would be heard
+# after a barge-in's flush: it is dropped rather than kept.
+MAX_QUEUED_FRAMES: Final = 3
 # The track's deadlines sit half a frame after playout's ticks, so a frame playout
 # sent on time is queued well before the deadline that takes it.
 DEADLINE_PHASE_NS: Final = FRAME_NS // 2
