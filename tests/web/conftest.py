@@ -61,7 +61,7 @@ class Caller:
               ) -> tuple[str, Browser]:
         name = f"call{next(self._names)}"
         wav = speech.write(self.tmp / f"{name}.wav")
-        url = (f"{origin}/?autostart=1&test=1&seconds={seconds}"
+        url = (f"{origin}/?autostart=1&test=1&ice_host=127.0.0.1&seconds={seconds}"
                f"&result={self.collector.url(name)}")
         browser = Browser(self.chromium, url, self.tmp / name, capture_wav=wav,
                           deny_microphone=deny_microphone)

@@ -5,8 +5,9 @@ stereo, 20 ms): :func:`frame_pcm` gives their samples as interleaved int16 bytes
 with no per-sample Python; resampling to the model's rate is dsp's kernel's job.
 
 Outbound, playout's paced 24 kHz frames are upsampled to Opus's 48 kHz by the native
-resampler (:class:`OutboundAudio`, one stream per call) and wait in a queue of at most ``MAX_QUEUED_FRAMES`` (the oldest beyond it dropped:
-the track never runs behind real time);
+resampler (:class:`OutboundAudio`, one stream per call) and wait in a queue of at
+most ``MAX_QUEUED_FRAMES`` (the oldest beyond it dropped: the track never runs behind
+real time);
 :class:`AgentTrack` is the ``MediaStreamTrack`` aiortc's sender reads: it paces
 itself at 20 ms on the session timeline and only dequeues, sending a silent frame
 when nothing is queued at its deadline, so aiortc's Opus encoder gets a steady stream

@@ -9,7 +9,9 @@
 // test=1 turns the browser's audio processing off and records what the call
 // received (remote audio beside the microphone, on one clock) and the transcript
 // shown, then POSTs them (to `result`, default /api/test/result) at hang-up or
-// after `seconds`=N, and closes the window.
+// after `seconds`=N, and closes the window. ice_host=ADDR (repeatable) offers the
+// server only the ICE candidates on those addresses (a browser told to keep its media
+// on loopback: it gathers on every interface, the server hears of 127.0.0.1 only).
 "use strict";
 
 const params = new URLSearchParams(window.location.search);
@@ -18,6 +20,17 @@ const AUTOSTART = params.get("autostart") === "1";
 const SECONDS = Number(params.get("seconds") || 0);
 const RESULT_URL = params.get("result") || "/api/test/result";
 const TOKEN = params.get("token") || "";
+const ICE_HOSTS = params.getAll("ice_host");
+
+// Whether the candidate line ("candidate:..." or "a=candidate:...") may be offered.
+function offeredCandidate(line) {
+  return !ICE_HOSTS.length || ICE_HOSTS.includes(line.split(" ")[4]);
+}
+
+function offeredSdp(sdp) {
+  return sdp.split("\r\n")
+    .filter((line) => !line.startsWith("a=candidate:") || offeredCandidate(line)).join("\r\n");
+}
 const CHANNEL_LABEL = "voxpipe";
 const STATE_ATTRIBUTE = "lk.agent.state";
 const ICE_GATHER_WAIT_MS = 2000;   // send the offer with what was gathered by then
@@ -318,8 +331,10 @@ async function postOffer(description) {
 
 // Candidates found after the offer went out: PATCH /api/offer (trickle ICE).
 function trickle(pc, candidate) {
-  if (candidate && call && call.pc === pc) call.candidates.push(candidate.candidate);
-  if (!candidate || !call || !call.pcId) return;
+  if (candidate && call && call.pc === pc && offeredCandidate(candidate.candidate)) {
+    call.candidates.push(candidate.candidate);
+  }
+  if (!candidate || !call || !call.pcId || !offeredCandidate(candidate.candidate)) return;
   fetch("/api/offer", {
     method: "PATCH", headers: authHeaders(),
     body: JSON.stringify({
@@ -390,8 +405,9 @@ async function startCall() {
     pc.onicecandidate = (e) => trickle(pc, e.candidate);
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIceGathering(pc);
-    call.sdp.offer = pc.localDescription.sdp;
-    const answer = await postOffer(pc.localDescription);
+    const offer = { sdp: offeredSdp(pc.localDescription.sdp), type: pc.localDescription.type };
+    call.sdp.offer = offer.sdp;
+    const answer = await postOffer(offer);
     call.sdp.answer = answer.sdp;
     if (!call || call.pc !== pc) return;  // hung up meanwhile
     call.pcId = answer.pc_id || "";
