@@ -27,7 +27,6 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
 )
@@ -55,20 +54,6 @@ MAX_PENDING_LINES: Final = 256
 # aiortc's Opus decoder gives stereo s16 at 48 kHz whatever the caller sent.
 CALLER_FORMAT: Final = AudioFormat(RATE, 2)
 _END: Final = b""
-# Frames aiortc's audio jitter buffer holds back before decoding one (its own: 4, 80 ms).
-# One keeps a reordered packet's chance on a real network and cuts 60 ms from every
-# barge-in: the caller's speech reaches the VAD that much sooner.
-INBOUND_PREFETCH_FRAMES: Final = 1
-
-
-def shorten_jitter_buffer(receiver: RTCRtpReceiver) -> None:
-    """The receiver's jitter buffer releases a frame once ``INBOUND_PREFETCH_FRAMES``
-    followed it (aiortc offers no setting: its buffer's attribute is set, if present)."""
-    buffer = getattr(receiver, "_RTCRtpReceiver__jitter_buffer", None)
-    if buffer is not None and hasattr(buffer, "_prefetch"):
-        buffer._prefetch = INBOUND_PREFETCH_FRAMES
-    else:
-        log.warning("aiortc's jitter buffer not found: inbound audio keeps its 80 ms delay")
 
 
 class WebConnection(EdgeConnectionDefaults):
@@ -119,7 +104,6 @@ class WebConnection(EdgeConnectionDefaults):
             raise ValueError("the offer has no audio")
         for transceiver in audio:
             transceiver.setCodecPreferences(opus)
-            shorten_jitter_buffer(transceiver.receiver)
         self.pc.addTrack(self.track)
         with host_addresses(self.spec.host_addresses):
             await self.pc.setLocalDescription(await self.pc.createAnswer())
