@@ -47,6 +47,7 @@ def build_app(calls: Calls, runtime: Runtime, metrics: ServerMetrics,
         web.get("/static/{path:.+}", routes.static),
         web.post("/api/offer", routes.offer),
         web.patch("/api/offer", routes.candidates),
+        web.get("/api/config", routes.config),
         web.get("/healthz", routes.healthz),
         web.get("/metrics", routes.metrics),
     ])
@@ -117,6 +118,11 @@ class _Routes:
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
         return body
+
+    async def config(self, request: web.Request) -> web.Response:
+        """The page's ``RTCPeerConnection`` ICE servers: the same as the edge's."""
+        return web.json_response(
+            {"iceServers": [{"urls": url} for url in self.options.ice_servers]})
 
     # -- health and metrics -----------------------------------------------------------
     async def healthz(self, request: web.Request) -> web.Response:

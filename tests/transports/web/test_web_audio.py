@@ -54,7 +54,7 @@ def _tone(n: int, rate: int, seq: int = 0) -> bytes:
 
 
 def test_outbound_audio_upsamples_playout_frames_to_whole_20ms_frames() -> None:
-    out = OutboundAudio()
+    out = OutboundAudio(max_frames=10)
     for seq in range(10):
         out.push(seq, 24000, _tone(480, 24000, seq))
     frames = list(out.frames)
@@ -78,7 +78,7 @@ def test_outbound_audio_pads_a_spurt_tail_and_bounds_its_queue() -> None:
 
 
 def test_flush_drops_everything_queued() -> None:
-    out = OutboundAudio()
+    out = OutboundAudio(max_frames=10)
     for seq in range(5):
         out.push(seq, 24000, _tone(480, 24000, seq))
     assert out.flush() == 5
