@@ -43,8 +43,10 @@ TAGS = frozenset(str(t.__struct_config__.tag) for t in EVENT_TYPES)
 EVENT_WORDS_OF_THE_PROVIDER_PROTOCOL = {
     "pipeline/providers/openai/": {"error", "function_call", "transcription"},
     "pipeline/model_server/": {"error", "function_call", "transcription"},
-    # and a failed tool's JSON output, {"error": ...}, as the model reads it.
+    # and a failed tool's JSON output, {"error": ...}, as the model reads it,
     "pipeline/agents/realtime/function_calls.py": {"error"},
+    # and an HTTP refusal's JSON body, {"error": ...}, as pipecat's clients read it.
+    "pipeline/serve/app.py": {"error"},
 }
 # The agent API's own event names (livekit-agents': "user_started_speaking", "error" ...
 # on MultimodalAgent and RealtimeSession) are EventEmitter names: the first argument
