@@ -325,8 +325,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax1.set_ylabel("CPU % of one core, per call")
     ax1.legend()
     calls = [r["calls"] for r in rows]
-    ax2.plot(calls, [r["latency_ms"]["p50"] or 0 for r in rows], "o-", label="p50")
-    ax2.plot(calls, [r["latency_ms"]["p99"] or 0 for r in rows], "s-", label="p99")
+    ax2.plot(calls, [r["latency_ms"]["p50"] or np.nan for r in rows], "o-", label="p50")
+    ax2.plot(calls, [r["latency_ms"]["p99"] or np.nan for r in rows], "s-", label="p99")
     ax2.set_xscale("log")
     ax2.set_xlabel("concurrent calls")
     ax2.set_ylabel("end of speech -> first reply audio at the caller (ms)")
