@@ -104,7 +104,8 @@ def test_model_server_imports_only_process_helpers_and_kernels() -> None:
     helpers, the resampler and the VAD state machine (one in the tree), and the neutral
     text and trace helpers it shares with the agent API and the OpenAI client."""
     allowed = ("pipeline.model_server", "pipeline.process", "pipeline.logs",
-               "pipeline.language", "native.resample", "native.vad", "ipc.protocol_trace")
+               "pipeline.language", "native.resample", "native.vad", "ipc.protocol_trace",
+               "ipc.addresses")
     assert _violations("pipeline.model_server", ("pipeline", "native", "ipc"), allowed) == []
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
-import ipaddress
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ipc.addresses import is_loopback
 from pipeline.logs import setup_logging
 from pipeline.process import die_with_parent
 
@@ -95,16 +95,6 @@ class ServerConfig:
             max_buffer_samples=round(self.max_buffer_seconds * SAMPLE_RATE),
             engine=self.engine,
         )
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback IP literals; other names count as exposed."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class RunningServer:

@@ -6,22 +6,14 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ipc.addresses import is_loopback
+
 # A browser's offer is a few KiB; a body this big is not one.
 MAX_BODY_BYTES = 256 * 1024
 
 
 class ServeUsageError(ValueError):
     """The options cannot be served as given (exit 2 with this message)."""
-
-
-def is_loopback(host: str) -> bool:
-    """``host`` reaches this machine only (a name other than localhost may not)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)
