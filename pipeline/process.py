@@ -41,3 +41,14 @@ def prepare_stage_process(name: str, log_level: str, parent_pid: int | None = No
     # SIGABRT from the supervisor on a missed deadline dumps every thread's stack.
     faulthandler.enable(file=sys.stderr, all_threads=True)
     die_with_parent(parent_pid)
+
+
+def module_overrides(env_var: str) -> dict[str, str]:
+    """``NAME=module`` pairs from ``env_var`` (comma-separated, spaces ignored): how a
+    supervisor tells its children to load an out-of-tree transport or provider."""
+    mapping: dict[str, str] = {}
+    for entry in os.environ.get(env_var, "").split(","):
+        name, sep, module = entry.partition("=")
+        if sep and name.strip() and module.strip():
+            mapping[name.strip()] = module.strip()
+    return mapping

@@ -8,11 +8,11 @@ scripted one). The module must expose ``create_provider() -> Provider``.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 from collections.abc import Callable
 from typing import cast
 
+from pipeline.process import module_overrides
 from pipeline.providers.base import Provider
 
 PROVIDER_MODULES_ENV = "VOXPIPE_PROVIDER_MODULES"
@@ -23,10 +23,9 @@ ProviderFactory = Callable[[], Provider]
 
 def provider_module(name: str) -> str:
     """The module path serving provider ``name``; raises ValueError for a bad name."""
-    for entry in os.environ.get(PROVIDER_MODULES_ENV, "").split(","):
-        key, sep, module = entry.strip().partition("=")
-        if sep and key.strip() == name:
-            return module.strip()
+    module = module_overrides(PROVIDER_MODULES_ENV).get(name)
+    if module is not None:
+        return module
     if not _NAME.fullmatch(name):
         raise ValueError(f"invalid provider name {name!r}")
     return f"pipeline.providers.{name}"

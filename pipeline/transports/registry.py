@@ -9,27 +9,17 @@ read in the stage process, which inherits the supervisor's environment.
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Final, cast
 
+from pipeline.process import module_overrides
 from pipeline.transports.base import EdgeConnector
 
 MODULES_ENV: Final = "VOXPIPE_TRANSPORT_MODULES"
 
 
-def transport_modules() -> dict[str, str]:
-    """The out-of-tree kinds named in ``VOXPIPE_TRANSPORT_MODULES``."""
-    mapping: dict[str, str] = {}
-    for entry in os.environ.get(MODULES_ENV, "").split(","):
-        kind, sep, module = entry.strip().partition("=")
-        if sep and kind.strip() and module.strip():
-            mapping[kind.strip()] = module.strip()
-    return mapping
-
-
 def transport_module(kind: str) -> str:
     """The module that holds ``kind``'s stage half."""
-    return transport_modules().get(kind, f"pipeline.transports.{kind}")
+    return module_overrides(MODULES_ENV).get(kind, f"pipeline.transports.{kind}")
 
 
 def edge_connector(kind: str) -> EdgeConnector:
