@@ -29,9 +29,13 @@ lint: $(STAMP)
 
 # Most of the suite is real-time calls that wait on the clock, not the CPU: two
 # workers run test files side by side (a file's module fixtures stay in one worker).
+# The headless-Chromium calls then run on their own: a browser, its media threads and
+# the server's stages need the machine a live call would have.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+		-m 'not soak and not browser'
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/latency.py --sessions 20

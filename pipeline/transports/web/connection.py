@@ -40,6 +40,7 @@ from pipeline.logs import session_extra
 from pipeline.transports.base import AudioFormat, EdgeConnectionDefaults, EmitEvent
 from pipeline.transports.web.audio import RATE, AgentTrack, frame_pcm
 from pipeline.transports.web.ice import host_addresses
+from pipeline.transports.web.receiver import ImmediateAudioBuffer, decode_on_arrival
 
 log = logging.getLogger("voxpipe.edge.web")
 # aioice narrates every candidate pair at INFO: the edge log keeps only its warnings.
@@ -76,6 +77,7 @@ class WebConnection(EdgeConnectionDefaults):
             iceServers=[RTCIceServer(urls=u) for u in self.spec.ice_servers]))
         self.track = AgentTrack(cfg.t0_ns)
         self.channel: RTCDataChannel | None = None
+        self.inbound_buffers: list[ImmediateAudioBuffer] = []
         self.ended_reason = ""
         self.frames_in = 0
         self.lines_sent = 0
@@ -104,6 +106,7 @@ class WebConnection(EdgeConnectionDefaults):
             raise ValueError("the offer has no audio")
         for transceiver in audio:
             transceiver.setCodecPreferences(opus)
+            self.inbound_buffers.append(decode_on_arrival(transceiver.receiver))
         self.pc.addTrack(self.track)
         with host_addresses(self.spec.host_addresses):
             await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -142,7 +145,8 @@ class WebConnection(EdgeConnectionDefaults):
         await self.pc.addIceCandidate(ice)
 
     def counters(self) -> dict[str, int]:
-        return {"frames_in": self.frames_in, "lines_sent": self.lines_sent,
+        late = sum(b.dropped_late for b in self.inbound_buffers)
+        return {"frames_in": self.frames_in, "packets_late": late, "lines_sent": self.lines_sent,
                 "lines_dropped": self.lines_dropped, **self.track.counters()}
 
     async def close(self) -> None:
