@@ -10,8 +10,9 @@ most ``MAX_QUEUED_FRAMES`` (the oldest beyond it dropped: the track never runs b
 real time);
 :class:`AgentTrack` is the ``MediaStreamTrack`` aiortc's sender reads: it paces
 itself at 20 ms on the session timeline and only dequeues, sending a silent frame
-when nothing is queued at its deadline, so aiortc's Opus encoder gets a steady stream
-and a barge-in (:meth:`AgentTrack.flush`) is heard at the next frame.
+when nothing is queued at its deadline, so the stream is steady and a barge-in
+(:meth:`AgentTrack.flush`) is heard at the next frame. It hands aiortc Opus packets
+it encoded itself (``opus.py``): aiortc would encode on a thread, one hop per frame.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from typing import Final
 
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame
+from av import AudioFrame, Packet
+from av.stream import Stream
 
 from native.resample import Resampler
+from pipeline.transports.web.opus import OpusEncoder
 
 RATE: Final = 48000  # Opus's clock, in and out
 FRAME_SAMPLES: Final = 960  # 20 ms at 48 kHz: aiortc's audio packetization
@@ -161,10 +164,11 @@ class FrameClock:
 
 
 class AgentTrack(MediaStreamTrack):
-    """The agent's voice as an outgoing WebRTC audio track (48 kHz mono s16, 20 ms).
+    """The agent's voice as an outgoing WebRTC audio track (48 kHz mono, 20 ms, Opus).
 
     ``recv`` (called by aiortc's sender) waits for the frame's deadline on the session
-    timeline, then dequeues one frame or gives silence: it never waits for audio."""
+    timeline, then dequeues one frame or gives silence (it never waits for audio), and
+    gives it encoded."""
 
     kind = "audio"
 
@@ -179,6 +183,7 @@ class AgentTrack(MediaStreamTrack):
         self.flushed = 0
         self._arrived = asyncio.Event()
         self._last_push_ns = 0
+        self._encoder = OpusEncoder()
 
     def push(self, seq: int, sample_rate: int, pcm: bytes) -> None:
         self.audio.push(seq, sample_rate, pcm)
@@ -192,7 +197,11 @@ class AgentTrack(MediaStreamTrack):
         self.flushed += n
         return n
 
-    async def recv(self) -> AudioFrame:
+    async def recv(self) -> Packet[Stream]:  # type: ignore[override]  # aiortc sends packets too
+        return self._encoder.encode(await self.next_frame())
+
+    async def next_frame(self) -> AudioFrame:
+        """The frame due at the next deadline: queued audio, or silence."""
         if self.readyState != "live":
             raise MediaStreamError
         pts, wait_ns = self.clock.next()

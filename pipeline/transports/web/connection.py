@@ -3,8 +3,9 @@
 ``open`` answers the caller's SDP offer (Opus only, ICE servers only from the spec:
 an empty list means host candidates and nothing else — aiortc would otherwise ask a
 public STUN server) and emits the answer as a ``WebAnswer`` session event for the
-signalling handler. The caller's audio comes from the remote track through a queue
-that a pump task fills; the agent's goes out through an :class:`AgentTrack`. A data
+signalling handler. The caller's Opus packets are taken as they arrive and decoded on
+this loop (``receiver.py``, ``opus.py``) into a queue; the agent's audio goes out through
+an :class:`AgentTrack`, which encodes it here too. A data
 channel labelled ``voxpipe`` (opened by the caller) carries the session record's
 lines of the agent's notes as JSON text.
 
@@ -30,17 +31,17 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdatachannel import RTCDataChannel
 from aiortc.sdp import candidate_from_sdp
-from av import AudioFrame
 
 from ipc.schema import SessionConfig, WebAnswer, WebTransport
 from pipeline.logs import session_extra
 from pipeline.transports.base import AudioFormat, EdgeConnectionDefaults, EmitEvent
-from pipeline.transports.web.audio import RATE, AgentTrack, frame_pcm
+from pipeline.transports.web.audio import RATE, AgentTrack
 from pipeline.transports.web.ice import host_addresses
-from pipeline.transports.web.receiver import ImmediateAudioBuffer, decode_on_arrival
+from pipeline.transports.web.opus import OpusDecoder
+from pipeline.transports.web.receiver import PacketsOnArrival, take_packets_on_arrival
 
 log = logging.getLogger("voxpipe.edge.web")
 # aioice narrates every candidate pair at INFO: the edge log keeps only its warnings.
@@ -52,8 +53,8 @@ MEDIA_TIMEOUT_S: Final = 3.0
 WATCH_INTERVAL_S: Final = 0.25
 # Notes kept for a data channel that is not open yet.
 MAX_PENDING_LINES: Final = 256
-# aiortc's Opus decoder gives stereo s16 at 48 kHz whatever the caller sent.
-CALLER_FORMAT: Final = AudioFormat(RATE, 2)
+# The caller's Opus decoded to mono s16 at 48 kHz, whatever the caller sent.
+CALLER_FORMAT: Final = AudioFormat(RATE, 1)
 _END: Final = b""
 
 
@@ -77,7 +78,8 @@ class WebConnection(EdgeConnectionDefaults):
             iceServers=[RTCIceServer(urls=u) for u in self.spec.ice_servers]))
         self.track = AgentTrack(cfg.t0_ns)
         self.channel: RTCDataChannel | None = None
-        self.inbound_buffers: list[ImmediateAudioBuffer] = []
+        self.inbound: list[PacketsOnArrival] = []
+        self._decoder = OpusDecoder()
         self.ended_reason = ""
         self.frames_in = 0
         self.lines_sent = 0
@@ -106,7 +108,8 @@ class WebConnection(EdgeConnectionDefaults):
             raise ValueError("the offer has no audio")
         for transceiver in audio:
             transceiver.setCodecPreferences(opus)
-            self.inbound_buffers.append(decode_on_arrival(transceiver.receiver))
+            self.inbound.append(take_packets_on_arrival(transceiver.receiver,
+                                                        self._on_payload))
         self.pc.addTrack(self.track)
         with host_addresses(self.spec.host_addresses):
             await self.pc.setLocalDescription(await self.pc.createAnswer())
@@ -145,8 +148,9 @@ class WebConnection(EdgeConnectionDefaults):
         await self.pc.addIceCandidate(ice)
 
     def counters(self) -> dict[str, int]:
-        late = sum(b.dropped_late for b in self.inbound_buffers)
-        return {"frames_in": self.frames_in, "packets_late": late, "lines_sent": self.lines_sent,
+        late = sum(b.dropped_late for b in self.inbound)
+        return {"frames_in": self.frames_in, "packets_late": late,
+                "decode_errors": self._decoder.errors, "lines_sent": self.lines_sent,
                 "lines_dropped": self.lines_dropped, **self.track.counters()}
 
     async def close(self) -> None:
@@ -169,8 +173,8 @@ class WebConnection(EdgeConnectionDefaults):
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind != "audio":
             return
+        # Its frames come through ``_on_payload``; the track itself only says it ended.
         track.on("ended", lambda: self._end("the caller's track ended"))
-        self._tasks.append(asyncio.create_task(self._pump(track)))
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
         if channel.label != DATA_CHANNEL or self.channel is not None:
@@ -193,22 +197,14 @@ class WebConnection(EdgeConnectionDefaults):
             self.lines_dropped += 1
 
     # -- the call's life ---------------------------------------------------------
-    async def _pump(self, track: MediaStreamTrack) -> None:
-        """The caller's frames, as interleaved int16, into the inbound queue."""
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                self._end("the caller's track ended")
-                return
-            if not isinstance(frame, AudioFrame):
-                continue
-            if frame.sample_rate != CALLER_FORMAT.sample_rate or \
-                    len(frame.layout.channels) != CALLER_FORMAT.channels:
-                continue  # Opus only was negotiated: nothing else decodes to another format
-            self._last_media = time.monotonic()
+    def _on_payload(self, payload: bytes) -> None:
+        """One Opus packet from the caller, decoded into the inbound queue."""
+        if self.ended_reason:
+            return
+        self._last_media = time.monotonic()
+        for pcm in self._decoder.decode(payload):
             self.frames_in += 1
-            self._inbound.put_nowait(frame_pcm(frame))
+            self._inbound.put_nowait(pcm)
 
     async def _watch(self, opened_at: float) -> None:
         """Ends a call that never connects, or whose media stopped (a dropped network)."""

@@ -1,20 +1,25 @@
-"""The caller's Opus packets go to the decoder as they arrive, not 80 ms later.
+"""The caller's Opus packets are taken as they arrive, not 80 ms later, and decoded on
+the edge's loop.
 
 aiortc's receiver holds audio in a jitter buffer that releases a frame only after four
-more have arrived (``prefetch=4``): 80 ms of the caller's speech sit there before the
-edge sees them, and a barge-in reaches the agent 80 ms late. An Opus packet is a whole
-frame, so the buffer has nothing to reassemble: :class:`ImmediateAudioBuffer` hands each
-packet on at once, drops duplicates and packets older than one already handed on (a
-late packet cannot be played in order any more), and counts both. A lost packet is
-simply missing, as it is from aiortc's own buffer when it gives up waiting.
+more have arrived (``prefetch=4``): 80 ms of the caller's speech sat there before the
+edge saw them, and every barge-in reached the agent 80 ms late. Then each frame went to
+a decoder thread and came back through a future. An Opus packet is a whole frame, so
+there is nothing to reassemble: :class:`PacketsOnArrival` takes aiortc's buffer's place
+and hands each packet's payload to the connection at once (which decodes it inline,
+``transports/web/opus.py``), drops duplicates and packets older than one already handed
+on (a late packet cannot be played in order any more), and counts both. It gives aiortc
+nothing back, so aiortc's decoder thread idles. A lost packet is simply missing, as it
+is from aiortc's own buffer when it gives up waiting.
 
-aiortc keeps the buffer in a private attribute; :func:`decode_on_arrival` checks it is
-there and says so loudly if an aiortc upgrade moved it (the pin in pyproject keeps
-1.x, and a test asserts the swap took place).
+aiortc keeps the buffer in a private attribute; :func:`take_packets_on_arrival` checks
+it is there and says so loudly if an aiortc upgrade moved it (pyproject pins 1.x, and a
+test asserts the swap takes place).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from aiortc import RTCRtpReceiver
@@ -27,13 +32,15 @@ _ATTRIBUTE: Final = "_RTCRtpReceiver__jitter_buffer"
 _HALF: Final = 1 << 15
 
 
-class ImmediateAudioBuffer(JitterBuffer):
-    """A jitter buffer for single-packet audio frames that buffers nothing."""
+class PacketsOnArrival(JitterBuffer):
+    """In place of aiortc's audio jitter buffer: each in-order packet's payload goes to
+    ``on_payload`` as it arrives; nothing is buffered."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_payload: Callable[[bytes], None]) -> None:
         super().__init__(capacity=16)
+        self.on_payload = on_payload
         self.last_sequence: int | None = None
-        self.released = 0
+        self.taken = 0
         self.dropped_late = 0
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
@@ -44,17 +51,18 @@ class ImmediateAudioBuffer(JitterBuffer):
                 self.dropped_late += 1
                 return False, None
         self.last_sequence = packet.sequence_number
-        self.released += 1
-        data: bytes = packet._data  # type: ignore[attr-defined]  # set by aiortc's depayload
-        return False, JitterFrame(data=data, timestamp=packet.timestamp)
+        self.taken += 1
+        self.on_payload(packet._data)  # type: ignore[attr-defined]  # set by aiortc's depayload
+        return False, None
 
 
-def decode_on_arrival(receiver: RTCRtpReceiver) -> ImmediateAudioBuffer:
-    """Swap ``receiver``'s audio jitter buffer for an :class:`ImmediateAudioBuffer`."""
+def take_packets_on_arrival(receiver: RTCRtpReceiver,
+                            on_payload: Callable[[bytes], None]) -> PacketsOnArrival:
+    """Swap ``receiver``'s audio jitter buffer for a :class:`PacketsOnArrival`."""
     current = getattr(receiver, _ATTRIBUTE, None)
     if not isinstance(current, JitterBuffer):
         raise RuntimeError("this aiortc keeps no jitter buffer where voxpipe expects it "
                            f"({_ATTRIBUTE}); pin aiortc 1.x")
-    buffer = ImmediateAudioBuffer()
-    setattr(receiver, _ATTRIBUTE, buffer)
-    return buffer
+    taker = PacketsOnArrival(on_payload)
+    setattr(receiver, _ATTRIBUTE, taker)
+    return taker

@@ -1,4 +1,4 @@
-"""The inbound audio buffer: each Opus packet is handed on as it arrives, in order;
+"""The inbound packet taker: each Opus packet is handed on as it arrives, in order;
 duplicates and packets behind the last one handed on are dropped and counted."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtp import RtpPacket
 
-from pipeline.transports.web.receiver import ImmediateAudioBuffer, decode_on_arrival
+from pipeline.transports.web.receiver import PacketsOnArrival, take_packets_on_arrival
 
 
 def _packet(seq: int, payload: bytes) -> RtpPacket:
@@ -17,30 +17,33 @@ def _packet(seq: int, payload: bytes) -> RtpPacket:
     return packet
 
 
-def test_each_packet_is_released_on_arrival_with_its_payload() -> None:
-    buffer = ImmediateAudioBuffer()
+def _taker() -> tuple[PacketsOnArrival, list[bytes]]:
+    got: list[bytes] = []
+    return PacketsOnArrival(got.append), got
+
+
+def test_each_packet_is_handed_on_at_once_and_aiortc_gets_nothing() -> None:
+    taker, got = _taker()
     for seq in (7, 8, 10):  # 9 is lost: nothing waits for it
-        pli, frame = buffer.add(_packet(seq, bytes([seq]) * 3))
-        assert not pli and frame is not None
-        assert frame.data == bytes([seq]) * 3 and frame.timestamp == seq * 960
-    assert (buffer.released, buffer.dropped_late) == (3, 0)
+        assert taker.add(_packet(seq, bytes([seq]) * 3)) == (False, None)
+    assert got == [bytes([7]) * 3, bytes([8]) * 3, bytes([10]) * 3]
+    assert (taker.taken, taker.dropped_late) == (3, 0)
 
 
 def test_duplicates_and_late_packets_are_dropped_and_counted() -> None:
-    buffer = ImmediateAudioBuffer()
-    assert buffer.add(_packet(100, b"a"))[1] is not None
-    assert buffer.add(_packet(100, b"a"))[1] is None  # duplicate
-    assert buffer.add(_packet(99, b"z"))[1] is None  # behind what was handed on
-    assert buffer.add(_packet(101, b"b"))[1] is not None
-    assert (buffer.released, buffer.dropped_late) == (2, 2)
+    taker, got = _taker()
+    for seq, payload in ((100, b"a"), (100, b"a"), (99, b"z"), (101, b"b")):
+        taker.add(_packet(seq, payload))
+    assert got == [b"a", b"b"]
+    assert (taker.taken, taker.dropped_late) == (2, 2)
 
 
 def test_the_sequence_number_wraps_around() -> None:
-    buffer = ImmediateAudioBuffer()
-    released = [buffer.add(_packet(seq, b"x"))[1] is not None for seq in (65534, 65535, 0, 1)]
-    assert released == [True, True, True, True]
-    assert buffer.add(_packet(65535, b"x"))[1] is None  # behind 1, across the wrap
-    assert buffer.dropped_late == 1
+    taker, got = _taker()
+    for seq in (65534, 65535, 0, 1, 65535):  # the last is behind 1, across the wrap
+        taker.add(_packet(seq, seq.to_bytes(2, "big")))
+    assert [int.from_bytes(p, "big") for p in got] == [65534, 65535, 0, 1]
+    assert taker.dropped_late == 1
 
 
 def test_the_swap_reaches_aiortcs_receiver() -> None:
@@ -48,8 +51,8 @@ def test_the_swap_reaches_aiortcs_receiver() -> None:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         try:
             receiver = pc.addTransceiver("audio").receiver
-            buffer = decode_on_arrival(receiver)
-            assert receiver._RTCRtpReceiver__jitter_buffer is buffer  # type: ignore[attr-defined]
+            taker = take_packets_on_arrival(receiver, lambda payload: None)
+            assert receiver._RTCRtpReceiver__jitter_buffer is taker  # type: ignore[attr-defined]
         finally:
             await pc.close()
 

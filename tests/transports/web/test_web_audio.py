@@ -116,13 +116,13 @@ def test_agent_track_dequeues_or_gives_silence_with_pts_and_time_base() -> None:
         now = FakeNow(0)
         track = AgentTrack(0, FrameClock(-FRAME_NS // 2, now))  # deadlines at 0, 20 ms ...
         track.push(0, 48000, b"\x01\x00" * FRAME_SAMPLES)
-        frames = [await track.recv()]
+        frames = [await track.next_frame()]
         now.ns = 2 * FRAME_NS  # past the deadline, two frames after the last push: no grace
-        frames.append(await track.recv())
+        frames.append(await track.next_frame())
         track.push(1, 48000, b"\x02\x00" * FRAME_SAMPLES)
         track.push(2, 48000, b"\x03\x00" * FRAME_SAMPLES)
         assert track.flush() == 2
-        frames.append(await track.recv())
+        frames.append(await track.next_frame())
         track.stop()
         return frames
 
@@ -145,7 +145,7 @@ def test_a_peer_that_never_connects_is_closed_and_its_input_ends(tmp_path: Path)
         conn = WebConnection(SessionConfig("s1", 0, str(tmp_path), spec), events.append,
                              connect_timeout_s=0.5)
         fmt = await conn.open()
-        assert (fmt.sample_rate, fmt.channels) == (48000, 2)
+        assert (fmt.sample_rate, fmt.channels) == (48000, 1)  # decoded to mono
         # The caller never applies the answer: no ICE, no DTLS.
         chunk = await asyncio.wait_for(conn.receive(), 10)
         reason = conn.ended_reason
