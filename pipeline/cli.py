@@ -107,7 +107,8 @@ def _add_serve_parser(sub: Any) -> None:
                        "or --insecure)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
     serve.add_argument("--record", type=Path, default=None, metavar="DIR",
-                       help="keep each call's DIR/<pc_id>/conversation.wav and events.jsonl "
+                       help="keep each call's DIR/<session-id>/conversation.wav and "
+                       "events.jsonl (a call's session id is its pc_id) "
                        "(default: recorded to a temporary directory, removed after the call)")
     serve.add_argument("--max-sessions", type=int, default=None, metavar="N",
                        help="calls at once; more are refused with 503 (default: no limit)")

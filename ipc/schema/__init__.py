@@ -126,6 +126,7 @@ from ipc.schema.session import (
     Transport,
     TurnDetection,
     WebTransport,
+    call_name,
     transport_kind,
 )
 
@@ -222,6 +223,7 @@ __all__ = [
     "UserTranscription",
     "WebAnswer",
     "WebTransport",
+    "call_name",
     "control_decoder",
     "control_encoder",
     "data_decoder",

@@ -128,6 +128,13 @@ def transport_kind(transport: Transport) -> str:
     return str(type(transport).__struct_config__.tag)
 
 
+def call_name(transport: Transport) -> str | None:
+    """The id the signalling gave a live call (a WebRTC peer connection's ``pc_id``), or
+    None: the call's session takes it as its id, so the HTTP API, the logs and the
+    recording's folder share one name."""
+    return transport.pc_id if isinstance(transport, WebTransport) else None
+
+
 class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     """Everything every stage needs to serve one session; sent at start and replayed
     to a restarted stage."""

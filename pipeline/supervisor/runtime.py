@@ -150,7 +150,7 @@ class Runtime:
     def start_session(self, spec: SessionSpec) -> Session:
         """Tell every stage, return the live session. The transport spec was validated
         when it was built (``file_transport`` reads the WAV header)."""
-        sid = spec.new_id()
+        sid = spec.new_id(taken=self.sessions)
         if not sid or len(sid) > MAX_SESSION_ID_LEN or not sid.isprintable():
             raise ValueError(f"session_id must be 1-{MAX_SESSION_ID_LEN} printable characters, "
                              f"got {sid!r}")

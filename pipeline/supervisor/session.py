@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from ipc.schema import (
     Transport,
     UserStartedSpeaking,
     UserStoppedSpeaking,
+    call_name,
 )
 
 _ids = itertools.count(1)
@@ -63,8 +64,15 @@ class SessionSpec:
     # Never wait longer than this after the input ended.
     max_tail_s: float = 60.0
 
-    def new_id(self) -> str:
-        return self.session_id or f"s{next(_ids)}-{int(time.time()) % 100000}"
+    def new_id(self, taken: Container[str] = ()) -> str:
+        """``session_id`` if given; else the live call's own name (``call_name``) unless
+        a session of this runtime has it; else a fresh one."""
+        if self.session_id:
+            return self.session_id
+        name = call_name(self.transport)
+        if name and name not in taken:
+            return name
+        return f"s{next(_ids)}-{int(time.time()) % 100000}"
 
     def model_spec(self) -> ModelSpec:
         """The model part of the session's config, as the model stage gets it."""

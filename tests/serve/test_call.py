@@ -1,7 +1,8 @@
 """One WebRTC call through ``voxpipe serve``: an aiortc caller posts its offer, speaks a
 turn and hears the echo engine's reply; a second offer meanwhile is refused (503,
 ``--max-sessions 1``); ``/metrics`` counts the call; SIGTERM with the call live exits 0
-with the call's recording finalized in ``--record DIR/<pc_id>/``."""
+with the call's recording finalized in ``--record DIR/<session-id>/`` (a call's session
+takes the call's ``pc_id`` as its id)."""
 
 from __future__ import annotations
 
@@ -93,3 +94,4 @@ def test_a_call_hears_the_echo_and_sigterm_finalizes_its_recording(tmp_path: Pat
     events = read_event_log(record / "events.jsonl")
     assert events[-1]["type"] == "session_closed"
     assert any(e["type"] == "agent_started_speaking" for e in events)
+    assert {e["session"] for e in events} == {caller.pc_id}  # one name for the call

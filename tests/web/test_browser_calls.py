@@ -54,7 +54,7 @@ def _user_channel(session_dir: Path) -> tuple[np.ndarray, int]:
 
 
 def _closed_session(server: ServeProcess, result: CallResult) -> Path:
-    session_dir = server.record / str(result.meta["pc_id"])  # serve names it by pc_id
+    session_dir = server.record / str(result.meta["pc_id"])  # the session id is the pc_id
     assert wait_for_event(session_dir, "session_closed", 15), f"{session_dir} never closed"
     return session_dir
 
