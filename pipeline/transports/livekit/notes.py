@@ -1,0 +1,122 @@
+"""The agent's notes, published in the room as livekit-agents publishes them.
+
+The supervisor relays the agent's notes to the edge as lines of the session record
+(``ipc.schema.record_line``). Here they become what a LiveKit client shows:
+``participant_attributes`` (``lk.agent.state``) set on the agent's participant, and
+``rtc.Transcription`` segments — the user's on the linked participant's microphone
+track (one segment id per utterance, renewed after each final, as the seed's
+``STTSegmentsForwarder`` does), the agent's on its ``assistant_voice`` track under
+the segment id the agent gave them. One task publishes them in order; what the room
+refuses is counted and dropped, never the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, Final
+
+from livekit import rtc
+
+log = logging.getLogger("voxpipe.edge.livekit")
+
+MAX_PENDING: Final = 256
+
+
+class Speakers:
+    """Who the transcriptions are of: filled in by the connection as it learns it."""
+
+    def __init__(self) -> None:
+        self.user_identity = ""
+        self.user_track_sid = ""
+        self.agent_track_sid = ""
+
+
+class NotePublisher:
+    """Publishes the notes of one session on ``room``'s local participant."""
+
+    def __init__(self, room: Any, speakers: Speakers) -> None:
+        self.room = room
+        self.speakers = speakers
+        self.published = 0
+        self.dropped = 0
+        self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_PENDING)
+        self._user_segment = self._new_segment()
+        self._task: asyncio.Task[None] | None = None
+        self._kinds: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "participant_attributes": self._attributes,
+            "user_transcription": self._user,
+            "agent_transcription": self._agent,
+            "transcription": self._transcription,
+        }
+
+    def put(self, line: dict[str, Any]) -> None:
+        """Queue one record line; kinds the room has no use for are ignored."""
+        if line.get("type") not in self._kinds:
+            return
+        if self._pending.full():
+            self._pending.get_nowait()
+            self.dropped += 1
+        self._pending.put_nowait(line)
+
+    def start(self) -> None:
+        """The room is connected: publish what waited and what comes."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            line = await self._pending.get()
+            try:
+                await self._kinds[line["type"]](line)
+                self.published += 1
+            except Exception as exc:  # a malformed line, or a room going away
+                self.dropped += 1
+                log.warning("note not published: %s: %s", type(exc).__name__, exc)
+
+    # -- the kinds ---------------------------------------------------------------
+    async def _attributes(self, line: dict[str, Any]) -> None:
+        attributes = {str(k): str(v) for k, v in dict(line["attributes"]).items()}
+        await self.room.local_participant.set_attributes(attributes)
+
+    async def _user(self, line: dict[str, Any]) -> None:
+        final = bool(line["final"])
+        segment = self._user_segment
+        if final:
+            self._user_segment = self._new_segment()
+        await self._publish(self.speakers.user_identity, self.speakers.user_track_sid,
+                            segment, str(line["text"]), final)
+
+    async def _agent(self, line: dict[str, Any]) -> None:
+        await self._publish(self.room.local_participant.identity, self.speakers.agent_track_sid,
+                            str(line["segment_id"]), str(line["text"]), bool(line["final"]))
+
+    async def _transcription(self, line: dict[str, Any]) -> None:
+        identity = str(line["participant"])
+        agent = identity == self.room.local_participant.identity
+        track = self.speakers.agent_track_sid if agent else self.speakers.user_track_sid
+        await self._publish(identity, track, str(line["segment_id"]), str(line["text"]),
+                            bool(line["final"]))
+
+    async def _publish(self, identity: str, track_sid: str, segment_id: str, text: str,
+                       final: bool) -> None:
+        if not identity or not track_sid:
+            raise LookupError("no track to publish the transcription on yet")
+        segment = rtc.TranscriptionSegment(id=segment_id, text=text, start_time=0, end_time=0,
+                                           language="", final=final)
+        await self.room.local_participant.publish_transcription(
+            rtc.Transcription(participant_identity=identity, track_sid=track_sid,
+                              segments=[segment]))
+
+    @staticmethod
+    def _new_segment() -> str:
+        return f"SG_{uuid.uuid4().hex[:12]}"
