@@ -34,7 +34,8 @@ URL, TOKEN = "ws://127.0.0.1:7880", "t0k3n"
 
 def _signal(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return (rng.integers(500, 16000, n) * rng.choice([-1, 1], n)).astype(np.int16)
+    signal: np.ndarray = (rng.integers(500, 16000, n) * rng.choice([-1, 1], n)).astype(np.int16)
+    return signal
 
 
 class Call:
@@ -86,7 +87,8 @@ def test_open_joins_publishes_the_voice_and_links_the_given_identity() -> None:
         bob = call.room.add("bob", bob_mic)
         alice = call.room.add("alice", alice_mic)
         assert await call.conn.open() == AudioFormat(48000, 1)
-        url, token, options = call.room.connected_with or ("", "", None)
+        assert call.room.connected_with is not None
+        url, token, options = call.room.connected_with
         assert (url, token, options.auto_subscribe) == (URL, TOKEN, False)
         track, publish = call.room.local_participant.published[0]
         assert track is call.conn.voice.track and track.name == "assistant_voice"
@@ -261,7 +263,8 @@ def test_notes_become_attributes_and_transcriptions_on_the_right_tracks() -> Non
         await call.conn.open()
         notes: list[SessionEvent] = [
             UserTranscription("what's the", False), UserTranscription("what's the time", True),
-            UserTranscription("and", False), AgentTranscription("SG_a1", "item1", "It is", False, 2),
+            UserTranscription("and", False),
+            AgentTranscription("SG_a1", "item1", "It is", False, 2),
             Transcription("agent-1", "SG_a2", "noon", True),
         ]
         for note in notes:

@@ -18,7 +18,8 @@ FRAME = 480  # playout's 20 ms at 24 kHz
 def _voice_signal(n: int, seed: int) -> np.ndarray:
     """Never zero, so the stream's silence (it ticks on an empty source) is told apart."""
     rng = np.random.default_rng(seed)
-    return (rng.integers(500, 16000, n) * rng.choice([-1, 1], n)).astype(np.int16)
+    signal: np.ndarray = (rng.integers(500, 16000, n) * rng.choice([-1, 1], n)).astype(np.int16)
+    return signal
 
 
 async def _heard(stream: rtc.AudioStream, out: list[np.ndarray]) -> None:
@@ -27,8 +28,9 @@ async def _heard(stream: rtc.AudioStream, out: list[np.ndarray]) -> None:
 
 
 def _voiced(blocks: list[np.ndarray]) -> np.ndarray:
-    both = np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
-    return both[both != 0]
+    both: np.ndarray = np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
+    voiced: np.ndarray = both[both != 0]
+    return voiced
 
 
 def test_playout_frames_come_out_of_the_track_as_written() -> None:
