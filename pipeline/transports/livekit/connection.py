@@ -60,10 +60,11 @@ class LiveKitConnection(EdgeConnectionDefaults):
         self.room = room_factory()
         self.voice = AgentVoice(cfg.output_rate)
         self.speakers = Speakers()
-        self.notes = NotePublisher(self.room, self.speakers)
+        self.notes = NotePublisher(self.room, self.speakers, cfg.session)
         self.link = ParticipantLink(self.room, self.spec.participant_identity,
-                                    on_linked=self._linked, on_track=self._read,
-                                    on_track_gone=self._stop_reading, on_end=self._end)
+                                    session=cfg.session, on_linked=self._linked,
+                                    on_track=self._read, on_track_gone=self._stop_reading,
+                                    on_end=self._end)
         self.frames_in = 0
         self.frames_dropped = 0
         self.tracks_read = 0

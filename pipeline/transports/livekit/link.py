@@ -21,6 +21,8 @@ from typing import Any, Final
 
 from livekit import rtc
 
+from pipeline.logs import session_extra
+
 log = logging.getLogger("voxpipe.edge.livekit")
 
 MICROPHONE: Final = rtc.TrackSource.SOURCE_MICROPHONE
@@ -31,7 +33,7 @@ class ParticipantLink:
     through ``on_linked(identity)``, ``on_track(track, publication)``,
     ``on_track_gone()`` and ``on_end(reason)``."""
 
-    def __init__(self, room: Any, identity: str | None, *,
+    def __init__(self, room: Any, identity: str | None, *, session: str,
                  on_linked: Callable[[str], None],
                  on_track: Callable[[Any, Any], None],
                  on_track_gone: Callable[[], None],
@@ -43,6 +45,7 @@ class ParticipantLink:
         self.track: Any = None
         self.ended = ""
         self.reconnects = 0
+        self._extra = session_extra(session)
         self._on_linked = on_linked
         self._on_track = on_track
         self._on_track_gone = on_track_gone
@@ -76,8 +79,8 @@ class ParticipantLink:
                 self._link(participant)
                 break
         if self.participant is None:
-            log.info("waiting for %s to join",
-                     f"participant {self.wanted!r}" if self.wanted else "a participant")
+            who = f"participant {self.wanted!r}" if self.wanted else "a participant"
+            log.info("waiting for %s to join", who, extra=self._extra)
 
     # -- room events -------------------------------------------------------------
     def _participant_connected(self, participant: Any) -> None:
@@ -100,7 +103,8 @@ class ParticipantLink:
     def _track_removed(self, publication: Any, participant: Any) -> None:
         if self._is_linked(participant) and self.publication is not None and \
                 publication.sid == self.publication.sid:
-            log.info("microphone %s unpublished: waiting for it again", publication.sid)
+            log.info("microphone %s unpublished: waiting for it again", publication.sid,
+                     extra=self._extra)
             self.publication = self.track = None
             self._on_track_gone()
 
@@ -109,10 +113,10 @@ class ParticipantLink:
 
     def _reconnecting(self) -> None:
         self.reconnects += 1
-        log.warning("room connection lost: reconnecting")
+        log.warning("room connection lost: reconnecting", extra=self._extra)
 
     def _reconnected(self) -> None:
-        log.info("room reconnected")
+        log.info("room reconnected", extra=self._extra)
         if self.participant is None:
             return
         current = self.room.remote_participants.get(self.participant.identity)
@@ -130,7 +134,7 @@ class ParticipantLink:
         if self.ended:
             return
         self.ended = reason
-        log.info("link ended: %s", reason)
+        log.info("link ended: %s", reason, extra=self._extra)
         self._on_end(reason)
 
     def _is_linked(self, participant: Any) -> bool:
@@ -139,7 +143,7 @@ class ParticipantLink:
 
     def _link(self, participant: Any) -> None:
         self.participant = participant
-        log.info("linked participant %r", participant.identity)
+        log.info("linked participant %r", participant.identity, extra=self._extra)
         self._on_linked(str(participant.identity))
         self._subscribe_all()
 

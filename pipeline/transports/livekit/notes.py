@@ -21,6 +21,8 @@ from typing import Any, Final
 
 from livekit import rtc
 
+from pipeline.logs import session_extra
+
 log = logging.getLogger("voxpipe.edge.livekit")
 
 MAX_PENDING: Final = 256
@@ -38,8 +40,9 @@ class Speakers:
 class NotePublisher:
     """Publishes the notes of one session on ``room``'s local participant."""
 
-    def __init__(self, room: Any, speakers: Speakers) -> None:
+    def __init__(self, room: Any, speakers: Speakers, session: str) -> None:
         self.room = room
+        self._extra = session_extra(session)
         self.speakers = speakers
         self.published = 0
         self.dropped = 0
@@ -81,7 +84,9 @@ class NotePublisher:
                 self.published += 1
             except Exception as exc:  # a malformed line, or a room going away
                 self.dropped += 1
-                log.warning("note not published: %s: %s", type(exc).__name__, exc)
+                if self.dropped == 1 or self.dropped % 100 == 0:  # a log line, not a flood
+                    log.warning("note not published (%d so far): %s: %s", self.dropped,
+                                type(exc).__name__, exc, extra=self._extra)
 
     # -- the kinds ---------------------------------------------------------------
     async def _attributes(self, line: dict[str, Any]) -> None:
