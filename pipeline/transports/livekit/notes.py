@@ -16,16 +16,25 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
 from livekit import rtc
 
+from ipc.schema import (
+    AgentTranscription,
+    ParticipantAttributes,
+    SessionEvent,
+    Transcription,
+    UserTranscription,
+)
 from pipeline.logs import session_extra
 
 log = logging.getLogger("voxpipe.edge.livekit")
 
 MAX_PENDING: Final = 256
+#: The notes a room shows; the others (every event of the record) are not for it.
+Note = ParticipantAttributes | UserTranscription | AgentTranscription | Transcription
 
 
 class Speakers:
@@ -46,24 +55,23 @@ class NotePublisher:
         self.speakers = speakers
         self.published = 0
         self.dropped = 0
-        self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue(MAX_PENDING)
+        self._pending: asyncio.Queue[Note] = asyncio.Queue(MAX_PENDING)
         self._user_segment = self._new_segment()
         self._task: asyncio.Task[None] | None = None
-        self._kinds: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "participant_attributes": self._attributes,
-            "user_transcription": self._user,
-            "agent_transcription": self._agent,
-            "transcription": self._transcription,
-        }
 
     def put(self, line: dict[str, Any]) -> None:
         """Queue one record line; kinds the room has no use for are ignored."""
-        if line.get("type") not in self._kinds:
+        try:
+            event = msgspec.convert(line, SessionEvent)
+        except msgspec.ValidationError:
+            self._drop("not a session event")
+            return
+        if not isinstance(event, Note):
             return
         if self._pending.full():
             self._pending.get_nowait()
             self.dropped += 1
-        self._pending.put_nowait(line)
+        self._pending.put_nowait(event)
 
     def start(self) -> None:
         """The room is connected: publish what waited and what comes."""
@@ -78,39 +86,38 @@ class NotePublisher:
 
     async def _run(self) -> None:
         while True:
-            line = await self._pending.get()
+            note = await self._pending.get()
             try:
-                await self._kinds[line["type"]](line)
+                await self._publish_note(note)
                 self.published += 1
-            except Exception as exc:  # a malformed line, or a room going away
-                self.dropped += 1
-                if self.dropped == 1 or self.dropped % 100 == 0:  # a log line, not a flood
-                    log.warning("note not published (%d so far): %s: %s", self.dropped,
-                                type(exc).__name__, exc, extra=self._extra)
+            except Exception as exc:  # a room going away, or no track to publish on yet
+                self._drop(f"{type(exc).__name__}: {exc}")
 
-    # -- the kinds ---------------------------------------------------------------
-    async def _attributes(self, line: dict[str, Any]) -> None:
-        attributes = {str(k): str(v) for k, v in dict(line["attributes"]).items()}
-        await self.room.local_participant.set_attributes(attributes)
+    def _drop(self, why: str) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 100 == 0:  # a log line, not a flood
+            log.warning("note not published (%d so far): %s", self.dropped, why,
+                        extra=self._extra)
 
-    async def _user(self, line: dict[str, Any]) -> None:
-        final = bool(line["final"])
-        segment = self._user_segment
-        if final:
-            self._user_segment = self._new_segment()
-        await self._publish(self.speakers.user_identity, self.speakers.user_track_sid,
-                            segment, str(line["text"]), final)
-
-    async def _agent(self, line: dict[str, Any]) -> None:
-        await self._publish(self.room.local_participant.identity, self.speakers.agent_track_sid,
-                            str(line["segment_id"]), str(line["text"]), bool(line["final"]))
-
-    async def _transcription(self, line: dict[str, Any]) -> None:
-        identity = str(line["participant"])
-        agent = identity == self.room.local_participant.identity
-        track = self.speakers.agent_track_sid if agent else self.speakers.user_track_sid
-        await self._publish(identity, track, str(line["segment_id"]), str(line["text"]),
-                            bool(line["final"]))
+    async def _publish_note(self, note: Note) -> None:
+        local = self.room.local_participant
+        match note:
+            case ParticipantAttributes():
+                await local.set_attributes(dict(note.attributes))
+            case UserTranscription():
+                segment = self._user_segment
+                if note.final:
+                    self._user_segment = self._new_segment()
+                await self._publish(self.speakers.user_identity, self.speakers.user_track_sid,
+                                    segment, note.text, note.final)
+            case AgentTranscription():
+                await self._publish(local.identity, self.speakers.agent_track_sid,
+                                    note.segment_id, note.text, note.final)
+            case Transcription():
+                agent = note.participant == local.identity
+                track = self.speakers.agent_track_sid if agent else self.speakers.user_track_sid
+                await self._publish(note.participant, track, note.segment_id, note.text,
+                                    note.final)
 
     async def _publish(self, identity: str, track_sid: str, segment_id: str, text: str,
                        final: bool) -> None:

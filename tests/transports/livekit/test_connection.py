@@ -15,6 +15,7 @@ from livekit import rtc
 
 from ipc.schema import (
     AgentTranscription,
+    InputEnded,
     LiveKitTransport,
     ParticipantAttributes,
     ParticipantLeft,
@@ -260,6 +261,8 @@ def test_notes_become_attributes_and_transcriptions_on_the_right_tracks() -> Non
         mic_sid = next(iter(alice.track_publications))
         call.conn.deliver(record_line("s-lk", ParticipantAttributes({"lk.agent.state":
                                                                      "listening"}), 1.0, "agent"))
+        call.conn.deliver({"type": "participant_attributes", "attributes": 5})  # malformed
+        call.conn.deliver(record_line("s-lk", InputEnded(3), 1.0, "edge"))  # not for the room
         await call.conn.open()
         notes: list[SessionEvent] = [
             UserTranscription("what's the", False), UserTranscription("what's the time", True),
@@ -284,7 +287,8 @@ def test_notes_become_attributes_and_transcriptions_on_the_right_tracks() -> Non
                        ("agent-1", "TR_agentvoice", "noon", True)]
         ids = [t.segments[0].id for t in local.transcriptions]
         assert ids[0] == ids[1] != ids[2] and ids[3:] == ["SG_a1", "SG_a2"]
-        assert call.conn.counters()["notes_published"] == len(notes) + 1
+        counters = call.conn.counters()
+        assert (counters["notes_published"], counters["notes_dropped"]) == (len(notes) + 1, 1)
         await call.conn.close()
 
     _run(main)
