@@ -47,6 +47,9 @@ class LiveKitConnection(EdgeConnectionDefaults):
     session's token (the server replaces the dead process's participant)."""
 
     reopenable = True
+    #: Joining a room and publishing the voice track are round trips to a server that
+    #: may be far and loaded: seconds, not a socket's milliseconds.
+    open_timeout_s = 20.0
 
     def __init__(self, cfg: SessionConfig, emit: EmitEvent, *,
                  room_factory: Callable[[], Any] = rtc.Room) -> None:
