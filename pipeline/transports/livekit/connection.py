@@ -71,6 +71,7 @@ class LiveKitConnection(EdgeConnectionDefaults):
         self.frames_in = 0
         self.frames_dropped = 0
         self.tracks_read = 0
+        self.stream_failures = 0
         self._inbound: asyncio.Queue[bytes] = asyncio.Queue(MAX_INBOUND)
         self._reader: asyncio.Task[None] | None = None
         self._ended = self._closing = False
@@ -103,7 +104,8 @@ class LiveKitConnection(EdgeConnectionDefaults):
 
     def counters(self) -> dict[str, int]:
         return {"frames_in": self.frames_in, "frames_dropped": self.frames_dropped,
-                "tracks_read": self.tracks_read, "reconnects": self.link.reconnects,
+                "tracks_read": self.tracks_read, "stream_failures": self.stream_failures,
+                "reconnects": self.link.reconnects,
                 "notes_published": self.notes.published, "notes_dropped": self.notes.dropped,
                 **self.voice.counters()}
 
@@ -138,6 +140,10 @@ class LiveKitConnection(EdgeConnectionDefaults):
         try:
             async for event in stream:
                 self._put(event.frame.data.tobytes())
+        except Exception as exc:  # the SDK's stream broke: quiet until the track is renewed
+            self.stream_failures += 1
+            log.warning("microphone stream failed: %s: %s", type(exc).__name__, exc,
+                        extra=session_extra(self.session))
         finally:
             await stream.aclose()
 
