@@ -240,7 +240,10 @@ def test_the_agents_frames_go_out_on_the_voice_track_and_flush_empties_it() -> N
         for seq in range(10):
             await call.conn.send(seq, 24000, said[seq * 480:(seq + 1) * 480].tobytes())
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.1)
+        for _ in range(200):  # until the reader has had all of it (a loaded machine is slow)
+            if sum(map(len, heard)) >= len(said):
+                break
+            await asyncio.sleep(0.02)
         for seq in range(10, 20):
             await call.conn.send(seq, 24000, said[:480].tobytes())
         await call.conn.flush()
