@@ -30,6 +30,9 @@ from tests.transports.livekit.duck_room import CallerMic, DuckLocalPublication, 
 WAV_ENV: Final = "VOXPIPE_TEST_LIVEKIT_WAV"
 CALLER: Final = "caller-7"
 LINGER_S: Final = 1.5
+# What the voice reader is given to catch up before the room closes (the edge allows
+# a connection 1 s to close).
+DRAIN_S: Final = 0.3
 HEARD_FILE: Final = "livekit_heard.raw"
 NOTES_FILE: Final = "livekit_notes.json"
 
@@ -68,6 +71,7 @@ class ScriptedRoom(DuckRoom):
             self.heard.append(event.frame.data.tobytes())
 
     async def disconnect(self) -> None:
+        await asyncio.sleep(DRAIN_S)  # the voice reader may trail on a loaded machine
         for task in self._tasks:
             task.cancel()
         (self.out_dir / HEARD_FILE).write_bytes(b"".join(self.heard))

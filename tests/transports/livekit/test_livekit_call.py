@@ -59,7 +59,7 @@ def test_a_livekit_call_runs_the_agent_through_every_process(
 
     summary = asyncio.run(main())
     assert summary is not None and summary.error is None
-    assert len(summary.turns) == len(labels["turns"])
+    assert len(summary.turns) == len(labels["turns"]), summary.turns
     # The stand-in the agent subscribed to became the caller the edge linked, who left.
     assert joined == ["livekit-participant"] and left == [CALLER]
     # The room heard exactly what playout played (silence between the turns aside).
@@ -69,7 +69,8 @@ def test_a_livekit_call_runs_the_agent_through_every_process(
     heard = np.frombuffer((out / HEARD_FILE).read_bytes(), dtype=np.int16)
     assert rate == 24000
     assert np.count_nonzero(played) > rate  # three echoes
-    assert np.array_equal(heard[heard != 0], played[played != 0])
+    heard_voiced, played_voiced = heard[heard != 0], played[played != 0]
+    assert np.array_equal(heard_voiced, played_voiced), (len(heard_voiced), len(played_voiced))
     notes = json.loads((out / NOTES_FILE).read_text())
     states = [a["lk.agent.state"] for a in notes["attributes"]]
     assert states[0] == "initializing" and {"listening", "speaking"} <= set(states)
