@@ -7,7 +7,7 @@ import ast
 import re
 import sys
 import tomllib
-from importlib.metadata import packages_distributions
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,16 +23,32 @@ def _requirement_name(spec: str) -> str:
 
 
 def _top_level_imports(path: Path) -> set[str]:
+    """The modules a file imports, to two levels (``livekit.rtc``): a namespace package's
+    top level (``livekit``) is shared by several distributions."""
     text = path.read_text()
     if path.suffix == ".pyx":
         return {a or b for a, b in _IMPORT_LINE.findall(text)}
     names: set[str] = set()
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
+            names.update(".".join(a.name.split(".")[:2]) for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            if "." in node.module:
+                names.add(".".join(node.module.split(".")[:2]))
+            else:
+                names.update(f"{node.module}.{a.name}" for a in node.names)
     return names
+
+
+def _owners(module: str, dists: list[str]) -> list[str]:
+    """Of the distributions sharing ``module``'s top level, those that hold ``module``
+    (all of them when that cannot be told)."""
+    if len(dists) < 2 or "." not in module:
+        return dists
+    prefix = module.replace(".", "/")
+    owners = [d for d in dists if any(str(f).startswith((prefix + "/", prefix + "."))
+                                      for f in distribution(d).files or ())]
+    return owners or dists
 
 
 def runtime_distributions() -> set[str]:
@@ -43,10 +59,11 @@ def runtime_distributions() -> set[str]:
         for path in (ROOT / root).rglob("*"):
             if path.suffix not in (".py", ".pyx"):
                 continue
-            for name in _top_level_imports(path):
+            for module in _top_level_imports(path):
+                name = module.split(".")[0]
                 if name in sys.stdlib_module_names or name in RUNTIME:
                     continue
-                for dist in dists.get(name, [name]):
+                for dist in _owners(module, dists.get(name, [name])):
                     found.add(dist.lower().replace("_", "-"))
     return found
 

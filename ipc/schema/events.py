@@ -75,6 +75,21 @@ class LocalSpeechStopped(_LocalSpeech, tag="local_speech_stopped", frozen=True):
     """dsp heard the caller stop."""
 
 
+class ParticipantLinked(_Event, tag="participant_linked", frozen=True):
+    """Bus only: the room participant the edge linked to the session (a LiveKit room's),
+    whose microphone is the session's input; the agent's room shows it."""
+
+    identity: str
+
+
+class ParticipantLeft(_Event, tag="participant_left", frozen=True):
+    """Bus only: the linked participant left the room (or the room closed): its input
+    ends with it."""
+
+    identity: str
+    reason: str
+
+
 # -- the model link ----------------------------------------------------------------------
 
 
@@ -289,7 +304,7 @@ SessionEvent = (
     | AgentItemTruncated | SessionStarted | SessionResumed | SessionClosed
     | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress
     | ModelContextReplayed | ParticipantAttributes | Transcription | AgentTranscription
-    | UserTranscription | WebAnswer
+    | UserTranscription | WebAnswer | ParticipantLinked | ParticipantLeft
 )  # fmt: skip
 
 

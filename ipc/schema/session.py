@@ -120,7 +120,19 @@ class WebTransport(_Transport, tag="web", frozen=True):
     host_addresses: tuple[str, ...] = ()
 
 
-Transport = FileTransport | LoopbackTransport | WebTransport
+class LiveKitTransport(_Transport, tag="livekit", frozen=True):
+    """A LiveKit room: the edge joins it with ``token`` (a participant token for ``url``,
+    e.g. a worker's job assignment) and links one remote participant: the one named
+    ``participant_identity``, else the first already in the room, else the next to
+    join. ``room`` is the room's name, for logs (the token says which room it is)."""
+
+    url: str
+    token: str
+    participant_identity: str | None = None
+    room: str = ""
+
+
+Transport = FileTransport | LoopbackTransport | WebTransport | LiveKitTransport
 
 
 def transport_kind(transport: Transport) -> str:

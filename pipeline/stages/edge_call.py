@@ -37,7 +37,6 @@ from ipc.stats import StageStats
 from pipeline.logs import session_extra
 from pipeline.transports.base import AudioFormat, EdgeConnection
 
-OPEN_TIMEOUT_S: Final = 5.0
 CLOSE_TIMEOUT_S: Final = 1.0
 # Agent frames buffered for a slow connection (20 ms each): past this, the oldest go.
 MAX_EGRESS_FRAMES: Final = 50
@@ -116,7 +115,7 @@ class EdgeCall:
     async def _ingress(self) -> None:
         session = self.cfg.session
         try:
-            fmt = await asyncio.wait_for(self.conn.open(), OPEN_TIMEOUT_S)
+            fmt = await asyncio.wait_for(self.conn.open(), self.conn.open_timeout_s)
         except Exception as exc:  # any library's failure to connect ends the call
             self.log.error("cannot connect: %s", exc, extra=session_extra(session))
             self._emit(session, SessionError(

@@ -96,6 +96,10 @@ class EdgeConnection(Protocol):
     #: an edge restart its session's input ends instead of reopening it.
     reopenable: bool
 
+    #: How long :meth:`open` may take before the call fails (a room server's join
+    #: takes longer than a socket's connect).
+    open_timeout_s: float
+
     def deliver(self, line: dict[str, Any]) -> None:
         """A line of the session record (``ipc.schema.record_line``) for the caller's
         side channel (transcripts, agent state); dropped by connections without one."""
@@ -118,6 +122,7 @@ class EdgeConnectionDefaults:
     can reconnect after an edge restart."""
 
     reopenable: bool = True
+    open_timeout_s: float = 5.0
 
     def deliver(self, line: dict[str, Any]) -> None:
         pass
