@@ -184,7 +184,7 @@ class GeminiProvider:
         try:
             if self._translator.busy:  # out of time: the reply in flight is lost
                 out: list[ProviderEvent] = []
-                self._translator.end("incomplete", out, "session_resumed")
+                self._translator.end("incomplete", out, "connection_swapped")
                 for event in out:
                     self._queue.put_nowait(event)
             try:
