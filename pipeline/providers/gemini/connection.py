@@ -32,10 +32,15 @@ GEMINI_URL = ("wss://generativelanguage.googleapis.com/ws/"
 
 
 def gemini_url(base_url: str | None = None, api_version: str = "v1beta") -> str:
-    """The Live API's websocket URL (``base_url``: another host serving it)."""
+    """The Live API's websocket URL (``base_url``: another host serving it, as the SDK's
+    ``http_options.base_url``: ``https://`` becomes ``wss://``, ``http://`` ``ws://``)."""
     url = GEMINI_URL.format(version=api_version)
     if base_url:
-        url = base_url.rstrip("/") + url[url.index("/ws/"):]
+        base = base_url.rstrip("/")
+        for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+            if base.startswith(http):
+                base = ws + base[len(http):]
+        url = base + url[url.index("/ws/"):]
     return url
 
 

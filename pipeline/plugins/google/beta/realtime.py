@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 LiveAPIModels = Literal["gemini-2.0-flash-exp"]
 Voice = Literal["Puck", "Charon", "Kore", "Fenrir", "Aoede"]
+# The google-genai SDK's override of the API's host (so livekit's plugin honours it too).
+BASE_URL_ENV = "GOOGLE_GEMINI_BASE_URL"
 # The user transcript is Gemini's own (the neutral settings name a model for it).
 USER_TRANSCRIPTION = "gemini"
 
@@ -39,8 +41,9 @@ def _modalities(modalities: Sequence[str]) -> tuple[Modality, ...]:
 class RealtimeModel:
     """Gemini Live as a ``MultimodalAgent`` model.
 
-    ``api_key`` defaults to ``GOOGLE_API_KEY``; ``base_url`` (voxpipe's) points at
-    another host serving the Live API (``wss://127.0.0.1:PORT`` for a test server).
+    ``api_key`` defaults to ``GOOGLE_API_KEY``; ``base_url`` (voxpipe's; default
+    ``GOOGLE_GEMINI_BASE_URL``, as the SDK) points at another host serving the Live API
+    (``https://127.0.0.1:PORT`` or ``wss://...`` for a test server).
     ``modalities`` takes ``["AUDIO"]``/``["TEXT"]`` (strings or the SDK's enum).
     """
 
@@ -87,7 +90,7 @@ class RealtimeModel:
             raise ValueError(f"candidate_count must be 1 (Gemini Live streams one candidate), "
                              f"got {candidate_count!r}")
         self.api_version = api_version
-        self.base_url = base_url
+        self.base_url = base_url or os.environ.get(BASE_URL_ENV) or None
         self.settings = ModelSettings(
             provider="gemini", model=model, protocol=api_version, max_session_s=0.0,
             session=SessionSettings(
