@@ -33,6 +33,7 @@ import numpy as np
 import trustme
 from websockets.asyncio.server import ServerConnection, serve
 
+from tests.providers.gemini.proto_json import camel, mime_rate, pcm_bytes, query_key
 from tests.providers.gemini.script import CHUNK_S, OUTPUT_RATE, Reply, tone
 
 API_PATH = "/ws/google.ai.generativelanguage.{v}.GenerativeService.BidiGenerateContent"
@@ -141,7 +142,7 @@ class FakeGemini:
         number = self.connections
         request = ws.request
         assert request is not None
-        key = request.headers.get("x-goog-api-key") or _query_key(request.path)
+        key = request.headers.get("x-goog-api-key") or query_key(request.path)
         if request.path.split("?")[0] not in {API_PATH.format(v=v) for v in ("v1alpha", "v1beta")}:
             self.refused.append(f"path {request.path}")
             await ws.close(1008, "unknown method")
@@ -150,7 +151,7 @@ class FakeGemini:
             self.refused.append("key")
             await ws.close(1008, "API key not valid")
             return
-        first = _camel(json.loads(await ws.recv()))
+        first = camel(json.loads(await ws.recv()))
         self.received.append((number, first))
         setup = first.get("setup")
         if not isinstance(setup, dict) or not setup.get("model"):
@@ -169,7 +170,7 @@ class FakeGemini:
         await self._issue_handle(link)
         try:
             async for raw in ws:
-                msg = _camel(json.loads(raw))
+                msg = camel(json.loads(raw))
                 self.received.append((number, msg))
                 if not isinstance(msg, dict) or len(msg) != 1 or next(iter(msg)) not in (
                         CLIENT_KEYS - {"setup"}):
@@ -184,8 +185,8 @@ class FakeGemini:
         if "realtimeInput" in msg:
             ri = msg["realtimeInput"]
             if "audio" in ri:
-                pcm = np.frombuffer(_bytes(ri["audio"]["data"]), dtype="<i2")
-                self._hear(link, pcm, _rate(ri["audio"]["mimeType"]))
+                pcm = np.frombuffer(pcm_bytes(ri["audio"]["data"]), dtype="<i2")
+                self._hear(link, pcm, mime_rate(ri["audio"]["mimeType"]))
             elif "activityStart" in ri:
                 self._speech_started(link)
             elif "activityEnd" in ri:
@@ -281,46 +282,5 @@ class FakeGemini:
             "newHandle": handle, "resumable": True}}))
 
 
-# Values that are the client's own data, not message fields.
-_OPAQUE = {"args", "response", "properties"}
-
-
-def _camel(value: Any) -> Any:
-    """Proto JSON field names, as the server reads them: ``realtime_input`` (the SDK's
-    spelling) and ``realtimeInput`` are the same field."""
-    if isinstance(value, list):
-        return [_camel(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for key, v in value.items():
-        head, *rest = key.split("_")
-        name = head + "".join(w[:1].upper() + w[1:] for w in rest)
-        out[name] = v if name in _OPAQUE else _camel(v)
-    return out
-
-
-def _bytes(text: str) -> bytes:
-    """Proto JSON bytes: standard or URL-safe base64, padded or not."""
-    return base64.urlsafe_b64decode(text.replace("+", "-").replace("/", "_")
-                                    + "=" * (-len(text) % 4))
-
-
 def _content(**fields: Any) -> str:
     return json.dumps({"serverContent": fields})
-
-
-def _rate(mime: str) -> int:
-    for param in mime.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip() == "rate":
-            return int(value)
-    return 16000
-
-
-def _query_key(path: str) -> str | None:
-    for pair in path.partition("?")[2].split("&"):
-        name, _, value = pair.partition("=")
-        if name == "key":
-            return value
-    return None
