@@ -80,6 +80,7 @@ class FakeGemini:
         self.resumed_from: list[str | None] = []  # each connection's handle (None: new)
         self.refused: list[str] = []
         self.connections = 0
+        self.links: dict[int, ServerConnection] = {}
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -132,6 +133,10 @@ class FakeGemini:
         self.ca.configure_trust(ctx)
         return ctx
 
+    def drop(self, connection: int) -> None:
+        """Cut a connection as a network fault would (no close frame, no goAway)."""
+        self._loop.call_soon_threadsafe(self.links[connection].transport.abort)
+
     def kinds(self, connection: int | None = None) -> list[str]:
         """The top-level key of every message received (of one connection)."""
         return [next(iter(m)) for n, m in self.received if connection in (None, n)]
@@ -140,6 +145,7 @@ class FakeGemini:
     async def _serve(self, ws: ServerConnection) -> None:
         self.connections += 1
         number = self.connections
+        self.links[number] = ws
         request = ws.request
         assert request is not None
         key = request.headers.get("x-goog-api-key") or query_key(request.path)
