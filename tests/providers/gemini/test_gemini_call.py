@@ -21,6 +21,7 @@ from pipeline.plugins import google
 from tests.multimodal.agent_harness import CallRecord, run_call, script_wav
 from tests.pipeline.audio_checks import read_stereo
 from tests.providers.gemini.fake_server import FakeGemini
+from tests.providers.gemini.proto_json import pcm_bytes
 from tests.providers.gemini.script import Reply, dominant_hz, rms
 
 SCRIPT = [
@@ -197,3 +198,20 @@ def test_the_ca_file_was_needed(tmp_path: Path) -> None:
 
         with pytest.raises(ProviderConnectError, match=r"cannot reach Gemini|handshake"):
             asyncio.run(connect())
+
+
+def test_the_user_audio_reaches_the_server_whole_at_16_khz(
+        call: tuple[CallRecord, FakeGemini, Weather]) -> None:
+    _rec, fake, _fnc = call
+    samples = {1: 0, 2: 0}
+    for n, m in fake.received:
+        audio = m.get("realtimeInput", {}).get("audio")
+        if audio is not None:
+            assert audio["mimeType"] == "audio/pcm;rate=16000"
+            samples[n] += len(pcm_bytes(audio["data"])) // 2
+    # dsp resampled the call to the provider's 16 kHz; across the resumption nothing
+    # was lost (the audio since the last handle may be sent twice, never less).
+    call_s = 18.5 + 1.5  # the input and capture's tail of silence
+    total_s = (samples[1] + samples[2]) / 16000
+    assert call_s - 1.0 <= total_s <= call_s + 1.0, samples
+    assert samples[2] / 16000 > 8.0
