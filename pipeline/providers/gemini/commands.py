@@ -41,9 +41,11 @@ _ROLES = {"user": "user", "system": "user", "assistant": "model"}
 @dataclass
 class CommandTranslator:
     """The client messages for the agent's commands; ``call_names`` maps a call id to its
-    function (a tool response must name it), shared with the server-side translator."""
+    function (a tool response must name it) and ``open_calls`` holds the calls not yet
+    answered, both shared with the server-side translator."""
 
     call_names: dict[str, str]
+    open_calls: set[str] = field(default_factory=set)  # answered ones leave it
     manual_turns: bool = False  # the server's activity detection is off
     activity_open: bool = False  # manual: an activityStart was sent, no activityEnd yet
     _after_tool: bool = field(default=False, init=False)
@@ -62,6 +64,7 @@ class CommandTranslator:
             return [wire.client_content(turns, turn_complete=True)]
         if isinstance(cmd, ToolResult):
             self._after_tool = True
+            self.open_calls.discard(cmd.call_id)
             name = self.call_names.get(cmd.call_id, "")
             return [wire.tool_response([wire.function_response(cmd.call_id, name, cmd.output)])]
         if isinstance(cmd, CommitInput):

@@ -50,11 +50,13 @@ class GeminiProvider:
         self._rate = CAPABILITIES.input_audio_sample_rate or 16000
         self._handle: str | None = None
         self._since_handle: list[bytes] = []
-        self._held: list[bytes] | None = None  # audio arriving during a swap
+        self._held: list[Message | bytes] | None = None  # what arrives during a swap
+        self._resetup = False  # new settings came during a swap: swap again after it
         self._swap: asyncio.Task[bool] | None = None
         self._queue: asyncio.Queue[ProviderEvent | None] = asyncio.Queue()
         self._translator = Translator()
-        self._commands = CommandTranslator(self._translator.call_names)
+        self._commands = CommandTranslator(self._translator.call_names,
+                                           self._translator.open_calls)
         self._readers: set[asyncio.Task[None]] = set()
         self._closed = False
         self._ended: tuple[int | None, str | None] | None = None
@@ -93,8 +95,8 @@ class GeminiProvider:
         return self._conn
 
     # -- sending ----------------------------------------------------------------
+    # Nothing here waits for a swap: the model stage serves every session from one loop.
     async def send(self, commands: Sequence[ModelCommand]) -> None:
-        await self._settled()
         self.connection  # noqa: B018 - raises ProviderClosed when closed
         plan: list[Message | SessionSettings] = []
         for cmd in commands:  # translate everything first: a refused command sends nothing
@@ -105,30 +107,38 @@ class GeminiProvider:
                 plan.extend(self._commands.messages(cmd))
         for step in plan:
             if isinstance(step, SessionSettings):
-                self._settings = step
-                if self._handle is None:
-                    log.info("Gemini: new settings without a resumption handle: a new session")
-                self._start_swap(0.0, wait_idle=False)
-                await self._settled()
+                self._new_settings(step)
             else:
-                await self.connection.send(step)
+                await self._send(step)
+
+    def _new_settings(self, settings: SessionSettings) -> None:
+        self._settings = settings
+        if self._handle is None:
+            log.info("Gemini: new settings without a resumption handle: a new session")
+        if self._swap is not None:
+            self._resetup = True  # the swap under way may have sent the old setup
+        else:
+            self._start_swap(0.0, wait_idle=False)
+
+    async def _send(self, item: Message | bytes) -> None:
+        """One message or audio chunk, in order: held while connections are swapped."""
+        if self._held is not None:
+            self._held.append(item)
+        else:
+            await self._deliver(item)
+
+    async def _deliver(self, item: Message | bytes) -> None:
+        conn = self.connection
+        if isinstance(item, bytes):
+            for msg in self._commands.audio(item, self._rate):
+                await conn.send(msg)
+            self._since_handle.append(item)
+            del self._since_handle[:-REPLAY_CHUNKS]
+        else:
+            await conn.send(item)
 
     async def append_audio(self, pcm: bytes) -> None:
-        if self._held is not None:
-            self._held.append(pcm)
-            return
-        conn = self.connection
-        for msg in self._commands.audio(pcm, self._rate):
-            await conn.send(msg)
-        self._since_handle.append(pcm)
-        del self._since_handle[:-REPLAY_CHUNKS]
-
-    async def _settled(self) -> None:
-        """Wait for a swap in progress to end."""
-        swap = self._swap
-        if swap is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(swap)
+        await self._send(pcm)
 
     # -- receiving ----------------------------------------------------------------
     async def events(self) -> AsyncIterator[ProviderEvent]:
@@ -141,11 +151,15 @@ class GeminiProvider:
                 self._on_message(conn, msg)
         finally:
             if conn is self._conn and self._swap is None and not self._closed:
-                if self._handle is not None:
-                    log.info("Gemini connection dropped (code %s); resuming", conn.close_code)
-                    self._start_swap(0.0, wait_idle=False)
-                else:
-                    self._end(conn)
+                self._lost(conn)
+
+    def _lost(self, conn: GeminiConnection) -> None:
+        """The connection in use ended without our asking: resume, or end the events."""
+        if self._handle is not None:
+            log.info("Gemini connection dropped (code %s); resuming", conn.close_code)
+            self._start_swap(0.0, wait_idle=False)
+        else:
+            self._end(conn)
 
     def _on_message(self, conn: GeminiConnection, msg: ServerMessage) -> None:
         update = msg.session_resumption_update
@@ -167,8 +181,14 @@ class GeminiProvider:
     # -- resumption ----------------------------------------------------------------
     def _start_swap(self, time_left_s: float, *, wait_idle: bool) -> None:
         if self._swap is None and not self._closed:
+            if not wait_idle:
+                self._held = []  # from now on, for the new connection
             self._swap = asyncio.create_task(self._resume(time_left_s, wait_idle),
                                              name="gemini-resume")
+
+    def _idle(self) -> bool:
+        """Between two model turns, no tool call waiting for its answer."""
+        return not self._translator.busy and not self._translator.open_calls
 
     async def _resume(self, time_left_s: float, wait_idle: bool) -> bool:
         """Swap in a new connection set up with the latest handle; False if it failed
@@ -177,10 +197,10 @@ class GeminiProvider:
         assert old is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, time_left_s - RESUME_MARGIN_S)
-        while wait_idle and self._translator.busy and loop.time() < deadline \
+        while wait_idle and not self._idle() and loop.time() < deadline \
                 and old.close_code is None:
             await asyncio.sleep(0.05)
-        self._held = []
+        held = self._held = [] if self._held is None else self._held
         try:
             if self._translator.busy:  # out of time: the reply in flight is lost
                 out: list[ProviderEvent] = []
@@ -197,16 +217,24 @@ class GeminiProvider:
                 return False
             self._use(new)
             self.resumptions += 1
-            replay, self._since_handle = self._since_handle + self._held, []
-            self._held = None
-            for pcm in replay:
-                await self.append_audio(pcm)
+            # The audio since the handle was issued is not in the resumed state: again.
+            held[:0], self._since_handle = self._since_handle, []
+            with contextlib.suppress(ProviderClosed):  # a new drop: handled below
+                while held:  # what arrives meanwhile joins the end of ``held``
+                    await self._deliver(held.pop(0))
             return True
         finally:
             self._held = None
             self._swap = None
             if self._conn is not old:
                 await old.close()
+            conn = self._conn
+            if conn is not None and not self._closed and self._ended is None:
+                if conn.close_code is not None:
+                    self._lost(conn)  # the new connection dropped during the swap
+                elif self._resetup:
+                    self._resetup = False
+                    self._start_swap(0.0, wait_idle=False)
 
     # -- closing ------------------------------------------------------------------
     async def close(self) -> None:

@@ -45,6 +45,7 @@ class Translator:
     user_text: list[str] = field(default_factory=list)
     usage: tuple[int | None, int | None] = (None, None)
     call_names: dict[str, str] = field(default_factory=dict)  # call id -> function
+    open_calls: set[str] = field(default_factory=set)  # calls not answered nor cancelled
     cancelled_calls: int = 0
     _prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _ids: itertools.count[int] = field(default_factory=itertools.count)
@@ -71,6 +72,7 @@ class Translator:
             # Nothing to undo: the agent runs tools only once the reply ends, and answers
             # to cancelled calls are ignored by the server.
             self.cancelled_calls += len(msg.tool_call_cancellation.ids)
+            self.open_calls.difference_update(msg.tool_call_cancellation.ids)
             log.info("model cancelled function calls %s", msg.tool_call_cancellation.ids)
         return out
 
@@ -140,6 +142,7 @@ class Translator:
         for fc in call.function_calls:
             call_id = fc.id or self.new_id("call")
             self.call_names[call_id] = fc.name
+            self.open_calls.add(call_id)
             out.append(pe.FunctionCall(self.new_id("item"), call_id, fc.name,
                                        json.dumps(fc.args), reply.response_id))
         # The agent runs the tools when the reply ends; the model waits for the answers.
