@@ -3,8 +3,9 @@
 Gemini keeps the conversation itself and has no ids: items are added as turns of
 ``clientContent`` and cannot be removed or cut, a reply cannot be cancelled (the
 server stops it when the user speaks), and after a tool response the model goes on
-by itself. So ``DeleteItem``, ``CancelResponse`` and ``ClearInput`` send nothing,
-a ``CreateResponse`` right after a tool result is absorbed, and ``Truncate`` is
+by itself, as after the end of a user's turn (``activityEnd``). So ``DeleteItem``,
+``CancelResponse`` and ``ClearInput`` send nothing, a ``CreateResponse`` right after a
+tool result or a committed turn is absorbed, and ``Truncate`` is
 refused (the capabilities say ``supports_truncate=False``; nobody should send it).
 """
 
@@ -48,29 +49,29 @@ class CommandTranslator:
     open_calls: set[str] = field(default_factory=set)  # answered ones leave it
     manual_turns: bool = False  # the server's activity detection is off
     activity_open: bool = False  # manual: an activityStart was sent, no activityEnd yet
-    _after_tool: bool = field(default=False, init=False)
+    _answers_itself: bool = field(default=False, init=False)  # after a tool result/turn end
 
     def messages(self, cmd: ModelCommand) -> list[Message]:
         """The messages for one command (maybe none); ValueError if it cannot be said.
         ``UpdateSession`` is the provider's (a new setup): not handled here."""
-        after_tool, self._after_tool = self._after_tool, False
+        answers_itself, self._answers_itself = self._answers_itself, False
         if isinstance(cmd, CreateItem):
             return [wire.client_content([self.turn(cmd.item)], turn_complete=False)]
         if isinstance(cmd, CreateResponse):
-            if after_tool:
-                return []  # the model answers the tool result by itself
+            if answers_itself:
+                return []  # the model answers a tool result or a user turn by itself
             turns = [] if cmd.instructions is None else [
                 {"role": "user", "parts": [{"text": cmd.instructions}]}]
             return [wire.client_content(turns, turn_complete=True)]
         if isinstance(cmd, ToolResult):
-            self._after_tool = True
+            self._answers_itself = True
             self.open_calls.discard(cmd.call_id)
             name = self.call_names.get(cmd.call_id, "")
             return [wire.tool_response([wire.function_response(cmd.call_id, name, cmd.output)])]
         if isinstance(cmd, CommitInput):
             if not self.manual_turns or not self.activity_open:
                 return []
-            self.activity_open = False
+            self.activity_open, self._answers_itself = False, True
             return [wire.activity(start=False)]
         if isinstance(cmd, DeleteItem | CancelResponse | ClearInput):
             return []

@@ -57,6 +57,7 @@ class _Link:
     number: int
     convo: Conversation
     silence_frames: int
+    auto: bool = True  # automatic activity detection (else activityStart/activityEnd)
     speaking: bool = False
     loud: int = 0
     quiet: int = 0
@@ -81,6 +82,7 @@ class FakeGemini:
         self.refused: list[str] = []
         self.connections = 0
         self.links: dict[int, ServerConnection] = {}
+        self.heard_samples: dict[int, int] = {}  # user audio samples per connection
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -171,7 +173,8 @@ class FakeGemini:
             return
         convo = copy.deepcopy(self.handles[handle]) if handle else Conversation()
         detection = (setup.get("realtimeInputConfig") or {}).get("automaticActivityDetection", {})
-        link = _Link(ws, number, convo, int(detection.get("silenceDurationMs", 500)) // 20)
+        link = _Link(ws, number, convo, int(detection.get("silenceDurationMs", 500)) // 20,
+                     auto=not detection.get("disabled", False))
         await ws.send(json.dumps({"setupComplete": {}}))
         await self._issue_handle(link)
         try:
@@ -192,7 +195,9 @@ class FakeGemini:
             ri = msg["realtimeInput"]
             if "audio" in ri:
                 pcm = np.frombuffer(pcm_bytes(ri["audio"]["data"]), dtype="<i2")
-                self._hear(link, pcm, mime_rate(ri["audio"]["mimeType"]))
+                self.heard_samples[link.number] = self.heard_samples.get(link.number, 0) + pcm.size
+                if link.auto:
+                    self._hear(link, pcm, mime_rate(ri["audio"]["mimeType"]))
             elif "activityStart" in ri:
                 self._speech_started(link)
             elif "activityEnd" in ri:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ipc.schema import (
+    CommitInput,
     CreateItem,
     CreateResponse,
     MessageItem,
@@ -113,3 +114,29 @@ def test_a_refused_resumption_ends_the_events(fake: FakeGemini) -> None:
     assert p.close_code == 1006 and p.resumptions == 0
     with pytest.raises(pe.ProviderClosed):
         asyncio.run(p.append_audio(b"\x00\x00"))
+
+
+def test_manual_turns_are_marked_and_answered_once(fake: FakeGemini) -> None:
+    manual = SessionSettings(voice="Puck", turn_detection=None)
+
+    async def main() -> list[pe.ProviderEvent]:
+        p = create_provider()
+        spec = ModelSpec(url=gemini_url(fake.ws_base), api_key=fake.api_key,
+                         name="gemini-test", settings=manual)
+        await p.connect(spec, input_rate=16000, output_rate=24000)
+        for _ in range(5):
+            await p.append_audio(b"\x00\x10" * 1600)
+        # generate_reply without server turn detection: commit, then ask for a response.
+        await p.send([CommitInput(), CreateResponse()])
+        reply = await _reply(aiter(p.events()))
+        await p.close()
+        return reply
+
+    reply = asyncio.run(main())
+    assert isinstance(reply[-1], pe.ResponseDone) and reply[-1].status == "completed"
+    kinds = [next(iter(m["realtimeInput"])) for _n, m in fake.received if "realtimeInput" in m]
+    assert kinds == ["activityStart", *["audio"] * 5, "activityEnd"]
+    assert fake.setups[0]["realtimeInputConfig"] == {
+        "automaticActivityDetection": {"disabled": True}}
+    assert "clientContent" not in fake.kinds()
+    assert fake.heard_samples == {1: 5 * 1600}

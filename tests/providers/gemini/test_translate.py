@@ -135,7 +135,11 @@ def test_manual_turns_mark_activity() -> None:
     assert first[1]["realtimeInput"]["audio"]["mimeType"] == "audio/pcm;rate=16000"
     assert len(c.audio(b"\x00\x00", 16000)) == 1
     assert c.messages(CommitInput()) == [{"realtimeInput": {"activityEnd": {}}}]
+    # The end of the user's turn makes the model answer: generate_reply's response is
+    # absorbed, a later one is not.
+    assert c.messages(CreateResponse()) == []
     assert c.messages(CommitInput()) == []
+    assert c.messages(CreateResponse()) == [{"clientContent": {"turnComplete": True}}]
 
 
 def test_setup_from_settings() -> None:
