@@ -163,7 +163,7 @@ class GeminiProvider:
 
     def _on_message(self, conn: GeminiConnection, msg: ServerMessage) -> None:
         update = msg.session_resumption_update
-        if update is not None and update.resumable and update.new_handle:
+        if update is not None and update.resumable and update.new_handle and conn is self._conn:
             self._handle = update.new_handle
             self._since_handle.clear()
         for event in self._translator.events(msg):
