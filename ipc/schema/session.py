@@ -54,6 +54,17 @@ class ToolSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     parameters: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class Sampling(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """Sampling knobs some providers take (Gemini's ``generationConfig``); None: the
+    provider's default. A provider that has no such knob ignores it."""
+
+    candidate_count: int = 1
+    top_p: float | None = None
+    top_k: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+
 class SessionSettings(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """A model session's settings, in no provider's words. The model stage sends them
     at every connect; the agent sends them again (``UpdateSession``) only on a change."""
@@ -67,6 +78,8 @@ class SessionSettings(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: str = "auto"  # "auto" | "none" | "required" | a tool's name
     max_output_tokens: int | None = None  # None: the provider's maximum
+    output_transcription: bool = True  # a transcript of the agent's audio (if optional)
+    sampling: Sampling = msgspec.field(default_factory=Sampling)
 
 
 class ModelSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):

@@ -63,6 +63,15 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The model stopped its reply because the user spoke (its own turn detection,
+    without a speech-start event: Gemini's ``interrupted``). Playout goes silent; the
+    reply's ``ResponseDone`` follows."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SpeechStopped:
     item_id: str
     audio_end_ms: int
@@ -178,7 +187,7 @@ class ProviderError:
 
 
 ProviderEvent = (
-    SpeechStarted | SpeechStopped | InputCommitted | InputTranscriptDelta
+    SpeechStarted | Interrupted | SpeechStopped | InputCommitted | InputTranscriptDelta
     | InputTranscriptCompleted | InputTranscriptFailed | ResponseCreated | ResponseDone
     | ContentPartAdded | AudioDelta | AudioDone | TranscriptDelta | TranscriptDone | TextDone
     | FunctionCall | ProviderError

@@ -20,6 +20,9 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 ProviderFactory = Callable[[], Provider]
 
+# The providers in the tree (``pipeline.providers.<name>``), named in errors.
+BUILT_IN = ("openai", "gemini")
+
 
 def provider_module(name: str) -> str:
     """The module path serving provider ``name``; raises ValueError for a bad name."""
@@ -42,7 +45,8 @@ def provider_factory(name: str) -> ProviderFactory:
     except ModuleNotFoundError as exc:
         if exc.name is None or not module_name.startswith(exc.name):
             raise  # the module exists but lacks a dependency: say that, not "unknown"
-        raise ValueError(f"unknown model provider {name!r} (no module {module_name})") from exc
+        raise ValueError(f"unknown model provider {name!r} (no module {module_name}; "
+                         f"built in: {', '.join(BUILT_IN)})") from exc
     factory = getattr(module, "create_provider", None)
     if not callable(factory):
         raise ValueError(f"model provider {name!r}: {module_name} has no create_provider()")

@@ -43,7 +43,7 @@ from ipc.stats import StageStats
 from pipeline.logs import session_extra
 from pipeline.providers.base import Provider, ProviderClosed, ProviderConnectError
 from pipeline.providers.registry import ProviderFactory, provider_factory
-from pipeline.stages.model_replies import ModelReplies, SendFn
+from pipeline.stages.model_replies import MODEL_CUTS, ModelReplies, SendFn
 
 log = logging.getLogger("voxpipe.model")
 
@@ -138,9 +138,9 @@ class ModelLink:
         received = self.replies.received(tp.item_id)
         played = min(tp.played_samples, tp.received_samples if received is None else received)
         commands: list[ModelCommand] = []
-        if tp.reason != "speech_started" and self.replies.response_id is not None:
-            # The server cancels on its own VAD's speech start; any other cut
-            # (local VAD, user code) must cancel the reply itself.
+        if tp.reason not in MODEL_CUTS and self.replies.response_id is not None:
+            # The server cancels on its own VAD's speech start (or its own interruption);
+            # any other cut (local VAD, user code) must cancel the reply itself.
             commands.append(CancelResponse())
         event: AgentItemDeleted | AgentItemTruncated | None = None
         if not conn.capabilities.supports_truncate:

@@ -42,6 +42,9 @@ SLICE_MS: Final = 100
 # Items remembered after their response ended (their audio may still be playing).
 KEPT_ITEMS: Final = 16
 
+# Flush reasons of cuts the model made itself: it has already stopped the reply.
+MODEL_CUTS: Final = ("speech_started", "model_interrupted")
+
 SendFn = Callable[[DataMsg], None]
 EmitFn = Callable[[ModelEvent], None]
 
@@ -101,6 +104,10 @@ class ModelReplies:
             # Barge-in: playout goes silent at its next frame and reports what played.
             self.to_playout(PlayoutFlush(s, "speech_started", time.monotonic_ns()))
             self.emit(UserStartedSpeaking(e.item_id, e.audio_start_ms))
+        elif isinstance(e, ev.Interrupted):
+            # The model's own barge-in, no speech event to tell the agent: silence now.
+            self.to_playout(PlayoutFlush(s, MODEL_CUTS[1], time.monotonic_ns()))
+            self.stats.count("model_interrupted")
         elif isinstance(e, ev.SpeechStopped):
             self.emit(UserStoppedSpeaking(e.item_id, e.audio_end_ms))
         elif isinstance(e, ev.InputCommitted):

@@ -28,6 +28,7 @@ from ipc.schema import (
     ModelDisconnected,
     ModelSpec,
     PlayoutFlush,
+    ResponseDone,
     SessionConfig,
     SessionError,
     SessionEvent,
@@ -194,6 +195,26 @@ def test_no_truncation_when_the_provider_cannot_truncate() -> None:
         # The item is left as it is; the reply is still cancelled.
         assert provider.commands == [CancelResponse(), CancelResponse()]
         assert rec.of(AgentItemTruncated) == [] and rec.of(AgentItemDeleted) == []
+        await link.close()
+
+    run(scenario)
+
+
+def test_the_models_own_interruption_flushes_and_sends_nothing() -> None:
+    """Gemini's ``interrupted``: playout goes silent, and neither a cancel nor a cut is
+    sent (the model stopped the reply itself and keeps it whole)."""
+    async def scenario() -> None:
+        model = FakeModel(capabilities=Capabilities(supports_truncate=False))
+        link, rec, provider = await connected(model)
+        await reply_with_audio(provider, rec, 4800)
+        provider.push(ev.Interrupted("r1"), ev.ResponseDone("r1", "cancelled"))
+        await until(lambda: rec.of(ResponseDone))
+        flushes = [m for m in rec.data if isinstance(m, PlayoutFlush)]
+        assert [m.reason for m in flushes] == ["model_interrupted"]
+        assert rec.of(UserStartedSpeaking) == []  # no speech event to tell the agent
+        await link.on_truncate_point(
+            TruncatePoint("s", "it1", 0, 2400, 4800, RATE, "model_interrupted"))
+        assert provider.commands == []
         await link.close()
 
     run(scenario)

@@ -275,6 +275,10 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         s.on("function_calls_finished", lambda called: self.emit("function_calls_finished",
                                                                  called))
         s.on("error", lambda d: self.emit("error", d))
+        # The seed's path for a model without truncation (Gemini): the whole transcript
+        # is committed, and the end of the reply's audio means "listening".
+        s.on("agent_speech_transcription_completed", self._agent_transcript_done)
+        s.on("agent_speech_stopped", self.interrupt)
 
     def _input_speech_started(self) -> None:
         self.emit("user_started_speaking")
@@ -294,6 +298,10 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self._user_interim.pop(ev.item_id, None)
         self._publish_user(ev.transcript, final=True)
         self.emit("user_speech_committed", ev.transcript)
+
+    def _agent_transcript_done(self, ev: InputTranscription) -> None:
+        # The room already has the transcript, released word by word as it played.
+        self.emit("agent_speech_committed", ev.transcript)
 
     def _response_created(self, response_id: str) -> None:
         if self._state != "speaking":
@@ -372,7 +380,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         text = handle.on_stopped(e.played_samples, received, interrupted)
         if self._playing_handle is handle:
             self._playing_handle = None
-        if text:
+        if text and self._model.capabilities.supports_truncate:
             self.session._update_conversation_item_content(item_id, text)
             self.emit("agent_speech_interrupted" if interrupted else "agent_speech_committed",
                       text)

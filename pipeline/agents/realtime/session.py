@@ -23,6 +23,7 @@ import msgspec
 from ipc.schema import (
     DEFAULT_MODEL_RATE,
     AgentItemDeleted,
+    AgentStoppedSpeaking,
     AgentTextReply,
     AgentTranscript,
     AgentTranscriptDelta,
@@ -61,6 +62,7 @@ from pipeline.agents.realtime.session_events import (
     InputTranscription,
     ResponseTiming,
     SessionEventName,
+    SpeechEnds,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +97,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._link: str | None = None  # the model link whose events count
         self._calls = FunctionCallRunner(self, tool_timeout_s)
         self.replays = 0
+        self._speech = SpeechEnds() if not model.capabilities.supports_truncate else None
 
     # -- wiring ---------------------------------------------------------------------
     def attach(self, runtime: Runtime, session_id: str) -> None:
@@ -233,6 +236,8 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     # -- events from the pipeline ---------------------------------------------------
     def _on_event(self, ev: StageEvent) -> None:
         e = ev.event
+        if self._speech is not None:
+            self._speech_event(e)
         if not isinstance(e, ModelEvent):
             return
         if isinstance(e, ModelConnected):
@@ -272,6 +277,27 @@ class RealtimeSession(EventEmitter[SessionEventName]):
                 self._forget(e.item_id)
             case ModelError():
                 self._model_error(e)
+
+    def _speech_event(self, e: object) -> None:
+        """The seed's path for a model that cannot truncate (Gemini): the agent hears
+        ``agent_speech_stopped`` when the reply's audio stopped playing and
+        ``agent_speech_transcription_completed`` with its whole transcript (the model
+        keeps the whole reply), whichever of the audio's end and the text comes last."""
+        assert self._speech is not None
+        if isinstance(e, ResponseContentAdded) and e.content_type == "audio":
+            self._speech.latest = e.item_id
+        elif isinstance(e, AgentTranscript):
+            self._speech.said[e.item_id] = e.text
+        elif isinstance(e, AgentStoppedSpeaking):
+            self._speech.stopped.add(e.item_id)
+            if e.item_id == self._speech.latest:
+                self.emit("agent_speech_stopped")
+        else:
+            return
+        for item_id in self._speech.complete():
+            text = self._speech.said.pop(item_id)
+            if text:
+                self.emit("agent_speech_transcription_completed", InputTranscription(item_id, text))
 
     def _model_disconnected(self, e: ModelDisconnected) -> None:
         if e.link != self._link:

@@ -70,3 +70,19 @@ class ResponseTiming:
     @property
     def cancelled(self) -> bool:
         return self.status == "cancelled"
+
+
+@dataclass
+class SpeechEnds:
+    """The agent's replies whose audio ended and whose transcript is in (the seed's
+    events for a model without truncation)."""
+
+    latest: str | None = None  # the newest audio item: only its end means "listening"
+    said: dict[str, str] = field(default_factory=dict)  # item -> whole transcript
+    stopped: set[str] = field(default_factory=set)  # items whose audio stopped playing
+
+    def complete(self) -> list[str]:
+        """Items both stopped and transcribed (each reported once)."""
+        done = [item for item in self.said if item in self.stopped]
+        self.stopped.difference_update(done)
+        return done
