@@ -81,7 +81,9 @@ class Worker:
                 simulate.participant.CopyFrom(models.ParticipantInfo(identity=identity))
             log.info("asking for a job in room %r", room)
             self.link.send(agent.WorkerMessage(simulate_job=simulate))
-        asyncio.get_running_loop().create_task(self.update_status())
+        # voxpipe's own load: its last reading (a new one now would time the connect).
+        asyncio.get_running_loop().create_task(
+            self.update_status(measure=self.opts.load_fnc is not None))
 
     def _on_message(self, msg: agent.ServerMessage) -> None:
         kind = msg.WhichOneof("message")
@@ -101,8 +103,9 @@ class Worker:
         assert self._stage_load is not None
         return await self._stage_load.measure()
 
-    async def update_status(self) -> None:
-        """Tell the server this worker's load and whether it takes jobs."""
+    async def update_status(self, *, measure: bool = True) -> None:
+        """Tell the server this worker's load (read now, or the last reading) and
+        whether it takes jobs."""
         jobs = len(self.jobs.running)
         if self.draining:
             self.status = agent.WS_FULL
@@ -110,9 +113,10 @@ class Worker:
                 status=agent.WS_FULL, load=self.load, job_count=jobs, draining=True)))
             return
         try:
-            self.load = await self.measure_load()
-        except Exception:
-            log.exception("load_fnc failed: reporting full")
+            if measure:
+                self.load = await self.measure_load()
+        except Exception as exc:
+            log.error("load_fnc failed (%s: %s): reporting full", type(exc).__name__, exc)
             self.load = 1.0
         status = agent.WS_FULL if self.load >= self.opts.load_threshold else agent.WS_AVAILABLE
         if status != self.status:

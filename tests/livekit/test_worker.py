@@ -1,0 +1,193 @@
+"""voxpipe's LiveKit worker against the fake dispatch server (proven faithful with
+livekit-agents 0.12): registration, offers through ``request_fnc``, jobs run as
+voxpipe sessions, job and worker status, termination, load, reconnects, JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from livekit.protocol import agent
+
+from pipeline.agents.dispatch.link import CredentialsRejected
+from pipeline.agents.dispatch.request import JobRequest
+from pipeline.agents.job import JobContext
+from pipeline.agents.job_process import JobProcess
+from pipeline.agents.multimodal import MultimodalAgent
+from pipeline.plugins.offline import realtime as offline
+from tests.livekit.fake_server import FakeDispatchServer
+from tests.livekit.worker_harness import Workers, options
+
+
+def _ended(server: FakeDispatchServer, job_id: str) -> list[int]:
+    """The job's statuses, once one of them ends it."""
+    server.wait(lambda: {agent.JS_SUCCESS, agent.JS_FAILED} & set(
+        server.dispatches[job_id].statuses), 60, f"job {job_id} to end")
+    return server.statuses(job_id)
+
+
+@pytest.mark.timeout(180)
+def test_a_job_runs_as_a_voxpipe_session(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def prewarm(proc: JobProcess) -> None:
+        proc.userdata["warm"] = "yes"
+
+    async def entrypoint(ctx: JobContext) -> None:
+        seen.update(warm=ctx.proc.userdata.get("warm"), job=ctx.job.id, room=ctx.job.room.name)
+        await ctx.connect()
+        participant = await ctx.wait_for_participant()
+        model = offline.RealtimeModel(engine="echo")
+        agent_ = MultimodalAgent(model=model)
+        agent_.start(ctx.room, participant)
+        ctx.add_shutdown_callback(agent_.aclose)
+        ctx.add_shutdown_callback(model.aclose)
+
+    with FakeDispatchServer() as server, Workers(
+            tmp_path, options(server, entrypoint_fnc=entrypoint, prewarm_fnc=prewarm,
+                              agent_name="vox")) as workers:
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        reg = worker.registration
+        assert (reg.type, reg.agent_name) == (agent.JT_ROOM, "vox")
+        assert reg.allowed_permissions.agent and reg.allowed_permissions.can_publish
+        assert reg.version.startswith("voxpipe")
+        done = server.dispatch("call-1", agent_name="vox")
+        assert (done.worker, done.identity) == (worker.id, f"agent-{done.job.id}")
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+        server.wait(lambda: worker.updates, 30, "a status update")
+        assert all(0.0 <= u.load <= 1.0 for u in worker.updates)
+    assert seen == {"warm": "yes", "job": done.job.id, "room": "call-1"}
+    [(url, token, identity)] = workers.rooms.made
+    assert (url, identity) == (server.url, done.identity)
+    claims = jwt.decode(token, server.api_secret, algorithms=["HS256"])
+    assert (claims["sub"], claims["video"]["room"]) == (done.identity, "call-1")
+    events = [json.loads(line)["type"] for line in
+              (tmp_path / "job-1" / "events.jsonl").read_text().splitlines()]
+    assert "session_closed" in events or "closed" in " ".join(events), events
+
+
+def test_request_fnc_accepts_rejects_or_fails(tmp_path: Path) -> None:
+    async def request_fnc(req: JobRequest) -> None:
+        kind = req.room.name
+        if kind == "accept":
+            await req.accept(identity="ava", name="Ava", metadata="m", attributes={"a": "1"})
+        elif kind == "reject":
+            await req.reject()
+        elif kind == "raise":
+            raise ValueError("no")
+        # "silent": neither: rejected for it
+
+    with FakeDispatchServer() as server, Workers(
+            tmp_path, options(server, request_fnc=request_fnc)):
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        for room in ("reject", "raise", "silent"):
+            done = server.dispatch(room)
+            assert (done.asked, done.worker, done.error) == (
+                [worker.id], None, "no workers with sufficient capacity"), room
+        done = server.dispatch("accept")
+        assert (done.worker, done.identity) == (worker.id, "ava")
+        claims = jwt.decode(done.token, server.api_secret, algorithms=["HS256"])
+        assert (claims["name"], claims["metadata"], claims["attributes"]["a"]) == ("Ava", "m", "1")
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+
+
+def test_failing_entrypoint_reports_failed_with_the_error(tmp_path: Path) -> None:
+    async def entrypoint(ctx: JobContext) -> None:
+        raise ValueError("the agent broke")
+
+    with FakeDispatchServer() as server, Workers(
+            tmp_path, options(server, entrypoint_fnc=entrypoint)):
+        server.wait(server.live_workers, 60, "registration")
+        done = server.dispatch("room")
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_FAILED]
+        assert "ValueError: the agent broke" in server.dispatches[done.job.id].errors[-1]
+        # The worker goes on taking jobs.
+        again = server.dispatch("room-2")
+        assert again.worker is not None
+
+
+def test_termination_ends_a_running_job(tmp_path: Path) -> None:
+    joined = asyncio.Event()
+
+    async def entrypoint(ctx: JobContext) -> None:
+        await ctx.connect()  # joins; nothing starts a call: only a termination ends it
+        joined.set()
+
+    with FakeDispatchServer() as server, Workers(
+            tmp_path, options(server, entrypoint_fnc=entrypoint)) as workers:
+        server.wait(server.live_workers, 60, "registration")
+        done = server.dispatch("room")
+        server.wait(lambda: server.dispatches[done.job.id].statuses, 30, "running")
+        server.wait(lambda: workers.rooms.rooms and workers.rooms.rooms[0].isconnected(),
+                    30, "the job to join its room")
+        server.terminate(done.job.id)
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+        assert not workers.rooms.rooms[0].isconnected()
+
+
+def test_a_worker_above_its_threshold_reports_full_and_gets_no_job(tmp_path: Path) -> None:
+    with FakeDispatchServer() as server, Workers(
+            tmp_path, options(server, load_fnc=lambda: 0.9, load_threshold=0.75)):
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        server.wait(lambda: worker.updates, 30, "a status update")
+        assert (worker.status, worker.load) == (agent.WS_FULL, pytest.approx(0.9))
+        done = server.dispatch("room")
+        assert (done.asked, done.error) == ([], "no workers with sufficient capacity")
+
+
+def test_the_worker_reconnects_when_the_server_drops_it(tmp_path: Path) -> None:
+    with FakeDispatchServer() as server, Workers(tmp_path, options(server)):
+        [first] = server.wait(server.live_workers, 60, "registration")
+        server.drop_connections()
+        [second] = server.wait(server.live_workers, 60, "registration again")
+        assert second.id != first.id and first.closed
+        done = server.dispatch("room")
+        assert done.worker == second.id
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+
+
+def test_a_token_without_the_agent_grant_is_rejected(tmp_path: Path) -> None:
+    with FakeDispatchServer() as server:
+        opts = options(server)
+        opts.api_secret = "not-the-secret-" + "y" * 32
+        with Workers(tmp_path, opts) as workers:
+            server.wait(lambda: server.rejected_auth, 60, "the worker's connection attempt")
+            errors = workers.stop()
+        [error] = errors
+        assert isinstance(error, CredentialsRejected) and "HTTP 401" in str(error)
+        assert server.rejected_auth == 1 and server.workers == {}
+
+
+def test_json_text_frames_when_the_server_speaks_json(tmp_path: Path) -> None:
+    with FakeDispatchServer(json_frames=True) as server, Workers(tmp_path, options(server)):
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        done = server.dispatch("room")
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+        # Registration is binary (the server's encoding is unknown until it speaks);
+        # every answer after the server's first JSON frame is JSON.
+        assert worker.frames[0] == "binary" and set(worker.frames[1:]) == {"text"}
+
+
+def _constant(value: float) -> Any:
+    return lambda: value
+
+
+def test_jobs_go_by_load_and_never_to_a_full_worker(tmp_path: Path) -> None:
+    loads = {"light": 0.1, "heavy": 0.6, "full": 0.8}
+    with FakeDispatchServer(seed=1) as server:
+        opts = [options(server, load_fnc=_constant(v), load_threshold=0.75)
+                for v in loads.values()]
+        with Workers(tmp_path, *opts):
+            server.wait(lambda: len(server.live_workers()) == 3
+                        and all(w.updates for w in server.live_workers()), 60, "3 workers")
+            by_load = {round(w.load, 1): w for w in server.live_workers()}
+            light, heavy, full = (by_load[v] for v in loads.values())
+            assert (light.status, heavy.status, full.status) == (
+                agent.WS_AVAILABLE, agent.WS_AVAILABLE, agent.WS_FULL)
+            taken = [server.dispatch(f"room-{i}").worker for i in range(12)]
+        assert full.id not in taken and None not in taken
+        assert taken.count(light.id) > taken.count(heavy.id) > 0
