@@ -191,3 +191,21 @@ def test_jobs_go_by_load_and_never_to_a_full_worker(tmp_path: Path) -> None:
             taken = [server.dispatch(f"room-{i}").worker for i in range(12)]
         assert full.id not in taken and None not in taken
         assert taken.count(light.id) > taken.count(heavy.id) > 0
+
+
+def test_connect_mode_asks_for_a_job_in_its_room(tmp_path: Path) -> None:
+    """``connect --room NAME``: once registered, the worker asks the server for a job in
+    that room (``SimulateJobRequest``, as livekit-agents' connect does) and runs it."""
+    seen: list[tuple[str, str]] = []
+
+    async def entrypoint(ctx: JobContext) -> None:
+        seen.append((ctx.job.room.name, ctx.job.participant.identity))
+
+    with FakeDispatchServer() as server, Workers(
+            tmp_path, options(server, entrypoint_fnc=entrypoint), mode="connect",
+            room="my-room", participant_identity="alice"):
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        job = server.wait(lambda: list(server.dispatches.values()), 30, "the simulated job")[0]
+        assert _ended(server, job.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+        assert job.worker == worker.id
+    assert seen == [("my-room", "alice")]

@@ -51,9 +51,11 @@ def options(server: Any, **kw: Any) -> WorkerOptions:
 class Workers:
     """``with Workers(tmp, opts_a, opts_b) as w:`` both run until the block ends."""
 
-    def __init__(self, out: Path, *opts: WorkerOptions, mode: str = "start") -> None:
+    def __init__(self, out: Path, *opts: WorkerOptions, mode: str = "start",
+                 room: str | None = None, participant_identity: str | None = None) -> None:
         self.opts = opts
         self.mode = mode
+        self.connect = {"room": room, "participant_identity": participant_identity}
         self.rooms = FileRooms(out)
         self.errors: list[BaseException | None] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,7 +71,7 @@ class Workers:
                 self._ready.set()
                 results = await asyncio.gather(*(
                     serve_worker(o, self.mode, room_factory=self.rooms, runtime=runtime,
-                                 stop=stop) for o, stop in zip(self.opts, self._stops, strict=True)
+                                 stop=stop, **self.connect) for o, stop in zip(self.opts, self._stops, strict=True)
                 ), return_exceptions=True)
                 self.errors = [r if isinstance(r, BaseException) else None for r in results]
         finally:
