@@ -4,9 +4,9 @@ weighs its choice of worker by, and what marks the worker full.
 Two signals, the worse one counts. CPU: the time the supervisor and every stage
 process spent on a CPU since the last reading, as a share of the machine's CPUs
 over that time (the machine's other tenants are not ours to report). Lateness:
-the audio playout skipped because its process woke too late (``late_frames_skipped``,
-each a 10 ms+ gap a caller hears), against ``LATE_FULL_S`` per reading: a
-worker whose calls already glitch is full whatever its CPU says.
+the audio playout skipped because its process woke too late (``late_frames_skipped``:
+it skips only past 10 frames behind, a gap a caller hears), against ``LATE_FULL_S``
+per reading: a worker whose calls already glitch is full whatever its CPU says.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pipeline.supervisor.runtime import Runtime
 
 # Skipped playout audio per reading at which the worker counts as fully loaded.
 LATE_FULL_S = 0.2
-# playout's frame (ms) is per session; 20 ms is its default chunk.
+# The duration of one skipped frame (``SessionConfig.playout_frame_ms``,
+# 20 ms by default).
 LATE_FRAME_S = 0.02
 
 

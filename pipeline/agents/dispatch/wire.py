@@ -37,7 +37,8 @@ def agent_url(ws_url: str) -> str:
 
 
 def worker_token(api_key: str, api_secret: str) -> str:
-    """The JWT a worker registers with: the ``agent`` grant, nothing else."""
+    """The JWT a worker registers with: the ``agent`` video grant (as livekit-agents
+    mints it: ``VideoGrants(agent=True)``, no room)."""
     return (AccessToken(api_key, api_secret)
             .with_grants(VideoGrants(agent=True))
             .to_jwt())
