@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import jwt
 from aiohttp import WSMsgType, web
 from google.protobuf import json_format
+from google.protobuf.message import DecodeError
 from livekit.api import AccessToken, VideoGrants
 from livekit.protocol import agent, models
 
@@ -86,9 +87,10 @@ class FakeDispatchServer:
     """``with FakeDispatchServer() as server:`` ``server.url`` is the ws_url to give."""
 
     def __init__(self, api_key: str = "devkey", api_secret: str = "devsecret-" + "x" * 32, *,
-                 json_frames: bool = False, seed: int = 0) -> None:
+                 json_frames: bool = False, seed: int = 0, answer_pings: bool = True) -> None:
         self.api_key, self.api_secret = api_key, api_secret
         self.json_frames = json_frames
+        self.answer_pings = answer_pings  # False: a server gone silent, the socket still up
         self.rng = random.Random(seed)
         self.workers: dict[str, WorkerRecord] = {}
         self.dispatches: dict[str, Dispatch] = {}
@@ -224,12 +226,15 @@ class FakeDispatchServer:
     @staticmethod
     def _decode(frame: Any) -> tuple[agent.WorkerMessage | None, bool]:
         msg = agent.WorkerMessage()
-        if frame.type == WSMsgType.BINARY:
-            msg.ParseFromString(frame.data)
-            return msg, False
-        if frame.type == WSMsgType.TEXT:
-            json_format.Parse(frame.data, msg)
-            return msg, True
+        try:
+            if frame.type == WSMsgType.BINARY:
+                msg.ParseFromString(frame.data)
+                return msg, False
+            if frame.type == WSMsgType.TEXT:
+                json_format.Parse(frame.data, msg)
+                return msg, True
+        except (DecodeError, json_format.ParseError):
+            pass  # the server drops what it cannot read
         return None, False
 
     async def _send(self, worker: WorkerRecord, msg: agent.ServerMessage) -> None:
@@ -253,8 +258,9 @@ class FakeDispatchServer:
             worker.load = msg.update_worker.load
         elif kind == "ping":
             worker.pings += 1
-            await self._send(worker, agent.ServerMessage(pong=agent.WorkerPong(
-                last_timestamp=msg.ping.timestamp, timestamp=int(time.time() * 1000))))
+            if self.answer_pings:
+                    await self._send(worker, agent.ServerMessage(pong=agent.WorkerPong(
+                        last_timestamp=msg.ping.timestamp, timestamp=int(time.time() * 1000))))
         elif kind == "simulate_job":
             sim = msg.simulate_job
             job = agent.Job(id=f"AJ_{next(self._ids)}", type=worker.registration.type,

@@ -1,7 +1,7 @@
 """The fake dispatch server is faithful: an unmodified livekit-agents 0.12 worker (its
 own venv, ``python agent.py start``) registers with it, is offered a job, accepts
-it, is assigned it, runs it and reports it running then done, as against a real
-LiveKit server."""
+it, is assigned it, runs it and reports it running then done, declines another,
+and drains on SIGTERM, as against a real LiveKit server."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ def test_livekit_agents_012_worker_runs_a_job_through_the_fake(tmp_path: Path) -
             server.wait(lambda: worker.updates, 30, "a worker status update")
             assert all(u.status == agent.WS_AVAILABLE for u in worker.updates)
             assert abs(worker.load - 0.1) < 1e-6
+            refused = server.dispatch("reject-me")
+            assert (refused.asked, refused.worker) == ([worker.id], None)
+            assert refused.error == "no workers with sufficient capacity"
+            # SIGTERM: livekit-agents drains, and says so with a full status.
+            proc.send_signal(signal.SIGTERM)
+            server.wait(lambda: worker.status == agent.WS_FULL, 30, "the drain's full status")
+            assert proc.wait(60) == 0
         finally:
             proc.send_signal(signal.SIGTERM)
             try:

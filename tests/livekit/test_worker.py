@@ -13,6 +13,7 @@ import jwt
 import pytest
 from livekit.protocol import agent
 
+from pipeline.agents.dispatch import link
 from pipeline.agents.dispatch.link import CredentialsRejected
 from pipeline.agents.dispatch.request import JobRequest
 from pipeline.agents.job import JobContext
@@ -148,6 +149,22 @@ def test_the_worker_reconnects_when_the_server_drops_it(tmp_path: Path) -> None:
         done = server.dispatch("room")
         assert done.worker == second.id
         assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+
+
+def test_pings_are_answered_and_a_silent_server_is_left(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker pings every PING_INTERVAL_S; a server whose pongs stop for
+    PONG_TIMEOUT_S is a dead connection: the worker connects again."""
+    monkeypatch.setattr(link, "PING_INTERVAL_S", 0.2)
+    monkeypatch.setattr(link, "PONG_TIMEOUT_S", 1.0)
+    with FakeDispatchServer() as server, Workers(tmp_path, options(server)):
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        server.wait(lambda: worker.pings >= 3, 30, "pings")
+        assert not worker.closed  # answered: the connection stays
+        server.answer_pings = False
+        [again] = server.wait(lambda: [w for w in server.live_workers() if w is not worker],
+                              60, "a new registration")
+        assert worker.closed and again.registration.agent_name == ""
 
 
 def test_a_token_without_the_agent_grant_is_rejected(tmp_path: Path) -> None:

@@ -69,9 +69,10 @@ class Workers:
         try:
             async with Runtime() as runtime:
                 self._ready.set()
+                pairs = zip(self.opts, self._stops, strict=True)
                 results = await asyncio.gather(*(
                     serve_worker(o, self.mode, room_factory=self.rooms, runtime=runtime,
-                                 stop=stop, **self.connect) for o, stop in zip(self.opts, self._stops, strict=True)
+                                 stop=stop, **self.connect) for o, stop in pairs
                 ), return_exceptions=True)
                 self.errors = [r if isinstance(r, BaseException) else None for r in results]
         finally:

@@ -1,6 +1,7 @@
 """An unmodified livekit-agents 0.12 worker (run in its own venv by
-``test_fake_is_faithful.py``): accepts every job as identity "lk-agent", and its
-entrypoint ends the job without joining the room (there is no media server)."""
+``test_fake_is_faithful.py``): rejects a job whose room is named "reject-...",
+accepts the others as identity "lk-agent", and its entrypoint ends the job
+without joining the room (there is no media server)."""
 
 import os
 
@@ -8,7 +9,10 @@ from livekit.agents import JobContext, JobRequest, WorkerOptions, cli
 
 
 async def request_fnc(req: JobRequest) -> None:
-    await req.accept(identity="lk-agent", name="LK 0.12")
+    if req.room.name.startswith("reject-"):
+        await req.reject()
+    else:
+        await req.accept(identity="lk-agent", name="LK 0.12")
 
 
 async def entrypoint(ctx: JobContext) -> None:
