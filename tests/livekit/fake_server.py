@@ -22,7 +22,8 @@ What it does, each as livekit-server does it (``pkg/service/agentservice.go``,
 - ``terminate(job_id)`` sends ``JobTermination``; ``drop_connections()`` closes
   every worker socket (as a server restart does).
 
-It runs on its own loop in a thread, so a test can drive a worker in-process
+The records and rules live in ``fake_dispatch.py``. It runs on its own loop in a
+thread, so a test can drive a worker in-process
 (its own loop) or as a subprocess. Binds 127.0.0.1 only.
 """
 
@@ -35,52 +36,24 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import jwt
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
-from livekit.api import AccessToken, VideoGrants
 from livekit.protocol import agent, models
+
+from tests.livekit.fake_dispatch import (
+    Dispatch,
+    WorkerRecord,
+    agent_token,
+    decode_frame,
+    granted,
+    select_weighted,
+)
 
 T = TypeVar("T")
 REGISTER_TIMEOUT_S = 10.0
 ASSIGN_JOB_TIMEOUT_S = 10.0
-
-
-@dataclass
-class WorkerRecord:
-    """One registered worker connection, as the server keeps it."""
-
-    id: str
-    registration: agent.RegisterWorkerRequest
-    ws: web.WebSocketResponse
-    json: bool = False
-    status: int = agent.WS_AVAILABLE
-    load: float = 0.0
-    updates: list[agent.UpdateWorkerStatus] = field(default_factory=list)
-    running: dict[str, agent.Job] = field(default_factory=dict)
-    availability: dict[str, asyncio.Future[agent.AvailabilityResponse]] = field(
-        default_factory=dict)
-    frames: list[str] = field(default_factory=list)  # "binary" / "text", as received
-    pings: int = 0
-    closed: bool = False
-
-
-@dataclass
-class Dispatch:
-    """What became of one job: who was asked, who took it, its statuses."""
-
-    job: agent.Job
-    asked: list[str] = field(default_factory=list)
-    worker: str | None = None
-    identity: str = ""
-    token: str = ""
-    error: str = ""
-    statuses: list[int] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 class FakeDispatchServer:
@@ -174,19 +147,9 @@ class FakeDispatchServer:
         return self._call(self._read(lambda: list(self.dispatches[job_id].statuses)))  # type: ignore[no-any-return]
 
     # -- the server ----------------------------------------------------------------
-    def _granted(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return False
-        try:
-            claims = jwt.decode(header[7:], self.api_secret, algorithms=["HS256"],
-                                options={"verify_aud": False})
-        except jwt.PyJWTError:
-            return False
-        return bool(claims.get("iss") == self.api_key and claims.get("video", {}).get("agent"))
-
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        if not self._granted(request):
+        if not granted(request.headers.get("Authorization", ""), self.api_key,
+                       self.api_secret):
             self.rejected_auth += 1
             return web.Response(status=401, text="permission denied")
         ws = web.WebSocketResponse(autoping=True)
@@ -195,7 +158,7 @@ class FakeDispatchServer:
         worker: WorkerRecord | None = None
         try:
             first = await asyncio.wait_for(ws.receive(), REGISTER_TIMEOUT_S)
-            msg, is_text = self._decode(first)
+            msg, is_text = decode_frame(first)
             if msg is None or msg.WhichOneof("message") != "register":
                 return ws
             worker = WorkerRecord(f"AW_{next(self._ids)}", msg.register, ws,
@@ -207,7 +170,7 @@ class FakeDispatchServer:
                     edition=models.ServerInfo.Standard, version="fake", protocol=16,
                     agent_protocol=1, node_id="ND_fake"))))
             async for frame in ws:
-                msg, is_text = self._decode(frame)
+                msg, is_text = decode_frame(frame)
                 if msg is None:
                     continue
                 worker.frames.append("text" if is_text else "binary")
@@ -222,20 +185,6 @@ class FakeDispatchServer:
                     if not fut.done():
                         fut.cancel()
         return ws
-
-    @staticmethod
-    def _decode(frame: Any) -> tuple[agent.WorkerMessage | None, bool]:
-        msg = agent.WorkerMessage()
-        try:
-            if frame.type == WSMsgType.BINARY:
-                msg.ParseFromString(frame.data)
-                return msg, False
-            if frame.type == WSMsgType.TEXT:
-                json_format.Parse(frame.data, msg)
-                return msg, True
-        except (DecodeError, json_format.ParseError):
-            pass  # the server drops what it cannot read
-        return None, False
 
     async def _send(self, worker: WorkerRecord, msg: agent.ServerMessage) -> None:
         if worker.json:
@@ -280,27 +229,11 @@ class FakeDispatchServer:
         if update.status in (agent.JS_SUCCESS, agent.JS_FAILED):
             del worker.running[update.job_id]
 
-    def _select(self, job: agent.Job, attempted: set[str]) -> WorkerRecord | None:
-        """selectWorkerWeightedByLoad."""
-        weights = {w.id: max(0.0, 1.0 - w.load) for w in self.live_workers()
-                   if w.id not in attempted and w.status == agent.WS_AVAILABLE
-                   and w.registration.agent_name == job.agent_name
-                   and w.registration.type == job.type}
-        total = sum(weights.values())
-        if total == 0:
-            return None
-        pick = self.rng.random() * total
-        for wid, weight in weights.items():
-            pick -= weight
-            if pick <= 0:
-                return self.workers[wid]
-        return self.workers[next(iter(weights))]
-
     async def _job_request(self, job: agent.Job) -> Dispatch:
         record = self.dispatches[job.id] = Dispatch(job)
         attempted: set[str] = set()
         while True:
-            worker = self._select(job, attempted)
+            worker = select_weighted(self.live_workers(), job, attempted, self.rng)
             if worker is None:
                 record.error = "no workers with sufficient capacity"
                 return record
@@ -329,17 +262,8 @@ class FakeDispatchServer:
             return True
         if not answer.available:
             return False
-        attributes = {**answer.participant_attributes, "lk.agent_name": job.agent_name}
         record.worker, record.identity = worker.id, answer.participant_identity
-        record.token = (AccessToken(self.api_key, self.api_secret)
-                        .with_identity(answer.participant_identity)
-                        .with_name(answer.participant_name)
-                        .with_metadata(answer.participant_metadata)
-                        .with_attributes(attributes)
-                        .with_kind("agent")
-                        .with_grants(VideoGrants(room_join=True, room=job.room.name,
-                                                 agent=True))
-                        .to_jwt())
+        record.token = agent_token(self.api_key, self.api_secret, job, answer)
         worker.running[job.id] = job
         await self._send(worker, agent.ServerMessage(
             assignment=agent.JobAssignment(job=job, token=record.token)))
