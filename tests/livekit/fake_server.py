@@ -140,6 +140,14 @@ class FakeDispatchServer:
     def terminate(self, job_id: str) -> None:
         self._call(self._terminate(job_id))
 
+    def send_raw(self, worker_id: str, data: str | bytes) -> None:
+        """A frame as is, to one worker (what a newer or broken server might send)."""
+        self._call(self._send_raw(worker_id, data))
+
+    async def _send_raw(self, worker_id: str, data: str | bytes) -> None:
+        ws = self.workers[worker_id].ws
+        await (ws.send_str(data) if isinstance(data, str) else ws.send_bytes(data))
+
     def drop_connections(self) -> None:
         self._call(self._drop())
 

@@ -14,7 +14,7 @@ import pytest
 from livekit.protocol import agent
 
 from pipeline.agents.dispatch import link
-from pipeline.agents.dispatch.link import CredentialsRejected
+from pipeline.agents.dispatch.link import CredentialsRejected, ServerUnreachable
 from pipeline.agents.dispatch.request import JobRequest
 from pipeline.agents.job import JobContext
 from pipeline.agents.job_process import JobProcess
@@ -63,7 +63,7 @@ def test_a_job_runs_as_a_voxpipe_session(tmp_path: Path) -> None:
         assert all(0.0 <= u.load <= 1.0 for u in worker.updates)
     assert seen == {"warm": "yes", "job": done.job.id, "room": "call-1"}
     [(url, token, identity)] = workers.rooms.made
-    assert (url, identity) == (server.url, done.identity)
+    assert (url, identity) == (server.url, None)  # a room job links the first caller
     claims = jwt.decode(token, server.api_secret, algorithms=["HS256"])
     assert (claims["sub"], claims["video"]["room"]) == (done.identity, "call-1")
     events = [json.loads(line)["type"] for line in
@@ -167,14 +167,34 @@ def test_pings_are_answered_and_a_silent_server_is_left(
         assert worker.closed and again.registration.agent_name == ""
 
 
+def test_unknown_and_unreadable_server_frames_are_dropped(tmp_path: Path) -> None:
+    with FakeDispatchServer() as server, Workers(tmp_path, options(server)):
+        [worker] = server.wait(server.live_workers, 60, "registration")
+        go_away = agent.ServerMessage()
+        go_away.go_away.SetInParent()
+        for frame in (b"\xff\xfe garbage", "{not json", go_away.SerializeToString()):
+            server.send_raw(worker.id, frame)
+        done = server.dispatch("room")  # the same connection goes on
+        assert done.worker == worker.id and not worker.closed
+        assert _ended(server, done.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+
+
+def test_an_unreachable_server_gives_up_after_max_retry(tmp_path: Path) -> None:
+    with FakeDispatchServer() as server:
+        opts = options(server, max_retry=2)
+    # The server is gone: its port refuses connections.
+    with Workers(tmp_path, opts) as workers:
+        [error] = workers.ended(60)
+    # The first attempt and max_retry retries (livekit-agents counts the same way).
+    assert isinstance(error, ServerUnreachable) and "after 3 attempts" in str(error)
+
+
 def test_a_token_without_the_agent_grant_is_rejected(tmp_path: Path) -> None:
     with FakeDispatchServer() as server:
         opts = options(server)
         opts.api_secret = "not-the-secret-" + "y" * 32
         with Workers(tmp_path, opts) as workers:
-            server.wait(lambda: server.rejected_auth, 60, "the worker's connection attempt")
-            errors = workers.stop()
-        [error] = errors
+            [error] = workers.ended(60)
         assert isinstance(error, CredentialsRejected) and "HTTP 401" in str(error)
         assert server.rejected_auth == 1 and server.workers == {}
 
@@ -220,9 +240,10 @@ def test_connect_mode_asks_for_a_job_in_its_room(tmp_path: Path) -> None:
 
     with FakeDispatchServer() as server, Workers(
             tmp_path, options(server, entrypoint_fnc=entrypoint), mode="connect",
-            room="my-room", participant_identity="alice"):
+            room="my-room", participant_identity="alice") as workers:
         [worker] = server.wait(server.live_workers, 60, "registration")
         job = server.wait(lambda: list(server.dispatches.values()), 30, "the simulated job")[0]
         assert _ended(server, job.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
         assert job.worker == worker.id
     assert seen == [("my-room", "alice")]
+    assert workers.rooms.made[0][2] == "alice"  # the room links that participant

@@ -92,5 +92,11 @@ class Workers:
         assert not self._thread.is_alive(), "the workers did not stop"
         return self.errors
 
+    def ended(self, timeout: float) -> list[BaseException | None]:
+        """Wait for every worker to end by itself; each one's error or None."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the workers went on"
+        return self.errors
+
     def __exit__(self, *exc: object) -> None:
         self.stop()

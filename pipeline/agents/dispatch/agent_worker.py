@@ -37,6 +37,7 @@ class Worker:
                  connect_room: str | None = None,
                  participant_identity: str | None = None) -> None:
         self.opts = opts
+        self.runtime = runtime
         self.id = "unregistered"
         self.proc = JobProcess()
         self.load = 0.0
@@ -141,16 +142,20 @@ class Worker:
     async def run(self, stop: asyncio.Event, drain_timeout_s: float) -> None:
         """Serve until ``stop`` is set, then drain (full, no new jobs; running jobs get
         up to ``drain_timeout_s``). Raises the link's CredentialsRejected or
-        ServerUnreachable."""
+        ServerUnreachable, or RuntimeError when voxpipe's stages failed for good (a
+        worker that cannot run a call must not be sent one)."""
         await self.prewarm()
         link = asyncio.create_task(self.link.run(), name="livekit-link")
         status = asyncio.create_task(self._status_loop(), name="worker-status")
         stopped = asyncio.create_task(stop.wait())
+        failed = asyncio.create_task(self.runtime.failed.wait())
         try:
-            await asyncio.wait({link, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({link, stopped, failed}, return_when=asyncio.FIRST_COMPLETED)
             if link.done():
                 link.result()  # raises why the link gave up
                 return
+            if failed.done():
+                raise RuntimeError(f"voxpipe's stages failed: {self.runtime.fault}")
             log.info("draining: no new jobs; %d running get up to %ss",
                      len(self.jobs.running), drain_timeout_s)
             self.jobs.draining = True
@@ -159,10 +164,10 @@ class Worker:
                 log.warning("drain timeout: the jobs still running were ended")
             await self.link.close()
         finally:
-            for t in (status, stopped):
+            for t in (status, stopped, failed):
                 t.cancel()
             await self.jobs.stop_all()
             if not link.done():
                 await self.link.close()
                 link.cancel()
-            await asyncio.gather(link, status, stopped, return_exceptions=True)
+            await asyncio.gather(link, status, stopped, failed, return_exceptions=True)

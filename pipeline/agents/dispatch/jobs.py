@@ -32,7 +32,8 @@ from pipeline.supervisor.runtime import Runtime
 log = logging.getLogger("voxpipe.worker")
 
 ASSIGNMENT_TIMEOUT_S = 7.5  # livekit-agents' wait for the server's assignment
-RoomFactory = Callable[..., Room]  # (url, token, *, participant_identity=...) -> Room
+# (url, token, *, participant_identity=the participant to link or None) -> Room
+RoomFactory = Callable[..., Room]
 _RUN = "job-run-"  # the name of a task that waits for an assignment, then runs the job
 
 
@@ -151,8 +152,12 @@ class Jobs:
         self.send(_status(job.id, agent.JS_RUNNING))
         log.info("job running as %r", running.args.identity, extra=job_extra(job))
         room: Room | None = None
+        # Whom the room links: the job's participant (a publisher job, or connect
+        # --participant-identity), else the first caller. The agent's own identity
+        # is in the token.
+        linked = job.participant.identity if job.HasField("participant") else ""
         try:
-            room = self.room_factory(url, token, participant_identity=running.args.identity)
+            room = self.room_factory(url, token, participant_identity=linked or None)
             summary = await run_agent(self._entry(running), self.runtime, room,
                                       stop=running.stop, proc=self.proc, job=job)
         except Exception as exc:

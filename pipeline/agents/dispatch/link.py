@@ -3,7 +3,7 @@
 Connect to ``<ws_url>/agent`` with the agent-grant JWT, send the registration,
 wait for its answer, then pump frames both ways until the socket drops; then
 connect again after ``min(2 * attempt, 10)`` s (livekit-agents' backoff), up
-to ``max_retry`` failed attempts in a row. A 401/403 is final: retrying a
+to ``max_retry`` retries in a row. A 401/403 is final: retrying a
 rejected credential only hides it. While (re)connecting, worker status and
 pings are dropped (the next ones say the same, fresher); job messages wait.
 """
@@ -36,7 +36,7 @@ class CredentialsRejected(Exception):
 
 
 class ServerUnreachable(Exception):
-    """``max_retry`` connection attempts in a row failed."""
+    """The first attempt and ``max_retry`` retries in a row failed."""
 
 
 class ServerLink:
@@ -95,7 +95,7 @@ class ServerLink:
                     if failures >= self.max_retry:
                         raise ServerUnreachable(
                             f"cannot reach the LiveKit server at {self.url} after "
-                            f"{failures} attempts: {exc or type(exc).__name__}") from None
+                            f"{failures + 1} attempts: {exc or type(exc).__name__}") from None
                     delay = min(2 * failures, 10)
                     failures += 1
                     log.warning("LiveKit server connection lost (%s); retrying in %ds",
