@@ -97,15 +97,12 @@ class Jobs:
     # -- answering -----------------------------------------------------------------
     async def _answer(self, job: agent.Job) -> None:
         log.info("job request (agent %r)", job.agent_name, extra=job_extra(job))
-        answered = asyncio.Event()
 
         async def on_reject() -> None:
-            answered.set()
             self.send(agent.WorkerMessage(availability=agent.AvailabilityResponse(
                 job_id=job.id, available=False)))
 
         async def on_accept(args: JobAcceptArguments) -> None:
-            answered.set()
             fut = asyncio.get_running_loop().create_future()
             self._assignments[job.id] = fut
             self.send(agent.WorkerMessage(availability=agent.AvailabilityResponse(
@@ -125,10 +122,10 @@ class Jobs:
                 await self.opts.request_fnc(request)
         except Exception:
             log.exception("request_fnc failed", extra=job_extra(job))
-        if not answered.is_set():
+        if request.answer is None:
             log.warning("request_fnc neither accepted nor rejected the job: rejected",
                         extra=job_extra(job))
-            await on_reject()
+            await request.reject()
 
     async def _await_assignment(self, job: agent.Job, args: JobAcceptArguments,
                                 fut: asyncio.Future[agent.JobAssignment]) -> None:

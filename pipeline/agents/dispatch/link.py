@@ -95,11 +95,11 @@ class ServerLink:
                     if failures >= self.max_retry:
                         raise ServerUnreachable(
                             f"cannot reach the LiveKit server at {self.url} after "
-                            f"{failures + 1} attempts: {exc or type(exc).__name__}") from None
+                            f"{failures + 1} attempts: {str(exc) or type(exc).__name__}") from None
                     delay = min(2 * failures, 10)
                     failures += 1
                     log.warning("LiveKit server connection lost (%s); retrying in %ds",
-                                exc or type(exc).__name__, delay)
+                                str(exc) or type(exc).__name__, delay)
                     await asyncio.sleep(delay)
                 finally:
                     self._connected = False
@@ -157,7 +157,12 @@ class ServerLink:
                 if msg.WhichOneof("message") == "pong":
                     self._last_pong = time.monotonic()
                     continue
-                self._on_message(msg)
+                try:
+                    self._on_message(msg)
+                except Exception:  # one bad message must not take the worker down
+                    self.dropped_frames += 1
+                    log.exception("a %s message from the server failed",
+                                  msg.WhichOneof("message"))
         finally:
             for t in tasks:
                 t.cancel()
