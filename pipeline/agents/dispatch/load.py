@@ -7,6 +7,8 @@ over that time (the machine's other tenants are not ours to report). Lateness:
 the audio playout skipped because its process woke too late (``late_frames_skipped``:
 it skips only past 10 frames behind, a gap a caller hears), against ``LATE_FULL_S``
 per reading: a worker whose calls already glitch is full whatever its CPU says.
+The stages are asked for their counters only: their latency reservoirs would cost
+the realtime processes tens of ms to encode at every reading.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class StageLoad:
         self._last_t, self._last_cpu = now, cpu
         late_share = 0.0
         if self.runtime.arbiter is not None:
-            replies = await self.runtime.stage_stats(timeout_s=1.0)
+            replies = await self.runtime.stage_stats(timeout_s=1.0, counters_only=True)
             playout = replies.get("playout")
             if playout is not None:
                 late = playout.counters.get("late_frames_skipped", 0)
