@@ -66,6 +66,24 @@ def test_sigterm_drains_the_worker(tmp_path: Path, drain_timeout: str) -> None:
         assert server.wait(lambda: worker.closed, 10, "the socket to close")
 
 
+def test_a_second_signal_ends_the_running_jobs(tmp_path: Path) -> None:
+    with FakeDispatchServer() as server:
+        proc = _start(_env(server, tmp_path), tmp_path, "start")
+        try:
+            [worker] = server.wait(server.live_workers, 60, "registration")
+            job = server.dispatch("call")
+            server.wait(lambda: job.statuses, 30, "the job to run")
+            proc.send_signal(signal.SIGTERM)
+            server.wait(lambda: any(u.draining for u in worker.updates), 30, "draining")
+            proc.send_signal(signal.SIGTERM)  # the job never ends by itself
+            assert proc.wait(60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        assert server.statuses(job.job.id) == [agent.JS_RUNNING, agent.JS_SUCCESS]
+
+
 def test_missing_key_is_one_line(tmp_path: Path) -> None:
     with FakeDispatchServer() as server:
         env = _env(server, tmp_path)

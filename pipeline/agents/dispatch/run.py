@@ -68,12 +68,13 @@ async def serve_worker(opts: WorkerOptions, mode: str, *, room: str | None = Non
     ``runtime``: an already started one to share (default: a new one for the worker)."""
     stop = stop or asyncio.Event()
     drain_timeout = float(opts.drain_timeout) if mode == "start" else 0.0
-    async with _runtime(runtime) as rt:
+    workers: list[Worker] = []  # the signal handlers are in place before it exists
+    async with _signals(stop, workers), _runtime(runtime) as rt:
         worker = Worker(opts, rt, room_factory=room_factory or livekit_room,
                         connect_room=room if mode == "connect" else None,
                         participant_identity=participant_identity)
-        async with _signals(stop, worker):
-            await worker.run(stop, drain_timeout)
+        workers.append(worker)
+        await worker.run(stop, drain_timeout)
 
 
 def run_worker(opts: WorkerOptions, mode: str, *, room: str | None = None,
@@ -112,9 +113,9 @@ async def _runtime(shared: Runtime | None) -> AsyncIterator[Runtime]:
 
 
 @contextlib.asynccontextmanager
-async def _signals(stop: asyncio.Event, worker: Worker) -> AsyncIterator[None]:
-    """SIGTERM/SIGINT set ``stop`` (the worker drains); a second one ends the running
-    jobs now."""
+async def _signals(stop: asyncio.Event, workers: list[Worker]) -> AsyncIterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (the worker drains; one still starting stops at
+    once); a second one ends the running jobs now."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -123,7 +124,8 @@ async def _signals(stop: asyncio.Event, worker: Worker) -> AsyncIterator[None]:
     def on_signal() -> None:
         if stop.is_set():
             log.warning("second signal: ending the running jobs now")
-            worker.jobs.end_all()
+            for worker in workers:
+                worker.jobs.end_all()
         stop.set()
 
     sigs = (signal.SIGTERM, signal.SIGINT)
