@@ -77,7 +77,8 @@ class _Runtime:
 
 def test_skipped_playout_reads_as_load() -> None:
     runtime = _Runtime()
-    load = StageLoad(runtime, cpus=1024)  # type: ignore[arg-type]  # CPU share ~0
+    # So many CPUs that CPU time (10 ms ticks over ms-long readings) reads as ~0.
+    load = StageLoad(runtime, cpus=10**7)  # type: ignore[arg-type]
 
     async def readings() -> list[float]:
         out = [await load.measure()]  # the first reading sets playout's baseline
