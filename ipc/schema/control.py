@@ -43,6 +43,9 @@ class SessionEnd(_Control, tag="end", frozen=True):
 
 class StatsRequest(_Control, tag="statsq", frozen=True):
     request_id: int
+    # Counters without the latency samples: a reading cheap enough for a realtime
+    # stage to answer every few seconds (a full reservoir is ~0.6 MB, ~30 ms to encode).
+    counters_only: bool = False
 
 
 class StatsReply(_Control, tag="stats", frozen=True):

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pipeline.agents.job_process import JobProcess
 from pipeline.agents.room import RemoteParticipant, Room
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import Session, SessionSummary
@@ -19,12 +20,16 @@ from pipeline.supervisor.session import Session, SessionSummary
 log = logging.getLogger("voxpipe.agent")
 
 class JobContext:
-    def __init__(self, room: Room, runtime: Runtime) -> None:
+    def __init__(self, room: Room, runtime: Runtime, *, proc: JobProcess | None = None,
+                 job: Any = None) -> None:
         if not isinstance(room, Room):
             raise TypeError("room must implement pipeline.agents.room.Room, got "
                             f"{type(room).__name__}")
         self.room = room
         self.runtime = runtime
+        self.proc = proc if proc is not None else JobProcess()
+        # The dispatched job (``livekit.protocol.agent.Job``); None off a LiveKit worker.
+        self.job = job
         self._shutdown_callbacks: list[Callable[[], Awaitable[Any]]] = []
         # Taken when the room is bound, while the session is surely still in the
         # runtime: a session that fails at once is closed and gone moments later.

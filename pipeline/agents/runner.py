@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.agents.job import JobContext
+from pipeline.agents.job_process import JobProcess
 from pipeline.agents.room import Room
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import Session, SessionSummary
@@ -53,26 +54,28 @@ def load_entrypoint(path: Path) -> Entrypoint:
 
 async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: asyncio.Event,
                     on_session: Callable[[Session], None] | None = None,
+                    proc: JobProcess | None = None, job: Any = None,
                     ) -> SessionSummary | None:
     """Run ``entry`` on ``room`` until the call ends or ``stop`` is set; the summary of
     the call's session (None if the agent never started one). ``on_session`` sees
-    the session as soon as the agent has started it."""
-    ctx = JobContext(room, runtime)
+    the session as soon as the agent has started it; ``proc`` and ``job`` are the
+    context's (a LiveKit worker's prewarmed process data and dispatched job)."""
+    ctx = JobContext(room, runtime, proc=proc, job=job)
     if on_session is not None:
         room.on("session_bound", lambda sid: _call_with_session(runtime, sid, on_session))
-    job: asyncio.Task[Any] = asyncio.create_task(entry(ctx), name="agent-entrypoint")
+    entry_task: asyncio.Task[Any] = asyncio.create_task(entry(ctx), name="agent-entrypoint")
     ended: asyncio.Task[SessionSummary | None] = asyncio.create_task(ctx.call_ended())
     waiters: set[asyncio.Future[Any]] = {ended, asyncio.ensure_future(stop.wait()),
                                          asyncio.ensure_future(runtime.failed.wait())}
     try:
-        done, _ = await asyncio.wait(waiters | {job}, return_when=asyncio.FIRST_COMPLETED)
-        if job in done and job.exception() is not None:
-            raise job.exception()  # type: ignore[misc]
-        if job in done:
+        done, _ = await asyncio.wait(waiters | {entry_task}, return_when=asyncio.FIRST_COMPLETED)
+        if entry_task in done and entry_task.exception() is not None:
+            raise entry_task.exception()  # type: ignore[misc]
+        if entry_task in done:
             # The entrypoint returned after starting the agent: wait for the call.
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for w in (*waiters, job):
+        for w in (*waiters, entry_task):
             w.cancel()
         await ctx.run_shutdown_callbacks()
     if ended.done() and not ended.cancelled():

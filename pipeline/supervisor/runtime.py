@@ -218,15 +218,16 @@ class Runtime:
         self.sessions.pop(s.id, None)
 
     # -- queries ---------------------------------------------------------------
-    async def stage_stats(self, timeout_s: float = 2.0) -> dict[str, StatsReply]:
-        """Counters and hop latencies from every stage."""
+    async def stage_stats(self, timeout_s: float = 2.0, *,
+                          counters_only: bool = False) -> dict[str, StatsReply]:
+        """Counters and hop latencies from every stage (``counters_only``: no latencies)."""
         assert self.arbiter is not None
         waiters = {}
         for name in self.arbiter.stages:
             rid = next(self._request_ids)
             fut = self._stats_waiters[rid] = asyncio.get_running_loop().create_future()
             waiters[name] = fut
-            self._send_control(name, StatsRequest(rid))
+            self._send_control(name, StatsRequest(rid, counters_only))
         done: dict[str, StatsReply] = {}
         for name, fut in waiters.items():
             with contextlib.suppress(TimeoutError):

@@ -158,6 +158,9 @@ def test_standard_replies_echo_the_token_and_report_stats() -> None:
     assert isinstance(reply, StatsReply)
     assert (reply.request_id, reply.stage, reply.pid) == (8, "dsp", os.getpid())
     assert reply.counters == {"frames_in": 3} and reply.latency_us == {"capture_to_dsp": [2500]}
+    light = standard_reply(StatsRequest(9, counters_only=True), "dsp", stats)
+    assert isinstance(light, StatsReply)
+    assert (light.request_id, light.counters, light.latency_us) == (9, {"frames_in": 3}, {})
     assert standard_reply(Shutdown(), "dsp", stats) is None
 
 
