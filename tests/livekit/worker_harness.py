@@ -52,11 +52,12 @@ class Workers:
     """``with Workers(tmp, opts_a, opts_b) as w:`` both run until the block ends."""
 
     def __init__(self, out: Path, *opts: WorkerOptions, mode: str = "start",
-                 room: str | None = None, participant_identity: str | None = None) -> None:
+                 room: str | None = None, participant_identity: str | None = None,
+                 rooms: Any = None) -> None:
         self.opts = opts
         self.mode = mode
         self.connect = {"room": room, "participant_identity": participant_identity}
-        self.rooms = FileRooms(out)
+        self.rooms = rooms if rooms is not None else FileRooms(out)
         self.errors: list[BaseException | None] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stops: list[asyncio.Event] = []
