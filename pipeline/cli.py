@@ -125,7 +125,9 @@ def _add_serve_parser(sub: Any) -> None:
     _add_agent_flags(serve, "every call")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, entry: Entrypoint | None = None) -> int:
+    """``entry``: the agent of a ``run`` (``cli.run_app``'s console mode), instead of
+    ``--agent`` or the built-in one."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["model-server"]:
         from pipeline.model_server.server import main as server_main
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(args.log_level)
     try:
-        return asyncio.run(_run(args) if args.command == "run" else _serve(args))
+        return asyncio.run(_run(args, entry) if args.command == "run" else _serve(args))
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -172,7 +174,7 @@ class _ModelAtURL(OpenAIRealtimeModel):
         return self._url
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, given: Entrypoint | None = None) -> int:
     from pipeline.transports.file.spec import file_transport
 
     try:
@@ -189,6 +191,8 @@ async def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write to output directory {args.out}: {exc.strerror or exc}",
                      EXIT_USAGE)
+    if given is not None:
+        return await _run_call(args, given, transport.input_frames / transport.input_rate)
     async with _agent_from_flags(args) as entry:
         if isinstance(entry, int):
             return entry

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ipc.schema import ModelCommand, ModelSpec
+from ipc.schema import ModelCommand, ModelSpec, TokenDetails
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +107,10 @@ class ResponseDone:
     status_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    details: TokenDetails | None = None
+    error_type: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,8 @@ class ModelReplies:
                 self.to_playout(AgentItemDone(self.session, item_id, True))
             self._item_done(item_id, interrupted)
         self.emit(ResponseDone(e.response_id, e.status, e.status_reason, e.input_tokens,
-                               e.output_tokens))
+                               e.output_tokens, e.details, e.error_type, e.error_code,
+                               e.error_message))
         self.response_id = None
         # Keep received counts for truncation of what is still playing; forget the rest.
         if len(self.items) > KEPT_ITEMS:

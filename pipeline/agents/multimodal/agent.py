@@ -20,7 +20,6 @@ import logging
 from typing import Any, Literal
 
 from ipc.schema import (
-    DEFAULT_MODEL_RATE,
     AgentPlayoutProgress,
     AgentStartedSpeaking,
     AgentStoppedSpeaking,
@@ -33,25 +32,23 @@ from ipc.schema import (
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
 from pipeline.agents.multimodal.agent_playout import PlayoutHandle
+from pipeline.agents.multimodal.call_link import AgentState, CallLink
 from pipeline.agents.multimodal.metrics import ResponseMetrics
+from pipeline.agents.multimodal.model_check import check_model
 from pipeline.agents.multimodal.options import AgentTranscriptionOptions
 from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
-from pipeline.agents.realtime.protocol import RealtimeModel
 from pipeline.agents.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
 from pipeline.agents.realtime.session_events import ContentInfo, InputTranscription, ResponseTiming
 from pipeline.agents.room import (
     ATTRIBUTE_AGENT_STATE,
-    SOURCE_MICROPHONE,
     RemoteParticipant,
     Room,
     Track,
 )
 from pipeline.agents.vad import VAD
-from pipeline.supervisor.session import SessionSpec
 
 log = logging.getLogger("voxpipe.agent")
 
-AgentState = Literal["initializing", "listening", "thinking", "speaking"]
 EventTypes = Literal[
     "user_started_speaking", "user_stopped_speaking", "agent_started_speaking",
     "agent_stopped_speaking", "user_speech_committed", "agent_speech_committed",
@@ -60,7 +57,7 @@ EventTypes = Literal[
 ]
 
 
-class MultimodalAgent(EventEmitter[EventTypes]):
+class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
     def __init__(
         self,
         *,
@@ -78,9 +75,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         from dsp before the model hears the user; ``tool_timeout_s``: how long a tool
         may run before the model is told it failed."""
         super().__init__()
-        if not callable(getattr(model, "session", None)) or not hasattr(model, "capabilities"):
-            raise TypeError("model must be a realtime model with capabilities and session() "
-                            f"(got {type(model).__name__})")
+        check_model(model)
         if vad is not None and not isinstance(vad, VAD):
             raise TypeError("vad must be a pipeline.agents.vad.VAD or None, got "
                             f"{type(vad).__name__}")
@@ -108,7 +103,8 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self._handles: dict[str, PlayoutHandle] = {}
         self._playing_handle: PlayoutHandle | None = None
         self._state: AgentState | None = None
-        self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m))
+        self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m),
+                                        label=f"{RealtimeSession.__module__}.RealtimeSession")
         self._user_interim: dict[str, str] = {}  # item -> its transcript so far
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -200,63 +196,6 @@ class MultimodalAgent(EventEmitter[EventTypes]):
             task.cancel()
         if self._session is not None:
             await self._session.aclose()
-
-    # -- participants and the microphone ---------------------------------------------
-    def _on_participant_connected(self, participant: RemoteParticipant) -> None:
-        # The seed returns early when *no* participant is linked, which is backwards:
-        # a participant that joins later is linked when none is yet (and, if the
-        # agent was given an identity, only when it is that one).
-        if self._linked_participant is not None:
-            return
-        wanted = self._participant
-        identity = wanted if isinstance(wanted, str) else getattr(wanted, "identity", None)
-        if identity is None or identity == participant.identity:
-            self._link_participant(participant.identity)
-
-    def _link_participant(self, identity: str) -> None:
-        assert self._room is not None
-        self._linked_participant = self._room.remote_participants.get(identity)
-        if self._linked_participant is None:
-            log.info("participant %r not in the room yet; waiting for it", identity)
-            return
-        self._subscribe_to_microphone()
-
-    def _subscribe_to_microphone(self, *args: Any) -> None:
-        if self._linked_participant is None:
-            return
-        for publication in self._linked_participant.track_publications.values():
-            if publication.source != SOURCE_MICROPHONE:
-                continue
-            if not publication.subscribed:
-                publication.set_subscribed(True)
-            if publication.track is not None and publication.track != self._subscribed_track:
-                self._subscribed_track = publication.track
-                self._spawn(self._start_call(publication.track))
-                break
-
-    async def _start_call(self, track: Track) -> None:
-        room, session = self._room, self.session
-        assert room is not None and room.runtime is not None
-        model: RealtimeModel = self._model
-        settings = model.settings
-        spec = SessionSpec(
-            room.transport(), out_dir=room.out_dir,
-            model_url=await model.url(),
-            api_key=model.api_key, provider=settings.provider,
-            protocol=settings.protocol, model_name=settings.model,
-            settings=session.start_settings(),
-            model_rate=model.capabilities.input_audio_sample_rate or DEFAULT_MODEL_RATE,
-            agent=True, max_session_s=settings.max_session_s,
-            local_vad_min_speech_ms=self._vad.min_speech_ms if self._vad else 0,
-            local_vad_threshold_db=self._vad.threshold_db if self._vad else 0.0,
-        )
-        live = room.runtime.start_session(spec)
-        live.on(self._on_pipeline_event)
-        room.bind_session(room.runtime, live.id)
-        session.attach(room.runtime, live.id)
-        await session._init_sync_task
-        log.info("session initialized with chat context", extra={"session": live.id})
-        self._update_state("listening")
 
     # -- session events (the model's view) ----------------------------------------------
     def _wire_session(self, s: RealtimeSession) -> None:

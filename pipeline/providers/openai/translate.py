@@ -24,6 +24,7 @@ from ipc.schema import (
     MessageItem,
     ModelCommand,
     SessionSettings,
+    TokenDetails,
     ToolResult,
     ToolSpec,
     Truncate,
@@ -147,9 +148,16 @@ def _function_call(e: se.OutputItemDone) -> pe.FunctionCall | None:
 
 
 def _status(e: se.ResponseDone) -> pe.ResponseDone:
+    details = TokenDetails(
+        input_text=e.input_text_tokens, input_audio=e.input_audio_tokens,
+        input_cached=e.input_cached_tokens, input_cached_text=e.input_cached_text_tokens,
+        input_cached_audio=e.input_cached_audio_tokens, output_text=e.output_text_tokens,
+        output_audio=e.output_audio_tokens)
     return pe.ResponseDone(response_id=e.response_id, status=e.status,
                            status_reason=e.status_reason, input_tokens=e.input_tokens,
-                           output_tokens=e.output_tokens)
+                           output_tokens=e.output_tokens, details=details,
+                           error_type=e.error_type, error_code=e.error_code,
+                           error_message=e.error_message)
 
 
 _NEUTRAL: dict[type[Any], Callable[[Any], pe.ProviderEvent | None]] = {
