@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -67,9 +67,9 @@ def test_every_port_differs_from_its_original_in_import_prefixes_only() -> None:
 class _WeatherStub(http.server.BaseHTTPRequestHandler):
     """wttr.in's ``?format=%C+%t`` answer, on 127.0.0.1 (see offline_web/sitecustomize.py)."""
 
-    paths: list[str] = []
+    paths: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self.paths.append(self.path)
         body = "Sunny +21°C".encode()
         self.send_response(200)
