@@ -9,62 +9,29 @@
   (the road ``voxpipe run --agent agent.py`` takes; ``prewarm_fnc`` runs first);
 * ``download-files``: nothing to download (voxpipe's models ship with it).
 
-``voxpipe run --agent FILE`` loads such a file with :func:`capturing_options`:
-``run_app`` then records the options and stops the file's ``__main__`` block
-instead of starting anything.
+``voxpipe run --agent FILE`` loads such a file while capturing
+(``pipeline.agents.app_capture``): ``run_app`` then records the options and stops
+the file's ``__main__`` block instead of starting anything.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 
+from pipeline.agents.app_capture import capture_options
 from pipeline.agents.worker import WorkerOptions
 
 WORKER_MODES = ("start", "dev", "connect")
 EXIT_USAGE = 2
 
 
-@dataclass
-class CapturedOptions:
-    """The options ``run_app`` was called with while capturing (None if not called)."""
-
-    options: WorkerOptions | None = None
-
-
-class _Captured(BaseException):
-    """Stops the file's ``__main__`` block at ``run_app`` (a BaseException, so a user's
-    ``except Exception`` around it cannot swallow it)."""
-
-
-_capture: CapturedOptions | None = None
-
-
-@contextlib.contextmanager
-def capturing_options() -> Iterator[CapturedOptions]:
-    """While active, ``run_app`` records its options and returns control here."""
-    global _capture
-    captured, previous = CapturedOptions(), _capture
-    _capture = captured
-    try:
-        yield captured
-    except _Captured:
-        pass
-    finally:
-        _capture = previous
-
-
 def run_app(opts: WorkerOptions) -> None:
     """Run the app as ``sys.argv[1:]`` says (see the module doc); exits with its code."""
     if not isinstance(opts, WorkerOptions):
         raise TypeError(f"run_app takes WorkerOptions, got {type(opts).__name__}")
-    if _capture is not None:
-        _capture.options = opts
-        raise _Captured
+    capture_options(opts)
     sys.exit(main(opts, sys.argv[1:]))
 
 

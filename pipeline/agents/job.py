@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pipeline.agents.room import SOURCE_MICROPHONE, LocalParticipant, RemoteParticipant, Room
-from pipeline.agents.worker import JobProcess
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import Session, SessionSummary
 
@@ -34,16 +33,17 @@ class AutoSubscribe(enum.StrEnum):
 
 
 class JobContext:
-    def __init__(self, room: Room, runtime: Runtime, *, proc: JobProcess | None = None,
+    def __init__(self, room: Room, runtime: Runtime, *, proc: Any = None,
                  job: Any = None) -> None:
-        """``proc``: the process ``prewarm_fnc`` prepared (a fresh one if None); ``job``:
-        the LiveKit job this context runs (None for a file or served call)."""
+        """``proc``: the ``JobProcess`` that ``prewarm_fnc`` prepared (typed ``Any``:
+        ``worker.py`` imports this module); ``job``: the LiveKit job this context runs
+        (None for a file or served call)."""
         if not isinstance(room, Room):
             raise TypeError("room must implement pipeline.agents.room.Room, got "
                             f"{type(room).__name__}")
         self.room = room
         self.runtime = runtime
-        self.proc = proc if proc is not None else JobProcess()
+        self.proc = proc
         self.job = job
         self.shutdown_requested = asyncio.Event()
         self._shutdown_reason = ""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from pipeline.agents import cli
+from pipeline.agents.app_capture import capturing_options
 from pipeline.agents.job import JobContext
 from pipeline.agents.room import Room
 from pipeline.agents.worker import JobProcess, WorkerOptions
@@ -52,7 +52,7 @@ def load_entrypoint(path: Path) -> Entrypoint:
     module = importlib.util.module_from_spec(spec)
     options: WorkerOptions | None = None
     try:
-        with cli.capturing_options() as captured:
+        with capturing_options() as captured:
             spec.loader.exec_module(module)
         options = captured.options
     except Exception as exc:
@@ -105,7 +105,7 @@ async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: as
     """Run ``entry`` on ``room`` until the call ends or ``stop`` is set; the summary of
     the call's session (None if the agent never started one). ``on_session`` sees
     the session as soon as the agent has started it."""
-    ctx = JobContext(room, runtime)
+    ctx = JobContext(room, runtime, proc=JobProcess())
     if on_session is not None:
         room.on("session_bound", lambda sid: _call_with_session(runtime, sid, on_session))
     job: asyncio.Task[Any] = asyncio.create_task(entry(ctx), name="agent-entrypoint")

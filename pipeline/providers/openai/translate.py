@@ -153,9 +153,10 @@ def _status(e: se.ResponseDone) -> pe.ResponseDone:
         input_cached=e.input_cached_tokens, input_cached_text=e.input_cached_text_tokens,
         input_cached_audio=e.input_cached_audio_tokens, output_text=e.output_text_tokens,
         output_audio=e.output_audio_tokens)
+    reported = details != TokenDetails()
     return pe.ResponseDone(response_id=e.response_id, status=e.status,
                            status_reason=e.status_reason, input_tokens=e.input_tokens,
-                           output_tokens=e.output_tokens, details=details,
+                           output_tokens=e.output_tokens, details=details if reported else None,
                            error_type=e.error_type, error_code=e.error_code,
                            error_message=e.error_message)
 
