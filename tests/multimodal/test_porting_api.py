@@ -34,9 +34,9 @@ def test_the_names_012_agents_import() -> None:
     assert [a.value for a in AutoSubscribe] == [
         "subscribe_all", "subscribe_none", "audio_only", "video_only"]
     rt = openai.realtime
-    assert rt.DEFAULT_SERVER_VAD_OPTIONS == rt.ServerVadOptions(
-        threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, create_response=True)
-    assert rt.DEFAULT_INPUT_AUDIO_TRANSCRIPTION == rt.InputTranscriptionOptions(model="whisper-1")
+    assert rt.ServerVadOptions(
+        threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, create_response=True) == rt.DEFAULT_SERVER_VAD_OPTIONS
+    assert rt.InputTranscriptionOptions(model="whisper-1") == rt.DEFAULT_INPUT_AUDIO_TRANSCRIPTION
 
 
 def test_handlers_get_only_the_arguments_they_take() -> None:
