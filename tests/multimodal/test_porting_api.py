@@ -34,8 +34,9 @@ def test_the_names_012_agents_import() -> None:
     assert [a.value for a in AutoSubscribe] == [
         "subscribe_all", "subscribe_none", "audio_only", "video_only"]
     rt = openai.realtime
-    assert rt.ServerVadOptions(
-        threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, create_response=True) == rt.DEFAULT_SERVER_VAD_OPTIONS
+    default_vad = rt.ServerVadOptions(
+        threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500, create_response=True)
+    assert default_vad == rt.DEFAULT_SERVER_VAD_OPTIONS
     assert rt.InputTranscriptionOptions(model="whisper-1") == rt.DEFAULT_INPUT_AUDIO_TRANSCRIPTION
 
 
