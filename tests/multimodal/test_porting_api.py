@@ -161,3 +161,30 @@ def test_worker_modes_call_run_worker(monkeypatch: pytest.MonkeyPatch,
     assert cli.main(opts, ["start"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "LiveKit worker is not available" in err[0]
+
+
+def test_agent_playout_handles_and_events() -> None:
+    from pipeline.agents.multimodal import AgentTranscriptionOptions
+    from pipeline.agents.multimodal.agent_playout import AgentPlayout, PlayoutHandle
+
+    playout = AgentPlayout()
+    events: list[tuple[Any, ...]] = []
+    playout.on("playout_started", lambda: events.append(("started",)))
+    playout.on("playout_stopped", lambda interrupted: events.append(("stopped", interrupted)))
+    cut: list[PlayoutHandle] = []
+    opts = AgentTranscriptionOptions(agent_transcription_speed=1.0)
+    handle = playout.play("it1", 0, opts, lambda h, s: None, cut.append)
+    assert (handle.item_id, handle.content_index, playout.playing) == ("it1", 0, handle)
+    handle.on_text("Hello there. ", 12000)
+    handle.on_text("How are you?", 24000)
+    playout.started("it1")
+    handle.on_progress(12000)
+    assert handle.audio_samples == 12000 and 0 < handle.text_chars < len("Hello there. ")
+    assert not handle.done() and not handle.interrupted
+    handle.interrupt()
+    assert cut == [handle]  # the agent's cut: playout stops it and reports what played
+    playout.stopped("it1", played=14400, received_ms=1000.0, interrupted=True)
+    assert handle.done() and handle.interrupted and handle.audio_samples == 14400
+    assert playout.playing is None and playout.get("it1") is None
+    handle.interrupt()  # done: nothing more
+    assert cut == [handle] and events == [("started",), ("stopped", True)]

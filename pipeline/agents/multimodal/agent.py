@@ -23,24 +23,20 @@ from ipc.schema import (
     AgentPlayoutProgress,
     AgentStartedSpeaking,
     AgentStoppedSpeaking,
-    AgentTranscription,
     LocalSpeechStarted,
     StageEvent,
     UserStoppedSpeaking,
-    UserTranscription,
 )
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
-from pipeline.agents.multimodal.agent_playout import PlayoutHandle
+from pipeline.agents.multimodal.agent_playout import AgentPlayout, PlayoutHandle
 from pipeline.agents.multimodal.call_link import AgentState, CallLink
 from pipeline.agents.multimodal.metrics import ResponseMetrics
 from pipeline.agents.multimodal.model_check import check_model
 from pipeline.agents.multimodal.options import AgentTranscriptionOptions
-from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
 from pipeline.agents.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
 from pipeline.agents.realtime.session_events import ContentInfo, InputTranscription, ResponseTiming
 from pipeline.agents.room import (
-    ATTRIBUTE_AGENT_STATE,
     RemoteParticipant,
     Room,
     Track,
@@ -100,8 +96,9 @@ class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
         self._linked_participant: RemoteParticipant | None = None
         self._subscribed_track: Track | None = None
         self._session: RealtimeSession | None = None
-        self._handles: dict[str, PlayoutHandle] = {}
-        self._playing_handle: PlayoutHandle | None = None
+        self._playout = AgentPlayout()
+        self._playout.on("playout_started", self._on_playout_started)
+        self._playout.on("playout_stopped", self._on_playout_stopped)
         self._state: AgentState | None = None
         self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m),
                                         label=f"{RealtimeSession.__module__}.RealtimeSession")
@@ -166,8 +163,12 @@ class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
                 break
 
     def interrupt(self) -> None:
-        handle = self._playing_handle
-        if handle is not None and not handle.done() and self._room is not None:
+        if self._playout.playing is not None:
+            self._playout.playing.interrupt()
+        self._update_state("listening")
+
+    def _interrupt_handle(self, handle: PlayoutHandle) -> None:
+        if self._room is not None:
             runtime, sid = self._room.runtime, self._room.session_id
             if runtime is not None and sid is not None:
                 # Playout stops at its next frame and reports what played; the model
@@ -178,7 +179,6 @@ class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
                 # stage deletes the item.
                 handle.stopped = handle.interrupted = True
                 self._metrics.never_played(handle.item_id)
-        self._update_state("listening")
 
     def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:
         """Ask the model to speak now (commits the user's audio first without server VAD)."""
@@ -241,20 +241,18 @@ class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
     def _content_added(self, info: ContentInfo) -> None:
         if info.content_type != "audio":
             return
-        handle = PlayoutHandle(info.item_id, info.content_index, self._opts,
-                               self._publish_agent)
+        self._playout.play(info.item_id, info.content_index, self._opts, self._publish_agent,
+                           self._interrupt_handle)
         self._metrics.audio_item(info.response_id, info.item_id)
-        self._handles[info.item_id] = handle
-        self._playing_handle = handle
 
     def _transcript_delta(self, item_id: str, delta: str, position: int) -> None:
-        handle = self._handles.get(item_id)
+        handle = self._playout.get(item_id)
         if handle is not None:
             handle.on_text(delta, position)
 
     def _content_done(self, info: ContentInfo) -> None:
         if info.content_type != "text":
-            handle = self._handles.get(info.item_id)
+            handle = self._playout.get(info.item_id)
             if handle is not None:
                 handle.on_text_done()
             self._text_response_retries = 0
@@ -279,64 +277,30 @@ class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
         e = ev.event
         match e:
             case AgentPlayoutProgress():
-                handle = self._handles.get(e.item_id)
+                handle = self._playout.get(e.item_id)
                 if handle is not None:
                     handle.on_progress(e.played)
             case AgentStartedSpeaking():
-                self._agent_started(e, ev.t_ms or 0.0)
+                self._metrics.started(e.item_id, ev.t_ms or 0.0, e.rx_to_play_ms)
+                self._playout.started(e.item_id)
             case AgentStoppedSpeaking():
-                self._agent_stopped(e)
+                self._playout.stopped(e.item_id, e.played_samples, e.received_ms,
+                                      e.interrupted)
             case UserStoppedSpeaking():
                 self._metrics.user_end_ms = ev.t_ms or 0.0
             case LocalSpeechStarted():
                 # dsp's VAD already flushed playout; the model stage cancels and truncates.
                 self._update_state("listening")
 
-    def _agent_started(self, e: AgentStartedSpeaking, t_ms: float) -> None:
-        handle = self._handles.get(e.item_id)
-        if handle is not None:
-            handle.started = True
-        self._metrics.started(e.item_id, t_ms, e.rx_to_play_ms)
+    def _on_playout_started(self) -> None:
         self.emit("agent_started_speaking")
         self._update_state("speaking")
 
-    def _agent_stopped(self, e: AgentStoppedSpeaking) -> None:
-        item_id, interrupted = e.item_id, e.interrupted
-        handle = self._handles.pop(item_id, None)
+    def _on_playout_stopped(self, interrupted: bool, handle: PlayoutHandle | None,
+                            text: str) -> None:
         self.emit("agent_stopped_speaking")
         self._update_state("listening")
-        if handle is None:
-            return
-        received = round(e.received_ms * handle.sample_rate / 1000)
-        text = handle.on_stopped(e.played_samples, received, interrupted)
-        if self._playing_handle is handle:
-            self._playing_handle = None
-        if text:
-            self.session._update_conversation_item_content(item_id, text)
+        if handle is not None and text:
+            self.session._update_conversation_item_content(handle.item_id, text)
             self.emit("agent_speech_interrupted" if interrupted else "agent_speech_committed",
                       text)
-
-    # -- publishing ---------------------------------------------------------------
-    def _update_state(self, state: AgentState) -> None:
-        if state == self._state:
-            return
-        self._state = state
-        self.emit("agent_state_changed", state)
-        if self._room is not None:
-            self._spawn(self._room.local_participant.set_attributes(
-                {ATTRIBUTE_AGENT_STATE: state}))
-
-    def _publish_agent(self, handle: PlayoutHandle, segment: TranscriptSegment) -> None:
-        if self._room is not None:
-            self._room.publish(AgentTranscription(segment.id, handle.item_id, segment.text,
-                                                  segment.final, handle.released_words))
-
-    def _publish_user(self, text: str, *, final: bool) -> None:
-        if self._room is not None and self._opts.user_transcription:
-            self._room.publish(UserTranscription(text, final))
-
-    def _spawn(self, coro: Any) -> None:
-        loop = self._loop or asyncio.get_running_loop()
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -2,20 +2,31 @@
 
 It links a participant (the one given, else the first in the room, else the first to
 join), subscribes to its microphone, and on the subscribed track starts the session
-on the room's transport with the model's settings. Apart from ``agent.py`` so each
+on the room's transport with the model's settings; it publishes the agent's state and
+the transcriptions to the room. Apart from ``agent.py`` so each
 stays one concept: this is the room side, ``agent.py`` the conversation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable
 from typing import Any, Literal
 
-from ipc.schema import DEFAULT_MODEL_RATE, StageEvent
+from ipc.schema import DEFAULT_MODEL_RATE, AgentTranscription, StageEvent, UserTranscription
+from pipeline.agents.multimodal.agent_playout import PlayoutHandle
+from pipeline.agents.multimodal.options import AgentTranscriptionOptions
+from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
 from pipeline.agents.realtime.protocol import RealtimeModel
 from pipeline.agents.realtime.session import RealtimeSession
-from pipeline.agents.room import SOURCE_MICROPHONE, RemoteParticipant, Room, Track
+from pipeline.agents.room import (
+    ATTRIBUTE_AGENT_STATE,
+    SOURCE_MICROPHONE,
+    RemoteParticipant,
+    Room,
+    Track,
+)
 from pipeline.agents.vad import VAD
 from pipeline.supervisor.session import SessionSpec
 
@@ -38,11 +49,12 @@ class CallLink:
     def session(self) -> RealtimeSession:
         raise NotImplementedError
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        raise NotImplementedError
+    _loop: asyncio.AbstractEventLoop | None
+    _tasks: set[asyncio.Task[Any]]
+    _state: AgentState | None
+    _opts: AgentTranscriptionOptions
 
-    def _update_state(self, state: AgentState) -> None:
-        raise NotImplementedError
+    emit: Callable[..., None]  # the agent's EventEmitter.emit (later in the MRO)
 
     def _on_pipeline_event(self, ev: StageEvent) -> None:
         raise NotImplementedError
@@ -104,3 +116,28 @@ class CallLink:
         await session._init_sync_task
         log.info("session initialized with chat context", extra={"session": live.id})
         self._update_state("listening")
+
+    # -- publishing to the room -----------------------------------------------------
+    def _update_state(self, state: AgentState) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        self.emit("agent_state_changed", state)
+        if self._room is not None:
+            self._spawn(self._room.local_participant.set_attributes(
+                {ATTRIBUTE_AGENT_STATE: state}))
+
+    def _publish_agent(self, handle: PlayoutHandle, segment: TranscriptSegment) -> None:
+        if self._room is not None:
+            self._room.publish(AgentTranscription(segment.id, handle.item_id, segment.text,
+                                                  segment.final, handle.released_words))
+
+    def _publish_user(self, text: str, *, final: bool) -> None:
+        if self._room is not None and self._opts.user_transcription:
+            self._room.publish(UserTranscription(text, final))
+
+    def _spawn(self, coro: Any) -> None:
+        loop = self._loop or asyncio.get_running_loop()
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
