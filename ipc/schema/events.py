@@ -201,6 +201,13 @@ class ModelError(ModelEvent, tag="model_error", frozen=True):
     event_id: str | None
 
 
+class ConversationItemAcked(ModelEvent, tag="conversation_item_acked", frozen=True):
+    """The model created (``created``) or deleted an item the agent asked it to."""
+
+    item_id: str
+    created: bool
+
+
 class AgentItemDeleted(ModelEvent, tag="agent_item_deleted", frozen=True):
     """Nothing of an interrupted item was heard: the model forgets it."""
 
@@ -302,7 +309,8 @@ SessionEvent = (
     | ModelConnected | ModelDisconnected | UserStartedSpeaking | UserStoppedSpeaking
     | UserSpeechCommitted | UserTranscript | UserTranscriptFailed | ResponseCreated
     | ResponseContentAdded | AgentTranscriptDelta | AgentTranscript | AgentTextReply
-    | FunctionCallRequested | ResponseDone | ModelError | AgentItemDeleted
+    | FunctionCallRequested | ResponseDone | ModelError | ConversationItemAcked
+    | AgentItemDeleted
     | AgentItemTruncated | SessionStarted | SessionResumed | SessionClosed
     | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress
     | ModelContextReplayed | ParticipantAttributes | Transcription | AgentTranscription

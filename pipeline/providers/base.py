@@ -173,6 +173,20 @@ class FunctionCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemCreated:
+    """The model added an item to its conversation (acknowledging a create, or its own)."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeleted:
+    """The model removed an item from its conversation."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderError:
     """The model reports an error in the session (the connection stays up)."""
 
@@ -185,7 +199,7 @@ ProviderEvent = (
     SpeechStarted | SpeechStopped | InputCommitted | InputTranscriptDelta
     | InputTranscriptCompleted | InputTranscriptFailed | ResponseCreated | ResponseDone
     | ContentPartAdded | AudioDelta | AudioDone | TranscriptDelta | TranscriptDone | TextDone
-    | FunctionCall | ProviderError
+    | FunctionCall | ItemCreated | ItemDeleted | ProviderError
 )  # fmt: skip
 
 

@@ -21,10 +21,13 @@ from ipc.schema import (
     AgentItemDone,
     AgentItemTruncated,
     CancelResponse,
+    ConversationItemAcked,
+    CreateItem,
     CreateResponse,
     DataMsg,
     DeleteItem,
     FileTransport,
+    MessageItem,
     ModelConnected,
     ModelDisconnected,
     ModelSpec,
@@ -33,6 +36,7 @@ from ipc.schema import (
     SessionError,
     SessionEvent,
     SessionSettings,
+    TextPart,
     ToolSpec,
     Truncate,
     TruncatePoint,
@@ -333,3 +337,20 @@ def test_an_entry_point_may_name_the_factory_itself(
     assert provider_factory("scripted") is fake.create_provider
     with pytest.raises(ValueError, match=r"'voxpipe\.providers' entry point group"):
         provider_factory("nowhere")
+
+
+def test_the_models_acks_of_the_agents_item_changes_reach_the_agent() -> None:
+    async def scenario() -> None:
+        link, rec, provider = await connected(FakeModel())
+        item = MessageItem(item_id="m1", role="user", content=(TextPart("hi"),))
+        await link.send_commands([DeleteItem(item_id="old"), CreateItem(item=item)])
+        # The model's own items (a user turn, a reply) are no acks: only what was asked.
+        provider.push(ev.ItemCreated("user_turn"), ev.ItemDeleted("old"),
+                      ev.ItemCreated("m1"), ev.ItemCreated("m1"))
+        await until(lambda: len(rec.of(ConversationItemAcked)) == 2)
+        await asyncio.sleep(0.05)
+        assert [(a.item_id, a.created) for a in rec.of(ConversationItemAcked)] == [
+            ("old", False), ("m1", True)]
+        await link.close()
+
+    run(scenario)

@@ -177,6 +177,8 @@ _NEUTRAL: dict[type[Any], Callable[[Any], pe.ProviderEvent | None]] = {
     se.AudioDone: lambda e: pe.AudioDone(e.item_id, e.content_index),
     se.TranscriptDone: lambda e: pe.TranscriptDone(e.item_id, e.content_index, e.transcript),
     se.ResponseDone: _status,
+    se.ItemAdded: lambda e: pe.ItemCreated(e.item_id),
+    se.ItemDeleted: lambda e: pe.ItemDeleted(e.item_id),
     se.ServerError: lambda e: pe.ProviderError(e.message, e.code, e.event_id),
 }
 
