@@ -91,8 +91,10 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
                    help="server VAD: silence that ends a user turn (ms)")
     p.add_argument("--agent", type=Path, default=None, metavar="FILE.py",
                    help="run the MultimodalAgent entrypoint in FILE.py (async def "
-                   f"entrypoint(ctx)) on {calls}; the agent picks its own model (without "
-                   "--agent: a built-in agent with no tools on the model these flags choose)")
+                   "entrypoint(ctx), or a livekit-agents 0.12 file's cli.run_app("
+                   f"WorkerOptions(...)), prewarm_fnc first) on {calls}; the agent picks its "
+                   "own model (without --agent: a built-in agent with no tools on the model "
+                   "these flags choose)")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
 
