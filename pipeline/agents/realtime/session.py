@@ -18,8 +18,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
-import msgspec
-
 from ipc.schema import (
     DEFAULT_MODEL_RATE,
     AgentItemDeleted,
@@ -46,7 +44,6 @@ from ipc.schema import (
     ResponseDone,
     SessionSettings,
     StageEvent,
-    ToolSpec,
     Truncate,
     UpdateSession,
     UserSpeechCommitted,
@@ -55,9 +52,9 @@ from ipc.schema import (
     UserTranscript,
 )
 from pipeline.agents.event_emitter import EventEmitter
-from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext, build_tool_schema
+from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext
 from pipeline.agents.realtime.context_sync import ItemAcks, sync_commands, with_ids
-from pipeline.agents.realtime.function_calls import FunctionCallRunner
+from pipeline.agents.realtime.function_calls import FunctionCallRunner, settings_with_tools
 from pipeline.agents.realtime.session_events import (
     ContentInfo,
     InputTranscription,
@@ -201,14 +198,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     # -- settings and replay -------------------------------------------------------
     def session_settings(self) -> SessionSettings:
         """The model's settings with this session's tools."""
-        base = self._settings.session
-        tools: tuple[ToolSpec, ...] = ()
-        if self._fnc_ctx is not None:
-            schemas = (build_tool_schema(i) for i in self._fnc_ctx.ai_functions.values())
-            tools = tuple(ToolSpec(name=t["name"], description=t["description"],
-                                   parameters=t["parameters"]) for t in schemas)
-        return msgspec.structs.replace(
-            base, tools=tools, tool_choice=base.tool_choice if tools else "auto")
+        return settings_with_tools(self._settings.session, self._fnc_ctx)
 
     def start_settings(self) -> SessionSettings:
         """The settings for the session's spec: the model stage sets every connection up
