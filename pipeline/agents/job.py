@@ -21,6 +21,7 @@ from pipeline.supervisor.session import Session, SessionSummary
 
 log = logging.getLogger("voxpipe.agent")
 
+
 class AutoSubscribe(enum.StrEnum):
     """Which remote tracks ``connect`` subscribes to. voxpipe's remote audio is the
     caller's microphone: ``SUBSCRIBE_ALL`` and ``AUDIO_ONLY`` subscribe to it at once,
@@ -46,7 +47,7 @@ class JobContext:
         self.proc = proc
         self.job = job
         self.shutdown_requested = asyncio.Event()
-        self._shutdown_reason = ""
+        self.shutdown_reason = ""
         self._shutdown_callbacks: list[Callable[[], Awaitable[Any]]] = []
         # Taken when the room is bound, while the session is surely still in the
         # runtime: a session that fails at once is closed and gone moments later.
@@ -63,8 +64,7 @@ class JobContext:
                       auto_subscribe: AutoSubscribe = AutoSubscribe.SUBSCRIBE_ALL,
                       rtc_config: Any = None) -> None:
         """Join the room on this context's runtime; the caller joins too. ``e2ee`` and
-        ``rtc_config`` are a LiveKit room's own: ``Room.connect`` of rooms that have them
-        takes them from the job, and here they must be None."""
+        ``rtc_config`` (LiveKit room options) must be None: voxpipe's rooms take none."""
         if e2ee is not None or rtc_config is not None:
             raise ValueError("e2ee and rtc_config are not supported on this room")
         auto_subscribe = AutoSubscribe(auto_subscribe)
@@ -76,7 +76,7 @@ class JobContext:
 
     def shutdown(self, reason: str = "") -> None:
         """End the job: the call is ended and the shutdown callbacks run."""
-        self._shutdown_reason = reason
+        self.shutdown_reason = reason
         self.shutdown_requested.set()
 
     async def wait_for_participant(self, identity: str | None = None) -> RemoteParticipant:

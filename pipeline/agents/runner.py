@@ -86,17 +86,17 @@ def prewarmed(options: WorkerOptions) -> Entrypoint:
 
 
 def _calls_run_app_as_main(path: Path) -> bool:
-    """Whether the file's ``if __name__ == "__main__":`` block calls ``run_app``."""
+    """Whether the file has an ``if __name__ == "__main__":`` block and calls ``run_app``
+    (in that block, or in a function it calls)."""
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except (SyntaxError, ValueError):
         return False  # exec_module reports it
-    for node in tree.body:
-        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
-            for sub in ast.walk(node):
-                if isinstance(sub, ast.Call) and ast.unparse(sub.func).endswith("run_app"):
-                    return True
-    return False
+    has_main = any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+                   for node in tree.body)
+    return has_main and any(isinstance(node, ast.Call)
+                            and ast.unparse(node.func).endswith("run_app")
+                            for node in ast.walk(tree))
 
 
 async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: asyncio.Event,
@@ -120,6 +120,8 @@ async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: as
         if job in done:
             # The entrypoint returned after starting the agent: wait for the call.
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if ctx.shutdown_requested.is_set():
+            log.info("the agent shut the job down: %s", ctx.shutdown_reason or "no reason given")
     finally:
         for w in (*waiters, job):
             w.cancel()

@@ -130,6 +130,11 @@ def test_a_run_app_only_file_loads_with_its_prewarm(tmp_path: Path) -> None:
     entry = load_entrypoint(path)
     ctx = types.SimpleNamespace(proc=None)
     assert asyncio.run(entry(ctx)) == "loaded"  # type: ignore[arg-type]
+    # run_app called from a main() function under the __main__ block: found too.
+    path.write_text(APP.replace('if __name__ == "__main__":\n    cli.run_app(',
+                                'def main() -> None:\n    cli.run_app(')
+                    + 'if __name__ == "__main__":\n    main()\n')
+    assert asyncio.run(load_entrypoint(path)(ctx)) == "loaded"  # type: ignore[arg-type]
     path.write_text(APP.replace('proc.userdata["vad"] = "loaded"', "1 / 0"))
     with pytest.raises(AgentFileError, match="prewarm_fnc failed: ZeroDivisionError"):
         load_entrypoint(path)
