@@ -234,3 +234,19 @@ def test_set_chat_ctx_deletes_the_fewest_items_and_the_model_acks_them(tmp_path:
     assert [(a["item_id"], a["created"]) for a in acks] == [(i, False) for i in synced[0]]
     # The conversation goes on: the second turn is answered.
     assert len(rec.named("agent_speech_committed")) == 2
+
+
+def test_ctx_shutdown_ends_the_call(tmp_path: Any) -> None:
+    """``ctx.shutdown()`` (0.12's ``JobContext.shutdown``) ends the job: the second turn,
+    later in the input, is never heard."""
+    script_wav(tmp_path / "in.wav", [(0.5, "hello"), (9.0, "your_name")], total_s=13.0)
+
+    async def make(ctx: JobContext) -> MultimodalAgent:
+        agent = MultimodalAgent(model=offline.RealtimeModel())
+        agent.on("agent_speech_committed", lambda: ctx.shutdown("said hello"))
+        return agent
+
+    rec = run_call(tmp_path / "in.wav", tmp_path / "out", make)
+    assert rec.summary is not None
+    assert len(rec.named("agent_speech_committed")) == 1
+    assert len(rec.named("user_speech_committed")) == 1
