@@ -190,6 +190,7 @@ def test_agent_playout_handles_and_events() -> None:
     assert cut == [handle]  # the agent's cut: playout stops it and reports what played
     playout.stopped("it1", played=14400, received_ms=1000.0, interrupted=True)
     assert handle.done() and handle.interrupted and handle.audio_samples == 14400
-    assert playout.playing is None and playout.get("it1") is None
+    assert playout.playing is handle and playout.get("it1") is None  # the seed keeps it
+    assert handle._tr_fwd.played_text.startswith("Hello")  # 0.12's name, read by agents
     handle.interrupt()  # done: nothing more
     assert cut == [handle] and events == [("started",), ("stopped", True)]

@@ -7,6 +7,10 @@ test are the ports. Sources (github.com/livekit/agents, tag ``livekit-agents@0.1
   only example running ``MultimodalAgent`` with an ``llm.FunctionContext`` (its
   ``get_weather`` tool), so it is the function-call port too; the other examples with
   function calls run ``VoicePipelineAgent``.
+* ``conversation_persistor.py``: ``examples/conversation_persistor.py``, the other 0.12
+  example on ``MultimodalAgent``: its own ``utils.EventEmitter[EventTypes]`` (imported
+  from ``multimodal.multimodal_agent``), handlers taking fewer arguments than their
+  events carry, and the agent's ``_playing_handle._tr_fwd.played_text``.
 
 ``from livekit import rtc`` lines (0.12's rtc package is installed) would stay as they
 are: only ``livekit.agents`` -> ``pipeline.agents`` and ``livekit.plugins`` ->
@@ -46,7 +50,7 @@ def _ports() -> list[str]:
 def test_every_port_differs_from_its_original_in_import_prefixes_only() -> None:
     ports = sorted(p.name for p in HERE.glob("*.py")
                    if not p.name.startswith(("test_", "__")))
-    assert ports == _ports() and "openai_agent.py" in ports
+    assert ports == _ports() and {"openai_agent.py", "conversation_persistor.py"} <= set(ports)
     for name in ports:
         original = (ORIGINALS / name).read_text().splitlines()
         port = (HERE / name).read_text().splitlines()
@@ -158,3 +162,33 @@ def test_openai_agent_runs_in_console_mode(
     kinds = [r["type"] for r in _records(out)]
     assert kinds.count("agent_started_speaking") >= 2, kinds  # the greeting and an answer
     assert "user_transcription" in kinds
+
+
+def test_conversation_persistor_logs_the_call(
+    tmp_path: Path, three_turns: tuple[Path, dict[str, Any]], dialogue_base_url: str,
+    weather_stub: tuple[str, list[str]],
+) -> None:
+    """Its ``ConversationPersistor`` writes every agent event and the agent's heard text
+    to ``log.txt`` (in the working directory) as the call goes."""
+    wav, _ = three_turns
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "--agent",
+         str(HERE / "conversation_persistor.py"), "--input", str(wav), "--out",
+         str(tmp_path / "call")],
+        cwd=tmp_path, env=_env(dialogue_base_url, weather_stub[0]), capture_output=True,
+        text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = (tmp_path / "log.txt").read_text().splitlines()
+    events = [line.split(" ", 2)[2] for line in lines if line.count(" ") >= 2]
+    for name in ("user_started_speaking", "user_stopped_speaking", "agent_started_speaking",
+                 "agent_stopped_speaking", "agent_speech_committed"):
+        assert name in events, (name, lines)
+    assert events.count("user_started_speaking") == 3, lines
+    # What the agent was heard saying, taken from its playing handle's transcript.
+    heard = [e.removeprefix("agent ") for e in events if e.startswith("agent ")
+             and not e.startswith(("agent_",))]
+    assert len(heard) >= 3 and all(heard), lines
+    records = _records(tmp_path / "call")
+    finals = {r["text"].strip() for r in records
+              if r["type"] == "agent_transcription" and r["final"]}
+    assert any(text[:20] in " ".join(finals) for text in heard), (heard, finals)

@@ -121,6 +121,11 @@ class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
         return self._session
 
     @property
+    def _playing_handle(self) -> PlayoutHandle | None:
+        """The seed's name for the latest item's handle (0.12 agents read it)."""
+        return self._playout.playing
+
+    @property
     def fnc_ctx(self) -> FunctionContext | None:
         return self._session.fnc_ctx if self._session is not None else self._fnc_ctx
 

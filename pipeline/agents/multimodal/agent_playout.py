@@ -30,7 +30,8 @@ class PlayoutHandle:
         self.sample_rate = sample_rate
         self._on_interrupt = on_interrupt
         self._publish = publish if opts.agent_transcription else (lambda _h, _s: None)
-        self._sync = TranscriptSync(
+        # 0.12's name for the handle's transcript forwarder (agents read its played_text).
+        self._tr_fwd = TranscriptSync(
             sample_rate=sample_rate, speed=opts.agent_transcription_speed,
             sentence_tokenizer=opts.sentence_tokenizer, word_tokenizer=opts.word_tokenizer,
             hyphenate_word=opts.hyphenate_word,
@@ -57,43 +58,43 @@ class PlayoutHandle:
     @property
     def text_chars(self) -> int:
         """Characters of its transcript released so far (what was heard)."""
-        return len(self._sync.played_text)
+        return len(self._tr_fwd.played_text)
 
     @property
     def played_text(self) -> str:
-        return self._sync.played_text
+        return self._tr_fwd.played_text
 
     @property
     def released_words(self) -> int:
-        return len(self._sync.played_text.split())
+        return len(self._tr_fwd.played_text.split())
 
     def on_text(self, delta: str, position: int) -> None:
         """A transcript delta that arrived when ``position`` samples had been received."""
         if position > self._received:
-            self._sync.push_audio(position - self._received)
+            self._tr_fwd.push_audio(position - self._received)
             self._received = position
-        self._sync.push_text(delta)
+        self._tr_fwd.push_text(delta)
 
     def on_text_done(self) -> None:
-        self._sync.mark_text_done()
+        self._tr_fwd.mark_text_done()
 
     def on_progress(self, played: int) -> None:
         self.started = True
         self.played_samples = max(self.played_samples, played)
-        for segment in self._sync.advance(self.played_samples):
+        for segment in self._tr_fwd.advance(self.played_samples):
             self._publish(self, segment)
 
     def on_stopped(self, played: int, received: int, interrupted: bool) -> str:
         """Playout is over; returns what the user heard (plus "..." when cut)."""
         if received > self._received:
-            self._sync.push_audio(received - self._received)
+            self._tr_fwd.push_audio(received - self._received)
             self._received = received
         if not interrupted:
-            self._sync.mark_audio_done()
-            self._sync.mark_text_done()
+            self._tr_fwd.mark_audio_done()
+            self._tr_fwd.mark_text_done()
         self.on_progress(played)
         self.stopped, self.interrupted = True, interrupted
-        text = self._sync.played_text
+        text = self._tr_fwd.played_text
         return text + "..." if interrupted else text
 
 
@@ -105,7 +106,7 @@ class AgentPlayout(EventEmitter[EventTypes]):
     def __init__(self) -> None:
         super().__init__()
         self._handles: dict[str, PlayoutHandle] = {}
-        self.playing: PlayoutHandle | None = None
+        self.playing: PlayoutHandle | None = None  # the latest item (kept once done)
 
     def play(self, item_id: str, content_index: int, opts: AgentTranscriptionOptions,
              publish: PublishFn, on_interrupt: InterruptFn) -> PlayoutHandle:
@@ -129,6 +130,4 @@ class AgentPlayout(EventEmitter[EventTypes]):
         if handle is not None:
             received = round(received_ms * handle.sample_rate / 1000)
             text = handle.on_stopped(played, received, interrupted)
-            if self.playing is handle:
-                self.playing = None
         self.emit("playout_stopped", interrupted, handle, text)
