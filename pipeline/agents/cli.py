@@ -23,7 +23,6 @@ import sys
 from pipeline.agents.app_capture import capture_options
 from pipeline.agents.worker import WorkerOptions
 
-WORKER_MODES = ("start", "dev", "connect")
 EXIT_USAGE = 2
 
 

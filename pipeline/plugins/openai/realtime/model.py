@@ -78,8 +78,7 @@ class RealtimeModel:
             if fmt != "pcm16":
                 raise ValueError(f"{name}_audio_format must be 'pcm16' (voxpipe's pipeline "
                                  f"carries 16-bit PCM), got {fmt!r}")
-        self.is_azure = azure_deployment is not None or entra_token is not None \
-            or api_version is not None
+        self.is_azure = any(v is not None for v in (azure_deployment, entra_token, api_version))
         self.base_url = websocket_base(base_url or os.environ.get("OPENAI_BASE_URL")
                                        or OPENAI_BASE_URL)
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -87,14 +86,16 @@ class RealtimeModel:
             raise ValueError("OpenAI API key is required, either using the argument or by "
                              "setting the OPENAI_API_KEY environmental variable")
         self.azure_deployment, self.api_version = azure_deployment, api_version
-        # Azure takes a key as ``api-key: KEY`` and an Entra token as a bearer token.
-        self.api_key = (key or "") if not self.is_azure or key else (entra_token or "")
+        # Azure takes a key as ``api-key: KEY``, an Entra token (without a key) as a
+        # bearer token.
+        entra_only = self.is_azure and not key
+        self.api_key = (entra_token or "") if entra_only else (key or "")
         self.settings = ModelSettings(
             provider="openai", model=model, max_session_s=max_session_s,
             # Azure's realtime endpoint speaks the beta dialect (as the openai package's
             # Azure client does: it sends ``OpenAI-Beta: realtime=v1``).
             protocol="beta" if self.is_azure else protocol,
-            api_key_header="api-key" if self.is_azure and key else "authorization",
+            api_key_header="authorization" if entra_only or not self.is_azure else "api-key",
             session=SessionSettings(
                 instructions=instructions, voice=voice,
                 modalities=o.output_modalities(modalities or ["text", "audio"]),
