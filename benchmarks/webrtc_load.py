@@ -103,7 +103,8 @@ async def one_call(http: Any, url: str, wav: Path, labels: dict[str, Any],
     from tests.transports.web.client import WebCaller
 
     await asyncio.sleep(delay_s)
-    caller = WebCaller(wav)  # RTCConfiguration(iceServers=[]): host candidates only
+    # RTCConfiguration(iceServers=[]): host candidates only; Opus on the caller's loop
+    caller = WebCaller(wav, inline_opus=True)
     try:
         async with http.post(f"{url}/api/offer", json=await caller.offer_body()) as resp:
             if resp.status != 200:

@@ -33,6 +33,7 @@ class StageSnapshot:
     cpu_s: dict[str, float] = field(default_factory=dict)
     latency_us: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     playout_counters: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, runtime: Runtime, replies: Mapping[str, StatsReply]) -> StageSnapshot:
@@ -41,7 +42,8 @@ class StageSnapshot:
         latency = {stage: reply.latency_us for stage, reply in replies.items()}
         latency["supervisor"] = runtime.stats.snapshot()[1]
         playout = replies.get("playout")
-        return cls(_cpu_seconds(pids), latency, playout.counters if playout else {})
+        return cls(_cpu_seconds(pids), latency, playout.counters if playout else {},
+                   {stage: dict(reply.counters) for stage, reply in replies.items()})
 
 
 class _StageCollector(Collector):
@@ -71,9 +73,19 @@ class _StageCollector(Collector):
                     hops.add_metric([stage, hop, quantile], p[key] / 1000.0)
         for name, family in glitches.items():
             family.add_metric([], self.snapshot.playout_counters.get(name, 0))
+        # Every stage's own counters (frames in and out, drops by cause, the edge's
+        # connections' packets and track frames): what an operator reads first when
+        # calls sound wrong.
+        counters = CounterMetricFamily("voxpipe_stage_events",
+                                       "each stage's own counters since it started",
+                                       labels=["stage", "counter"])
+        for stage, values in sorted(self.snapshot.counters.items()):
+            for name, value in sorted(values.items()):
+                counters.add_metric([stage, name], value)
         yield cpu
         yield hops
         yield from glitches.values()
+        yield counters
 
 
 class ServerMetrics:

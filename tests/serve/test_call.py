@@ -64,6 +64,9 @@ async def _call_then_sigterm(server: ServeProcess, tmp: Path) -> tuple[WebCaller
         assert metrics["voxpipe_calls_total"] == 1
         assert metrics["voxpipe_calls_active"] == 1
         assert metrics["voxpipe_calls_refused_total"] == 1
+        # The stages' own counters: the edge has sent the call's frames on to dsp.
+        assert metrics["voxpipe_stage_events_total{counter=frames_out,stage=edge}"] > 0
+        assert metrics["voxpipe_stage_events_total{counter=frames_in,stage=dsp}"] > 0
         # The echo of the user's turn, through Opus both ways, at the turn's rate.
         assert rate == 16_000
         # Opus both ways keeps the waveform only roughly (a jitter buffer may stretch it):

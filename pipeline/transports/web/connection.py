@@ -148,8 +148,9 @@ class WebConnection(EdgeConnectionDefaults):
         await self.pc.addIceCandidate(ice)
 
     def counters(self) -> dict[str, int]:
+        taken = sum(b.taken for b in self.inbound)
         late = sum(b.dropped_late for b in self.inbound)
-        return {"frames_in": self.frames_in, "packets_late": late,
+        return {"frames_in": self.frames_in, "packets_in": taken, "packets_late": late,
                 "decode_errors": self._decoder.errors, "lines_sent": self.lines_sent,
                 "lines_dropped": self.lines_dropped, **self.track.counters()}
 
@@ -197,8 +198,10 @@ class WebConnection(EdgeConnectionDefaults):
             self.lines_dropped += 1
 
     # -- the call's life ---------------------------------------------------------
-    def _on_payload(self, payload: bytes) -> None:
-        """One Opus packet from the caller, decoded into the inbound queue."""
+    def _on_payload(self, payload: bytes, timestamp: int) -> None:
+        """One Opus packet from the caller, decoded into the inbound queue (in arrival
+        order: the edge places frames on the session timeline as they come)."""
+        del timestamp
         if self.ended_reason:
             return
         self._last_media = time.monotonic()

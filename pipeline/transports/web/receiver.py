@@ -33,10 +33,10 @@ _HALF: Final = 1 << 15
 
 
 class PacketsOnArrival(JitterBuffer):
-    """In place of aiortc's audio jitter buffer: each in-order packet's payload goes to
-    ``on_payload`` as it arrives; nothing is buffered."""
+    """In place of aiortc's audio jitter buffer: each in-order packet's payload (and its
+    RTP timestamp) goes to ``on_payload`` as it arrives; nothing is buffered."""
 
-    def __init__(self, on_payload: Callable[[bytes], None]) -> None:
+    def __init__(self, on_payload: Callable[[bytes, int], None]) -> None:
         super().__init__(capacity=16)
         self.on_payload = on_payload
         self.last_sequence: int | None = None
@@ -52,12 +52,12 @@ class PacketsOnArrival(JitterBuffer):
                 return False, None
         self.last_sequence = packet.sequence_number
         self.taken += 1
-        self.on_payload(packet._data)  # type: ignore[attr-defined]  # set by aiortc's depayload
+        self.on_payload(packet._data, packet.timestamp)  # type: ignore[attr-defined]  # aiortc's
         return False, None
 
 
 def take_packets_on_arrival(receiver: RTCRtpReceiver,
-                            on_payload: Callable[[bytes], None]) -> PacketsOnArrival:
+                            on_payload: Callable[[bytes, int], None]) -> PacketsOnArrival:
     """Swap ``receiver``'s audio jitter buffer for a :class:`PacketsOnArrival`."""
     current = getattr(receiver, _ATTRIBUTE, None)
     if not isinstance(current, JitterBuffer):

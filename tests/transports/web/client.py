@@ -8,6 +8,11 @@ the agent's audio (48 kHz, downmixed to mono, in arrival order) and every data
 channel message. Through ``voxpipe serve``: :meth:`WebCaller.offer_body` is the body of
 ``POST /api/offer`` (pipecat's SmallWebRTC contract), :meth:`WebCaller.accept` takes
 its reply.
+
+With ``inline_opus`` (the load benchmark's many callers on a small host) it encodes and
+decodes Opus on its loop, as the edge does, instead of on aiortc's threads: the callers
+then cost a fraction of what they would, and the machine is left to voxpipe. Tests keep
+aiortc's own codec path, so the peer stays independent of the edge's.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import soxr
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
@@ -29,6 +35,9 @@ from ipc.schema import WebTransport
 from pipeline.transports.file.wav_reader import WavSource
 from pipeline.transports.web.audio import frame_pcm
 from pipeline.transports.web.ice import host_addresses
+from pipeline.transports.web.opus import RATE as OPUS_RATE
+from pipeline.transports.web.opus import OpusDecoder, OpusEncoder
+from pipeline.transports.web.receiver import take_packets_on_arrival
 
 # Every test peer (and the edge it calls) gathers host candidates here only.
 LOOPBACK: Final = ("127.0.0.1",)
@@ -84,13 +93,32 @@ class WavTrack(MediaStreamTrack):
         return frame
 
 
+class OpusWavTrack(WavTrack):
+    """A WavTrack that hands aiortc Opus packets it encoded itself (48 kHz mono)."""
+
+    def __init__(self, wav: Path) -> None:
+        super().__init__(wav)
+        self.samples = np.asarray(soxr.resample(self.samples, self.rate, OPUS_RATE),
+                                  dtype="<i2")
+        self.rate, self.frame_samples = OPUS_RATE, OPUS_RATE * FRAME_MS // 1000
+        self._encoder = OpusEncoder()
+
+    async def recv(self) -> Any:
+        frame = await super().recv()
+        assert isinstance(frame, AudioFrame)
+        return self._encoder.encode(frame)
+
+
 class WebCaller:
     """One call: ``offer()`` -> a ``WebTransport``; ``answer(sdp)``; ``close()``."""
 
-    def __init__(self, wav: Path, pc_id: str = "caller") -> None:
+    def __init__(self, wav: Path, pc_id: str = "caller", *, inline_opus: bool = False) -> None:
         self.pc_id = pc_id
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = WavTrack(wav)
+        self.inline_opus = inline_opus
+        self._decoder = OpusDecoder() if inline_opus else None
+        self._first_timestamp: int | None = None
+        self.mic = OpusWavTrack(wav) if inline_opus else WavTrack(wav)
         self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("voxpipe")
         self.messages: list[dict[str, Any]] = []
@@ -137,8 +165,23 @@ class WebCaller:
         return self.received()
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        if track.kind == "audio":
+        if track.kind != "audio":
+            return
+        if self._decoder is None:
             self._tasks.append(asyncio.create_task(self._record(track)))
+            return
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.receiver.track is track:
+                take_packets_on_arrival(transceiver.receiver, self._on_packet)
+
+    def _on_packet(self, payload: bytes, timestamp: int) -> None:
+        """Inline Opus: one packet of the agent's audio, decoded as it arrives."""
+        assert self._decoder is not None
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
+        pts = (timestamp - self._first_timestamp) % (1 << 32)  # RTP time wraps at 2**32
+        for pcm in self._decoder.decode(payload):
+            self._heard(np.frombuffer(pcm, dtype="<i2").copy(), pts)
 
     async def _record(self, track: MediaStreamTrack) -> None:
         while True:
@@ -147,15 +190,19 @@ class WebCaller:
             except MediaStreamError:
                 return
             assert isinstance(frame, AudioFrame)
-            if self.first_audio_at is None:
-                self.first_audio_at = time.monotonic()
             pcm = np.frombuffer(frame_pcm(frame), dtype="<i2")
             channels = len(frame.layout.channels)
             mono = pcm.reshape(-1, channels).mean(axis=1) if channels > 1 else pcm
-            self.chunks.append(mono.astype(np.int16))
-            self.arrivals.append(time.monotonic())
-            self.pts.append(int(frame.pts or 0))
-            self.received_frames += 1
+            self._heard(mono.astype(np.int16), int(frame.pts or 0))
+
+    def _heard(self, mono: npt.NDArray[np.int16], pts: int) -> None:
+        now = time.monotonic()
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        self.chunks.append(mono)
+        self.arrivals.append(now)
+        self.pts.append(pts)
+        self.received_frames += 1
 
     def received(self) -> npt.NDArray[np.float64]:
         """What the caller heard, 48 kHz mono in [-1, 1), each frame where the sender's

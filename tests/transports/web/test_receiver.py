@@ -19,14 +19,17 @@ def _packet(seq: int, payload: bytes) -> RtpPacket:
 
 def _taker() -> tuple[PacketsOnArrival, list[bytes]]:
     got: list[bytes] = []
-    return PacketsOnArrival(got.append), got
+    return PacketsOnArrival(lambda payload, timestamp: got.append(payload)), got
 
 
 def test_each_packet_is_handed_on_at_once_and_aiortc_gets_nothing() -> None:
     taker, got = _taker()
+    stamps: list[int] = []
+    taker.on_payload = lambda payload, timestamp: (got.append(payload), stamps.append(timestamp))
     for seq in (7, 8, 10):  # 9 is lost: nothing waits for it
         assert taker.add(_packet(seq, bytes([seq]) * 3)) == (False, None)
     assert got == [bytes([7]) * 3, bytes([8]) * 3, bytes([10]) * 3]
+    assert stamps == [7 * 960, 8 * 960, 10 * 960]
     assert (taker.taken, taker.dropped_late) == (3, 0)
 
 
@@ -51,7 +54,7 @@ def test_the_swap_reaches_aiortcs_receiver() -> None:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         try:
             receiver = pc.addTransceiver("audio").receiver
-            taker = take_packets_on_arrival(receiver, lambda payload: None)
+            taker = take_packets_on_arrival(receiver, lambda payload, timestamp: None)
             assert receiver._RTCRtpReceiver__jitter_buffer is taker  # type: ignore[attr-defined]
         finally:
             await pc.close()
