@@ -14,5 +14,6 @@ def standard_reply(msg: ControlMsg, stage: str, stats: StageStats) -> Pong | Sta
         return Pong(msg.token, msg.sent_ns)
     if isinstance(msg, StatsRequest):
         counters, latency = stats.snapshot()
-        return StatsReply(msg.request_id, stage, os.getpid(), counters, latency)
+        return StatsReply(msg.request_id, stage, os.getpid(), counters, latency,
+                          stats.session_snapshot())
     return None

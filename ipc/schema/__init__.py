@@ -81,6 +81,7 @@ from ipc.schema.events import (
     AgentTranscript,
     AgentTranscriptDelta,
     AgentTranscription,
+    GLITCH_CAUSES,
     FunctionCallRequested,
     InputEnded,
     InputProgress,
@@ -94,6 +95,7 @@ from ipc.schema.events import (
     ParticipantAttributes,
     ParticipantLeft,
     ParticipantLinked,
+    PlayoutGlitch,
     ResponseContentAdded,
     ResponseCreated,
     ResponseDone,
@@ -136,6 +138,7 @@ from ipc.schema.session import (
 
 __all__ = [
     "DEFAULT_MODEL_RATE",
+    "GLITCH_CAUSES",
     "MAX_FRAME_BYTES",
     "MAX_SESSION_ID_LEN",
     "AgentAudio",
@@ -192,6 +195,7 @@ __all__ = [
     "ParticipantLinked",
     "Ping",
     "PlayoutFlush",
+    "PlayoutGlitch",
     "PlayoutInterrupt",
     "Pong",
     "ResponseContentAdded",

@@ -51,6 +51,8 @@ class StatsReply(_Control, tag="stats", frozen=True):
     pid: int
     counters: dict[str, int]
     latency_us: dict[str, list[int]]
+    # Per live session: its own counters (playout: ``glitch_frames.<cause>``).
+    sessions: dict[str, dict[str, int]] = {}
 
 
 class Shutdown(_Control, tag="shutdown", frozen=True):
