@@ -72,6 +72,7 @@ from ipc.schema.data import (
     data_encoder,
 )
 from ipc.schema.events import (
+    GLITCH_CAUSES,
     AgentItemDeleted,
     AgentItemTruncated,
     AgentPlayoutProgress,
@@ -81,7 +82,6 @@ from ipc.schema.events import (
     AgentTranscript,
     AgentTranscriptDelta,
     AgentTranscription,
-    GLITCH_CAUSES,
     FunctionCallRequested,
     InputEnded,
     InputProgress,

@@ -203,6 +203,7 @@ class PlayoutStage(HotStage):
         first_due = self.due.next_due()
         if first_due is not None and first_due <= now_ns:
             self.stats.hop("tick_lateness", LATENESS_WINDOW).record_ns(now_ns - first_due)
+            self.stats.count("tick_lateness_samples")
         for session in self.due.pop_due(now_ns + PLAY_AHEAD_NS):
             sp = self.playing.get(session)
             if sp is None:

@@ -63,7 +63,7 @@ async def _call_then_sigterm(server: ServeProcess, tmp: Path) -> tuple[WebCaller
         metrics = await asyncio.to_thread(server.metrics)
         assert metrics["voxpipe_calls_total"] == 1
         assert metrics["voxpipe_calls_active"] == 1
-        assert metrics["voxpipe_calls_refused_total"] == 1
+        assert metrics["voxpipe_calls_refused_total{reason=full}"] == 1
         # The echo of the user's turn, through Opus both ways, at the turn's rate.
         assert rate == 16_000
         # Opus both ways keeps the waveform only roughly (a jitter buffer may stretch it):

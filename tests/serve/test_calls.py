@@ -36,8 +36,8 @@ def _with_server(entry: Entrypoint, check: Check,
     asyncio.run(main())
 
 
-def _value(metrics: ServerMetrics, name: str) -> float:
-    value = metrics.registry.get_sample_value(name)
+def _value(metrics: ServerMetrics, name: str, labels: dict[str, str] | None = None) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
     assert value is not None, name
     return value
 
@@ -84,7 +84,8 @@ def test_a_stopping_server_refuses_offers_with_503(tmp_path: Path) -> None:
         res = await client.post("/api/offer", json=OFFER)
         assert res.status == 503
         assert "shutting down" in (await res.json())["error"]
-        assert _value(metrics, "voxpipe_calls_refused_total") == 1
+        assert _value(metrics, "voxpipe_calls_refused_total",
+                      {"reason": "shutting_down"}) == 1
         assert list(tmp_path.iterdir()) == []
 
     _with_server(_never_answers, check, tmp_path)
