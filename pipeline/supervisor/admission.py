@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
-ADMISSION_ENV: Final = "VOXPIPE_ADMISSION"  # "off": admit every session
+# "off": admit every session; "on" (or unset): the default limits; "max_sessions=40,
+# max_stage_cpu=0.8": the defaults with those limits changed.
+ADMISSION_ENV: Final = "VOXPIPE_ADMISSION"
 #: ``AdmissionRefused.reason``: which limit refused.
 REFUSAL_REASONS: Final = ("cpu", "lateness", "max_sessions")
 
@@ -32,8 +34,24 @@ class AdmissionLimits:
 
 
 def limits_from_env() -> AdmissionLimits | None:
-    """The default limits, or None (admission off) when ``VOXPIPE_ADMISSION=off``."""
-    return None if os.environ.get(ADMISSION_ENV, "").lower() == "off" else AdmissionLimits()
+    """The limits ``VOXPIPE_ADMISSION`` asks for; None: admission off. Raises ValueError
+    (one line, naming the variable) on a value it cannot read."""
+    value = os.environ.get(ADMISSION_ENV, "").strip().lower()
+    if value == "off":
+        return None
+    if value in ("", "on"):
+        return AdmissionLimits()
+    changes: dict[str, Any] = {}
+    for part in value.split(","):
+        key, _, number = part.partition("=")
+        key = key.strip()
+        if key not in ("max_stage_cpu", "max_late_ms", "max_sessions", "resume_ratio"):
+            raise ValueError(f"{ADMISSION_ENV}: unknown limit {key!r} in {value!r}")
+        try:
+            changes[key] = int(number) if key == "max_sessions" else float(number)
+        except ValueError:
+            raise ValueError(f"{ADMISSION_ENV}: {key} needs a number, got {number!r}") from None
+    return replace(AdmissionLimits(), **changes)
 
 
 @dataclass(frozen=True)

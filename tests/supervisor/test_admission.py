@@ -73,6 +73,13 @@ def test_the_environment_turns_admission_off(monkeypatch: pytest.MonkeyPatch) ->
     assert limits_from_env() is None
     monkeypatch.setenv("VOXPIPE_ADMISSION", "on")
     assert limits_from_env() == AdmissionLimits()
+    monkeypatch.setenv("VOXPIPE_ADMISSION", "max_sessions=40, max_stage_cpu=0.8")
+    assert limits_from_env() == AdmissionLimits(max_sessions=40, max_stage_cpu=0.8)
+    for bad, words in (("max_session=4", "unknown limit 'max_session'"),
+                       ("max_sessions=many", "max_sessions needs a number")):
+        monkeypatch.setenv("VOXPIPE_ADMISSION", bad)
+        with pytest.raises(ValueError, match=words):
+            limits_from_env()
 
 
 def _reply(total: int, ring: list[int]) -> StatsReply:
