@@ -5,8 +5,8 @@ turn (the echo's onset) gives end-of-speech -> first reply; no agent audio befor
 next turn is a lost turn; and the echo, aligned to the user's turn, is glitched when
 some 20 ms frame of it that should carry audio is digital silence (playout writes
 nothing for a frame it did not play; the echo of speech and room tone is never
-exactly zero for a whole frame). The reply is checked from its onset for as long as
-the user's turn spoke.
+exactly zero for a whole frame). The reply is checked from its onset to its last
+sound before the next turn.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def silent_frames(reply: I16, rate: int) -> int:
 
 def turns_heard(wav: Path, labels: dict[str, Any]) -> list[TurnHeard]:
     """Each labelled turn of the input as the recording has it."""
-    rate, user, agent = read_channels(wav)
+    rate, _, agent = read_channels(wav)
     turns = labels["turns"]
     heard = []
     for i, turn in enumerate(turns):
@@ -75,12 +75,8 @@ def turns_heard(wav: Path, labels: dict[str, Any]) -> list[TurnHeard]:
         if a_on is None:
             heard.append(TurnHeard(None, 0))
             continue
-        u_on = onset_after(user, rate, turn["onset_s"] - 0.05, end + 0.05)
-        if u_on is None:
-            heard.append(TurnHeard(a_on - end, 0))
-            continue
-        span = int((end - u_on) * rate)
-        a0 = int(a_on * rate)
-        glitched = silent_frames(agent[a0: a0 + span], rate)
-        heard.append(TurnHeard(a_on - end, glitched))
+        # The reply: from its onset to its last sound before the next turn.
+        seg = agent[int(a_on * rate): int(min(next_on, len(agent) / rate) * rate)]
+        last = int(np.flatnonzero(seg)[-1]) if seg.any() else 0
+        heard.append(TurnHeard(a_on - end, silent_frames(seg[: last + 1], rate)))
     return heard

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from benchmarks.density_audio import turns_heard
 from ipc.schema import AgentStartedSpeaking, StageEvent
 from pipeline.record.event_log import read_event_log
 from pipeline.supervisor.admission import AdmissionLimits, AdmissionRefused, Headroom
@@ -87,6 +88,8 @@ def test_a_stopped_playout_is_one_glitch_the_size_of_the_recordings_gap(
     a_seg = spliced[int(a_on * rate): int(a_on * rate) + n]
     assert max_ncc(a_seg, u_seg, int(0.05 * rate)) >= 0.9
     check_turns(summary, labels, wav, turns=[1, 2])  # the later turns are untouched
+    # The density benchmark, counting from the recording alone, finds the same frames.
+    assert [t.glitched_frames for t in turns_heard(summary.wav, labels)] == [g["frames"], 0, 0]
 
 
 async def _past_the_threshold(model_url: str, wav: Path, out: Path,

@@ -62,6 +62,7 @@ DATA = [
 ]
 CONTROL = [Hello("dsp", 42), Ping(1, 2), Pong(1, 2), SessionStart(CFG, resumed=True),
            SessionEnd("s1"), StatsRequest(7), StatsReply(7, "dsp", 42, {"a": 1}, {"h": [1]}),
+           StatsReply(7, "playout", 42, {"a": 1}, {}, {"s1": {"glitch_frames.late": 3}}),
            Shutdown()]
 
 
@@ -158,7 +159,22 @@ def test_standard_replies_echo_the_token_and_report_stats() -> None:
     assert isinstance(reply, StatsReply)
     assert (reply.request_id, reply.stage, reply.pid) == (8, "dsp", os.getpid())
     assert reply.counters == {"frames_in": 3} and reply.latency_us == {"capture_to_dsp": [2500]}
+    assert reply.sessions == {}
     assert standard_reply(Shutdown(), "dsp", stats) is None
+
+
+def test_per_session_counters_add_to_the_total_and_go_with_the_session() -> None:
+    stats = StageStats()
+    stats.count_session("s1", "glitch_frames.underrun", 2)
+    stats.count_session("s2", "glitch_frames.late", 50)
+    stats.count_session("s1", "glitch_frames.underrun")
+    reply = standard_reply(StatsRequest(9), "playout", stats)
+    assert isinstance(reply, StatsReply)
+    assert reply.sessions == {"s1": {"glitch_frames.underrun": 3},
+                              "s2": {"glitch_frames.late": 50}}
+    stats.forget_session("s1")
+    assert stats.session_snapshot() == {"s2": {"glitch_frames.late": 50}}
+    assert stats.counters == {"glitch_frames.underrun": 3, "glitch_frames.late": 50}
 
 
 def test_liveness_and_ping_schedule() -> None:
