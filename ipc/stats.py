@@ -8,6 +8,10 @@ from typing import Final
 import numpy as np
 
 LATENCY_RESERVOIR: Final = 50_000
+# Playout times how late each wake-up is (a hop) and counts them (a counter), so a
+# reader can take only the samples new since its last reading (admission control).
+TICK_LATENESS_HOP: Final = "tick_lateness"
+TICK_LATENESS_COUNT: Final = "tick_lateness_samples"
 
 
 class LatencyRecorder:
@@ -66,8 +70,11 @@ class StageStats:
     def session_snapshot(self) -> dict[str, dict[str, int]]:
         return {sid: dict(table) for sid, table in self.sessions.items()}
 
-    def snapshot(self) -> tuple[dict[str, int], dict[str, list[int]]]:
-        return dict(self.counters), {k: v.samples() for k, v in self.latency.items()}
+    def snapshot(self, hops: tuple[str, ...] = ()) -> tuple[dict[str, int],
+                                                             dict[str, list[int]]]:
+        """Counters and latency samples (of ``hops`` only, when given)."""
+        return dict(self.counters), {k: v.samples() for k, v in self.latency.items()
+                                     if not hops or k in hops}
 
 
 def percentiles(samples: list[int]) -> dict[str, float]:

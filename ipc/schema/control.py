@@ -43,6 +43,9 @@ class SessionEnd(_Control, tag="end", frozen=True):
 
 class StatsRequest(_Control, tag="statsq", frozen=True):
     request_id: int
+    # Only these hops' latency samples (empty: every hop): a frequent small reading
+    # (admission control's, every second) costs the stage no 50k-sample lists.
+    hops: tuple[str, ...] = ()
 
 
 class StatsReply(_Control, tag="stats", frozen=True):

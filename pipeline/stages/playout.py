@@ -41,6 +41,7 @@ from ipc.schema import (
     UserAudio,
     record_line,
 )
+from ipc.stats import TICK_LATENESS_COUNT, TICK_LATENESS_HOP
 from pipeline.logs import session_extra
 from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
@@ -60,7 +61,7 @@ PLAY_AHEAD_NS: Final = 2_000_000
 # With an agent attached, playback progress goes to the supervisor this often (in
 # playout frames): the agent releases transcript words only once their audio played.
 PROGRESS_EVERY_FRAMES: Final = 5
-# Wake-ups whose lateness the "tick_lateness" hop keeps (the supervisor's admission
+# Wake-ups whose lateness the tick-lateness hop keeps (the supervisor's admission
 # control reads its recent p99; a short window so it follows the load).
 LATENESS_WINDOW: Final = 1000
 
@@ -202,8 +203,8 @@ class PlayoutStage(HotStage):
     def on_tick(self, now_ns: int) -> int | None:
         first_due = self.due.next_due()
         if first_due is not None and first_due <= now_ns:
-            self.stats.hop("tick_lateness", LATENESS_WINDOW).record_ns(now_ns - first_due)
-            self.stats.count("tick_lateness_samples")
+            self.stats.hop(TICK_LATENESS_HOP, LATENESS_WINDOW).record_ns(now_ns - first_due)
+            self.stats.count(TICK_LATENESS_COUNT)
         for session in self.due.pop_due(now_ns + PLAY_AHEAD_NS):
             sp = self.playing.get(session)
             if sp is None:

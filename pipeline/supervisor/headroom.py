@@ -9,6 +9,7 @@ has passed stops counting at once).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
@@ -17,10 +18,9 @@ import numpy as np
 import psutil
 
 from ipc.schema import StatsReply
-from pipeline.supervisor.admission import Headroom
+from ipc.stats import TICK_LATENESS_COUNT, TICK_LATENESS_HOP
+from pipeline.supervisor.admission import AdmissionPolicy, Headroom
 
-LATENESS_HOP: Final = "tick_lateness"
-LATENESS_COUNT: Final = "tick_lateness_samples"
 # Fewer wake-ups than this in an interval say nothing about lateness (a few sessions
 # cannot overload playout; one slow wake-up among ten is not a p99).
 MIN_LATENESS_SAMPLES: Final = 100
@@ -43,6 +43,14 @@ class HeadroomMonitor:
         self.latest = Headroom(cpu, late, sessions)
         return self.latest
 
+    async def watch(self, policy: AdmissionPolicy, sessions: Callable[[], int],
+                    interval_s: float) -> None:
+        """A reading every ``interval_s``, shown to ``policy`` (so its hysteresis follows
+        the load between admissions)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            policy.observe(await self.measure(sessions()))
+
     def _stage_cpu(self) -> dict[str, float]:
         shares = {}
         for stage, pid in self._pids().items():
@@ -62,8 +70,8 @@ class HeadroomMonitor:
     def _late_p99_ms(self, reply: StatsReply | None) -> float:
         if reply is None:
             return self.latest.late_p99_ms
-        total = reply.counters.get(LATENESS_COUNT, 0)
-        ring = reply.latency_us.get(LATENESS_HOP, [])
+        total = reply.counters.get(TICK_LATENESS_COUNT, 0)
+        ring = reply.latency_us.get(TICK_LATENESS_HOP, [])
         new = min(total - self._lateness_seen, len(ring)) if total >= self._lateness_seen \
             else min(total, len(ring))  # a restarted playout counts from zero again
         self._lateness_seen = total

@@ -48,7 +48,7 @@ from ipc.schema import (
     transport_kind,
 )
 from ipc.sockets import bind_router, bind_sub, decode_control, decode_event
-from ipc.stats import StageStats
+from ipc.stats import TICK_LATENESS_HOP, StageStats
 from pipeline.logs import session_extra
 from pipeline.supervisor.admission import AdmissionLimits, AdmissionPolicy, limits_from_env
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
@@ -117,9 +117,11 @@ class Runtime:
         self._sub = bind_sub(ctx, self.dir.events)
         self.arbiter = Arbiter(str(self.dir.path), self.opts.arbiter)
         self.arbiter.spawn_all()
-        self._tasks = [asyncio.create_task(c) for c in
-                       (self._control_loop(), self._event_loop(), self._manage_loop(),
-                        self._headroom_loop())]
+        loops = [self._control_loop(), self._event_loop(), self._manage_loop()]
+        if self.admission is not None:
+            loops.append(self.headroom.watch(self.admission, self.live_sessions,
+                                             self.opts.headroom_interval_s))
+        self._tasks = [asyncio.create_task(c) for c in loops]
         try:
             await asyncio.wait_for(self._ready.wait(), self.opts.arbiter.boot_timeout_s)
         except TimeoutError:
@@ -160,8 +162,10 @@ class Runtime:
         """Raise ``AdmissionRefused`` (reason, measured figures) if a new session would
         exceed the headroom the admission limits leave; return if it fits."""
         if self.admission is not None:
-            live = sum(not s.ending for s in self.sessions.values())
-            self.admission.check(replace(self.headroom.latest, sessions=live))
+            self.admission.check(replace(self.headroom.latest, sessions=self.live_sessions()))
+
+    def live_sessions(self) -> int:
+        return sum(not s.ending for s in self.sessions.values())
 
     def start_session(self, spec: SessionSpec) -> Session:
         """Tell every stage, return the live session. The transport spec was validated
@@ -236,33 +240,30 @@ class Runtime:
         self.sessions.pop(s.id, None)
 
     # -- queries ---------------------------------------------------------------
-    async def stage_stats(self, timeout_s: float = 2.0,
-                          stages: tuple[str, ...] = ()) -> dict[str, StatsReply]:
-        """Counters and hop latencies from every stage (or from ``stages``)."""
+    async def stage_stats(self, timeout_s: float = 2.0, stages: tuple[str, ...] = (),
+                          hops: tuple[str, ...] = ()) -> dict[str, StatsReply]:
+        """Counters and hop latencies from every stage (or from ``stages``; of every hop,
+        or of ``hops``)."""
         assert self.arbiter is not None
         waiters = {}
         for name in stages or tuple(self.arbiter.stages):
             rid = next(self._request_ids)
             fut = self._stats_waiters[rid] = asyncio.get_running_loop().create_future()
-            waiters[name] = fut
-            self._send_control(name, StatsRequest(rid))
+            waiters[name] = (rid, fut)
+            self._send_control(name, StatsRequest(rid, hops))
         done: dict[str, StatsReply] = {}
-        for name, fut in waiters.items():
+        for name, (rid, fut) in waiters.items():
             with contextlib.suppress(TimeoutError):
                 done[name] = await asyncio.wait_for(fut, timeout_s)
+            self._stats_waiters.pop(rid, None)  # unanswered (a stage down): not kept
         return done
 
     def pids(self) -> dict[str, int]:
         return self.arbiter.pids() if self.arbiter else {}
 
     async def _playout_stats(self) -> StatsReply | None:
-        return (await self.stage_stats(1.0, ("playout",))).get("playout")
-
-    async def _headroom_loop(self) -> None:
-        while self.admission is not None:
-            await asyncio.sleep(self.opts.headroom_interval_s)
-            live = sum(not s.ending for s in self.sessions.values())
-            self.admission.observe(await self.headroom.measure(live))
+        replies = await self.stage_stats(1.0, ("playout",), (TICK_LATENESS_HOP,))
+        return replies.get("playout")
 
     # -- loops -----------------------------------------------------------------
     def _send_control(self, stage: str, msg: msgspec.Struct) -> None:
