@@ -69,6 +69,8 @@ def test_hysteresis_follows_readings_between_admissions() -> None:
 
 
 def test_the_environment_turns_admission_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VOXPIPE_ADMISSION")
+    assert limits_from_env() == AdmissionLimits()  # on by default
     monkeypatch.setenv("VOXPIPE_ADMISSION", "off")
     assert limits_from_env() is None
     monkeypatch.setenv("VOXPIPE_ADMISSION", "on")
