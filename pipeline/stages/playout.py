@@ -45,6 +45,7 @@ from ipc.stats import TICK_LATENESS_COUNT, TICK_LATENESS_HOP
 from pipeline.logs import session_extra
 from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
+from pipeline.stages.playout_clock import SessionClock
 from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
@@ -64,30 +65,6 @@ PROGRESS_EVERY_FRAMES: Final = 5
 # Wake-ups whose lateness the tick-lateness hop keeps (the supervisor's admission
 # control reads its recent p99; a short window so it follows the load).
 LATENESS_WINDOW: Final = 1000
-
-
-@dataclass
-class SessionClock:
-    """Frame k of a session is due at ``t0 + k * frame``."""
-
-    t0_ns: int
-    frame_ns: int
-    frame_samples: int
-    tick: int = 0
-
-    def due_ns(self) -> int:
-        return self.t0_ns + self.tick * self.frame_ns
-
-    def position(self) -> int:
-        return self.tick * self.frame_samples
-
-    def t_ms(self, now_ns: int) -> float:
-        return round((now_ns - self.t0_ns) / 1e6, 1)
-
-    def slot_ms(self) -> float:
-        """Where the current frame sits on the timeline: what the recording says,
-        however late a starved process got round to playing it."""
-        return round(self.tick * self.frame_ns / 1e6, 1)
 
 
 @dataclass
