@@ -117,8 +117,8 @@ class Calls:
                 reason="shutting_down" if not self.accepting else "full").inc()
             raise CallRefused("the server is shutting down" if not self.accepting else
                               f"the server is full ({limit} calls)")
-        try:
-            self.runtime.admit()
+        try:  # calls admitted whose sessions have not started yet count as live
+            self.runtime.admit(pending=sum(c.room.session_id is None for c in self.live.values()))
         except AdmissionRefused as exc:
             self.metrics.calls_refused.labels(reason=exc.reason).inc()
             raise CallRefused(str(exc)) from None

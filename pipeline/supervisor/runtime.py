@@ -158,11 +158,13 @@ class Runtime:
         self.arbiter = None
 
     # -- sessions --------------------------------------------------------------
-    def admit(self) -> None:
+    def admit(self, pending: int = 0) -> None:
         """Raise ``AdmissionRefused`` (reason, measured figures) if a new session would
-        exceed the headroom the admission limits leave; return if it fits."""
+        exceed the headroom the admission limits leave; return if it fits. ``pending``:
+        sessions the caller admitted that have not started yet (they count as live)."""
         if self.admission is not None:
-            self.admission.check(replace(self.headroom.latest, sessions=self.live_sessions()))
+            live = self.live_sessions() + pending
+            self.admission.check(replace(self.headroom.latest, sessions=live))
 
     def live_sessions(self) -> int:
         return sum(not s.ending for s in self.sessions.values())

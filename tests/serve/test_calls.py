@@ -114,3 +114,17 @@ def test_glitch_frames_are_exposed_by_cause() -> None:
         "glitch_frames.late": 50, "glitch_frames.underrun": 2, "underrun_frames": 9})
     for cause, frames in (("late", 50), ("underrun", 2)):
         assert _value(metrics, "voxpipe_glitch_frames_total", {"cause": cause}) == frames
+
+
+def test_calls_admitted_but_not_started_count_against_the_cap(tmp_path: Path) -> None:
+    async def check(client: TestClient[Any, Any], calls: Calls, metrics: ServerMetrics) -> None:
+        first, second = await asyncio.gather(client.post("/api/offer", json=OFFER),
+                                             client.post("/api/offer", json=OFFER))
+        # One is admitted (its agent never starts a session: 504), the other came while
+        # it was pending and is refused by the cap.
+        assert sorted([first.status, second.status]) == [503, 504]
+        assert _value(metrics, "voxpipe_calls_refused_total", {"reason": "max_sessions"}) == 1
+        assert _value(metrics, "voxpipe_calls_total") == 1
+
+    _with_server(_never_answers, check, tmp_path,
+                 RuntimeOptions(admission=AdmissionLimits(max_sessions=1)))
