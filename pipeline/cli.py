@@ -96,8 +96,10 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
                    help="server VAD: silence that ends a user turn (ms)")
     p.add_argument("--agent", type=Path, default=None, metavar="FILE.py",
                    help="run the MultimodalAgent entrypoint in FILE.py (async def "
-                   f"entrypoint(ctx)) on {calls}; the agent picks its own model (without "
-                   "--agent: a built-in agent with no tools on the model these flags choose)")
+                   "entrypoint(ctx), or a livekit-agents 0.12 file's cli.run_app("
+                   f"WorkerOptions(...)), prewarm_fnc first) on {calls}; the agent picks its "
+                   "own model (without --agent: a built-in agent with no tools on the model "
+                   "these flags choose)")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
     p.add_argument("--admission", choices=("on", "off"), default="on",
                    help="admission control: refuse a new session when the runtime has no "
@@ -135,7 +137,9 @@ def _add_serve_parser(sub: Any) -> None:
     _add_agent_flags(serve, "every call")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, entry: Entrypoint | None = None) -> int:
+    """``entry``: the agent of a ``run`` (``cli.run_app``'s console mode), instead of
+    ``--agent`` or the built-in one."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["model-server"]:
         from pipeline.model_server.server import main as server_main
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)
     try:
-        return asyncio.run(_run(args) if args.command == "run" else _serve(args))
+        return asyncio.run(_run(args, entry) if args.command == "run" else _serve(args))
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -188,7 +192,7 @@ class _ModelAtURL(OpenAIRealtimeModel):
         return self._url
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, given: Entrypoint | None = None) -> int:
     from pipeline.transports.file.spec import file_transport
 
     try:
@@ -207,6 +211,8 @@ async def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write to output directory {args.out}: {exc.strerror or exc}",
                      EXIT_USAGE)
+    if given is not None:
+        return await _run_call(args, given, transport.input_frames / transport.input_rate)
     async with _agent_from_flags(args) as entry:
         if isinstance(entry, int):
             return entry

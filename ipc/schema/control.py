@@ -43,8 +43,11 @@ class SessionEnd(_Control, tag="end", frozen=True):
 
 class StatsRequest(_Control, tag="statsq", frozen=True):
     request_id: int
-    # Only these hops' latency samples (empty: every hop): a frequent small reading
-    # (admission control's, every second) costs the stage no 50k-sample lists.
+    # Counters without the latency samples: a reading cheap enough for a realtime
+    # stage to answer every few seconds (a full reservoir is ~0.6 MB, ~30 ms to encode).
+    counters_only: bool = False
+    # Only these hops' latency samples (empty: every hop): admission control's reading
+    # of playout's lateness, every second.
     hops: tuple[str, ...] = ()
 
 

@@ -181,14 +181,31 @@ class FunctionCallRequested(ModelEvent, tag="function_call", frozen=True):
     response_id: str | None
 
 
+class TokenDetails(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """A response's token usage by kind, as the model reported it (None: not reported)."""
+
+    input_text: int | None = None
+    input_audio: int | None = None
+    input_cached: int | None = None
+    input_cached_text: int | None = None
+    input_cached_audio: int | None = None
+    output_text: int | None = None
+    output_audio: int | None = None
+
+
 class ResponseDone(ModelEvent, tag="response_done", frozen=True):
-    """A response ended: ``status`` completed, cancelled, incomplete or failed."""
+    """A response ended: ``status`` completed, cancelled, incomplete or failed (then
+    ``error_*`` say why, as the model put it)."""
 
     response_id: str
     status: str
     reason: str | None
     input_tokens: int | None
     output_tokens: int | None
+    details: TokenDetails | None = None
+    error_type: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 class ModelError(ModelEvent, tag="model_error", frozen=True):
@@ -197,6 +214,13 @@ class ModelError(ModelEvent, tag="model_error", frozen=True):
     code: str | None
     message: str
     event_id: str | None
+
+
+class ConversationItemAcked(ModelEvent, tag="conversation_item_acked", frozen=True):
+    """The model created (``created``) or deleted an item the agent asked it to."""
+
+    item_id: str
+    created: bool
 
 
 class AgentItemDeleted(ModelEvent, tag="agent_item_deleted", frozen=True):
@@ -317,7 +341,8 @@ SessionEvent = (
     | ModelConnected | ModelDisconnected | UserStartedSpeaking | UserStoppedSpeaking
     | UserSpeechCommitted | UserTranscript | UserTranscriptFailed | ResponseCreated
     | ResponseContentAdded | AgentTranscriptDelta | AgentTranscript | AgentTextReply
-    | FunctionCallRequested | ResponseDone | ModelError | AgentItemDeleted
+    | FunctionCallRequested | ResponseDone | ModelError | ConversationItemAcked
+    | AgentItemDeleted
     | AgentItemTruncated | SessionStarted | SessionResumed | SessionClosed
     | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress | PlayoutGlitch
     | ModelContextReplayed | ParticipantAttributes | Transcription | AgentTranscription

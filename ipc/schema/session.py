@@ -87,6 +87,9 @@ class ModelSpec(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
     url: str = ""
     api_key: str = ""
+    # How the key is sent: "authorization" (Authorization: Bearer KEY) or "api-key"
+    # (api-key: KEY, as Azure OpenAI takes it).
+    api_key_header: Literal["authorization", "api-key"] = "authorization"
     name: str = "gpt-realtime"
     protocol: str = ""  # the provider's wire dialect ("" = its default; OpenAI: ga | beta)
     # Reconnect before the provider's session time cap (0: never).

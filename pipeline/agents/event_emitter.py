@@ -1,13 +1,17 @@
 """``EventEmitter``: ``on``/``once``/``off``/``emit``, the shape livekit-agents users know.
 
 Listeners run synchronously in the emitting loop; one that raises is logged and
-the others still run, so user code can never break the agent's own handling.
+the others still run, so user code can never break the agent's own handling. As
+``livekit.rtc.EventEmitter`` does, a listener gets only as many positional arguments
+as it takes (all of them if it takes ``*args``): ``lambda: ...`` may listen to an
+event that carries a payload.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T", bound=str)
@@ -41,7 +45,7 @@ class EventEmitter(Generic[T]):
 
         def wrapper(*args: Any) -> Any:
             self.off(event, wrapper)
-            return cb(*args)
+            return call_with_arity(cb, args)
 
         return self.on(event, wrapper)
 
@@ -53,6 +57,18 @@ class EventEmitter(Generic[T]):
     def emit(self, event: T, *args: Any) -> None:
         for callback in list(self._listeners.get(event, ())):
             try:
-                callback(*args)
+                call_with_arity(callback, args)
             except Exception:
                 log.exception("listener for %r failed", event)
+
+
+def call_with_arity(callback: Callable[..., Any], args: Sequence[Any]) -> Any:
+    """``callback`` with as many of ``args`` as it takes positionally (rtc's rule)."""
+    try:
+        params = inspect.signature(callback).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): pass all
+        return callback(*args)
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return callback(*args)
+    takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    return callback(*args[:takes])

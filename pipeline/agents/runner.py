@@ -1,14 +1,19 @@
 """Run an agent entrypoint on one call: ``voxpipe run`` (with ``--agent FILE`` or the
 built-in default agent).
 
-FILE is a Python file that defines ``async def entrypoint(ctx: JobContext)``, as a
-livekit-agents worker does. The entrypoint runs in the supervisor process on a
-room of any transport; the call ends when its pipeline session closes (for a
-file: the input ended and the conversation went quiet), or on SIGTERM/SIGINT.
+FILE is a Python file that defines ``async def entrypoint(ctx: JobContext)``, or (as
+livekit-agents 0.12 files do) names its entrypoint and ``prewarm_fnc`` only in
+``cli.run_app(WorkerOptions(...))`` under ``if __name__ == "__main__"``: such a file
+is run as ``__main__`` with ``run_app`` capturing its options instead of starting a
+worker. The entrypoint runs in the supervisor process on a room of any transport,
+after ``prewarm_fnc`` prepared its ``JobProcess``; the call ends when its pipeline
+session closes (for a file: the input ended and the conversation went quiet), on
+``ctx.shutdown()``, or on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib.util
 import inspect
@@ -17,8 +22,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from pipeline.agents.app_capture import capturing_options
 from pipeline.agents.job import JobContext
+from pipeline.agents.job_process import JobProcess
 from pipeline.agents.room import Room
+from pipeline.agents.worker import WorkerOptions
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import Session, SessionSummary
 
@@ -34,45 +42,91 @@ class AgentFileError(Exception):
 
 
 def load_entrypoint(path: Path) -> Entrypoint:
+    """The entrypoint of agent file ``path``, its process prewarmed (see the module doc)."""
     if not path.is_file():
         raise AgentFileError(f"agent file not found: {path}")
-    spec = importlib.util.spec_from_file_location(f"voxpipe_agent_{path.stem}", path)
+    as_main = _calls_run_app_as_main(path)
+    spec = importlib.util.spec_from_file_location(
+        "__main__" if as_main else f"voxpipe_agent_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise AgentFileError(f"cannot import agent file {path}")
     module = importlib.util.module_from_spec(spec)
+    options: WorkerOptions | None = None
     try:
-        spec.loader.exec_module(module)
+        with capturing_options() as captured:
+            spec.loader.exec_module(module)
+        options = captured.options
     except Exception as exc:
         raise AgentFileError(f"agent file {path} failed to import: "
                              f"{type(exc).__name__}: {exc}") from exc
-    entry = getattr(module, "entrypoint", None)
+    entry = options.entrypoint_fnc if options is not None else getattr(module, "entrypoint",
+                                                                       None)
     if entry is None or not inspect.iscoroutinefunction(entry):
         raise AgentFileError(f"agent file {path} must define 'async def entrypoint(ctx)'")
-    return entry  # type: ignore[no-any-return]
+    if options is None:
+        return entry  # type: ignore[no-any-return]
+    try:
+        return prewarmed(options)
+    except Exception as exc:
+        raise AgentFileError(f"agent file {path}: prewarm_fnc failed: "
+                             f"{type(exc).__name__}: {exc}") from exc
+
+
+def prewarmed(options: WorkerOptions) -> Entrypoint:
+    """``options.entrypoint_fnc`` on a ``JobProcess`` that ``prewarm_fnc`` prepared now
+    (once: every call of the entrypoint shares it, as a worker process's jobs do)."""
+    proc = JobProcess()
+    options.prewarm_fnc(proc)
+    entry = options.entrypoint_fnc
+
+    async def run(ctx: JobContext) -> Any:
+        ctx.proc = proc
+        return await entry(ctx)
+
+    return run
+
+
+def _calls_run_app_as_main(path: Path) -> bool:
+    """Whether the file has an ``if __name__ == "__main__":`` block and calls ``run_app``
+    (in that block, or in a function it calls)."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError):
+        return False  # exec_module reports it
+    has_main = any(isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
+                   for node in tree.body)
+    return has_main and any(isinstance(node, ast.Call)
+                            and ast.unparse(node.func).endswith("run_app")
+                            for node in ast.walk(tree))
 
 
 async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: asyncio.Event,
                     on_session: Callable[[Session], None] | None = None,
+                    proc: JobProcess | None = None, job: Any = None,
                     ) -> SessionSummary | None:
     """Run ``entry`` on ``room`` until the call ends or ``stop`` is set; the summary of
     the call's session (None if the agent never started one). ``on_session`` sees
-    the session as soon as the agent has started it."""
-    ctx = JobContext(room, runtime)
+    the session as soon as the agent has started it; ``proc`` and ``job`` are the
+    context's (a LiveKit worker's prewarmed process data and dispatched job)."""
+    ctx = JobContext(room, runtime, proc=proc, job=job)
     if on_session is not None:
         room.on("session_bound", lambda sid: _call_with_session(runtime, sid, on_session))
-    job: asyncio.Task[Any] = asyncio.create_task(entry(ctx), name="agent-entrypoint")
+    entry_task: asyncio.Task[Any] = asyncio.create_task(entry(ctx), name="agent-entrypoint")
     ended: asyncio.Task[SessionSummary | None] = asyncio.create_task(ctx.call_ended())
-    waiters: set[asyncio.Future[Any]] = {ended, asyncio.ensure_future(stop.wait()),
-                                         asyncio.ensure_future(runtime.failed.wait())}
+    waiters: set[asyncio.Future[Any]] = {
+        ended, asyncio.ensure_future(stop.wait()), asyncio.ensure_future(runtime.failed.wait()),
+        asyncio.ensure_future(ctx.shutdown_requested.wait())}
     try:
-        done, _ = await asyncio.wait(waiters | {job}, return_when=asyncio.FIRST_COMPLETED)
-        if job in done and job.exception() is not None:
-            raise job.exception()  # type: ignore[misc]
-        if job in done:
+        done, _ = await asyncio.wait(waiters | {entry_task}, return_when=asyncio.FIRST_COMPLETED)
+        if entry_task in done and entry_task.exception() is not None:
+            raise entry_task.exception()  # type: ignore[misc]
+        if entry_task in done:
             # The entrypoint returned after starting the agent: wait for the call.
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if ctx.shutdown_requested.is_set():
+            log.info("the agent shut the job down: %s", ctx.shutdown_reason or "no reason given")
     finally:
-        for w in (*waiters, job):
+        for w in (*waiters, entry_task):
             w.cancel()
         await ctx.run_shutdown_callbacks()
     if ended.done() and not ended.cancelled():

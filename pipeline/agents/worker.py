@@ -15,8 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pipeline.agents.job_process import JobProcess
+
 if TYPE_CHECKING:
     from pipeline.agents.job import JobContext
+
+
+__all__ = ["JobProcess", "WorkerOptions", "WorkerPermissions", "WorkerType"]
 
 
 class WorkerType(enum.Enum):
@@ -36,16 +41,6 @@ class WorkerPermissions:
     can_update_metadata: bool = True
     can_publish_sources: list[Any] = field(default_factory=list)
     hidden: bool = False
-
-
-class JobProcess:
-    """What ``prewarm_fnc`` gets: a process-wide ``userdata`` dict the job's entrypoint
-    reads back as ``ctx.proc.userdata``."""
-
-    def __init__(self, *, start_arguments: Any | None = None) -> None:
-        self.userdata: dict[str, Any] = {}
-        self.start_arguments = start_arguments
-        self.pid = os.getpid()
 
 
 def _default_prewarm(proc: JobProcess) -> None:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ipc.schema import ModelCommand, ModelSpec
+from ipc.schema import ModelCommand, ModelSpec, TokenDetails
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,10 @@ class ResponseDone:
     status_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    details: TokenDetails | None = None
+    error_type: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +182,20 @@ class FunctionCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemCreated:
+    """The model added an item to its conversation (acknowledging a create, or its own)."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDeleted:
+    """The model removed an item from its conversation."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderError:
     """The model reports an error in the session (the connection stays up)."""
 
@@ -190,7 +208,7 @@ ProviderEvent = (
     SpeechStarted | Interrupted | SpeechStopped | InputCommitted | InputTranscriptDelta
     | InputTranscriptCompleted | InputTranscriptFailed | ResponseCreated | ResponseDone
     | ContentPartAdded | AudioDelta | AudioDone | TranscriptDelta | TranscriptDone | TextDone
-    | FunctionCall | ProviderError
+    | FunctionCall | ItemCreated | ItemDeleted | ProviderError
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from ipc.schema import (
     AgentItemDeleted,
     AgentItemTruncated,
     CancelResponse,
+    CreateItem,
     DeleteItem,
     ModelCommand,
     ModelConnected,
@@ -121,6 +122,7 @@ class ModelLink:
         if conn is None:
             self.stats.count("commands_dropped.no_link", len(commands))
             return
+        self.replies.awaiting_ack.update(_named_items(commands))
         try:
             await conn.send(commands)
         except ProviderClosed:
@@ -154,6 +156,7 @@ class ModelLink:
             commands.append(Truncate(item_id=tp.item_id, content_index=tp.content_index,
                                      audio_end_ms=end_ms))
             event = AgentItemTruncated(tp.item_id, end_ms)
+        self.replies.awaiting_ack.update(_named_items(commands))
         try:
             await conn.send(commands)
         except ProviderClosed:
@@ -240,3 +243,10 @@ class ModelLink:
                 return  # the event loop in _run sees the close and reconnects
             hop.record_ns(time.monotonic_ns() - msg.dsp_ns)
             self.stats.count("chunks_sent")
+
+
+def _named_items(commands: list[ModelCommand]) -> list[str]:
+    """The items these commands create or delete by id: the agent awaits their acks."""
+    ids: list[str | None] = [c.item.item_id if isinstance(c, CreateItem) else c.item_id
+                             for c in commands if isinstance(c, CreateItem | DeleteItem)]
+    return [i for i in ids if i]

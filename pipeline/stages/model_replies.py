@@ -20,6 +20,7 @@ from ipc.schema import (
     AgentTextReply,
     AgentTranscript,
     AgentTranscriptDelta,
+    ConversationItemAcked,
     DataMsg,
     FunctionCallRequested,
     ModelError,
@@ -69,6 +70,8 @@ class ModelReplies:
     stats: StageStats
     items: dict[str, AudioItemState] = field(default_factory=dict)
     response_id: str | None = None
+    # Items the agent asked the model to create or delete, acknowledged when it has.
+    awaiting_ack: set[str] = field(default_factory=set)
 
     @property
     def busy(self) -> bool:
@@ -137,6 +140,10 @@ class ModelReplies:
             self.emit(AgentTranscript(e.item_id, e.transcript))
         elif isinstance(e, ev.ResponseDone):
             self._response_done(e)
+        elif isinstance(e, ev.ItemCreated | ev.ItemDeleted):
+            if e.item_id in self.awaiting_ack:
+                self.awaiting_ack.discard(e.item_id)
+                self.emit(ConversationItemAcked(e.item_id, isinstance(e, ev.ItemCreated)))
         elif isinstance(e, ev.ProviderError):
             self.stats.count("model_errors")
             self.emit(ModelError(e.code, e.message, e.event_id))
@@ -185,7 +192,8 @@ class ModelReplies:
                 self.to_playout(AgentItemDone(self.session, item_id, True))
             self._item_done(item_id, interrupted)
         self.emit(ResponseDone(e.response_id, e.status, e.status_reason, e.input_tokens,
-                               e.output_tokens))
+                               e.output_tokens, e.details, e.error_type, e.error_code,
+                               e.error_message))
         self.response_id = None
         # Keep received counts for truncation of what is still playing; forget the rest.
         if len(self.items) > KEPT_ITEMS:

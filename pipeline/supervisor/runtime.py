@@ -242,17 +242,18 @@ class Runtime:
         self.sessions.pop(s.id, None)
 
     # -- queries ---------------------------------------------------------------
-    async def stage_stats(self, timeout_s: float = 2.0, stages: tuple[str, ...] = (),
+    async def stage_stats(self, timeout_s: float = 2.0, *, counters_only: bool = False,
+                          stages: tuple[str, ...] = (),
                           hops: tuple[str, ...] = ()) -> dict[str, StatsReply]:
-        """Counters and hop latencies from every stage (or from ``stages``; of every hop,
-        or of ``hops``)."""
+        """Counters and hop latencies from every stage (or from ``stages``;
+        ``counters_only``: no latencies; ``hops``: only those hops' latencies)."""
         assert self.arbiter is not None
         waiters = {}
         for name in stages or tuple(self.arbiter.stages):
             rid = next(self._request_ids)
             fut = self._stats_waiters[rid] = asyncio.get_running_loop().create_future()
             waiters[name] = (rid, fut)
-            self._send_control(name, StatsRequest(rid, hops))
+            self._send_control(name, StatsRequest(rid, counters_only, hops))
         done: dict[str, StatsReply] = {}
         for name, (rid, fut) in waiters.items():
             with contextlib.suppress(TimeoutError):
@@ -264,7 +265,7 @@ class Runtime:
         return self.arbiter.pids() if self.arbiter else {}
 
     async def _playout_stats(self) -> StatsReply | None:
-        replies = await self.stage_stats(1.0, ("playout",), (TICK_LATENESS_HOP,))
+        replies = await self.stage_stats(1.0, stages=("playout",), hops=(TICK_LATENESS_HOP,))
         return replies.get("playout")
 
     # -- loops -----------------------------------------------------------------

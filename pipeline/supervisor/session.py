@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from ipc.schema import (
     DEFAULT_MODEL_RATE,
@@ -43,6 +44,7 @@ class SessionSpec:
     out_dir: Path
     model_url: str
     api_key: str = ""
+    api_key_header: Literal["authorization", "api-key"] = "authorization"
     session_id: str | None = None
     # The model: its provider (pipeline/providers/<provider>), the provider's dialect,
     # the model's name and the settings every connection starts with.
@@ -78,6 +80,7 @@ class SessionSpec:
     def model_spec(self) -> ModelSpec:
         """The model part of the session's config, as the model stage gets it."""
         return ModelSpec(url=self.model_url, api_key=self.api_key, name=self.model_name,
+                         api_key_header=self.api_key_header,
                          protocol=self.protocol, max_session_s=self.max_session_s,
                          settings=self.settings)
 

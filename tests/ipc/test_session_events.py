@@ -20,6 +20,7 @@ from ipc.schema import (
     SessionNote,
     StageEvent,
     StreamEvent,
+    TokenDetails,
     UserTranscript,
     control_decoder,
     control_encoder,
@@ -56,7 +57,8 @@ EMITTER_METHODS = frozenset({"emit", "on", "off", "once"})
 
 def _example(cls: type[SessionEvent]) -> SessionEvent:
     """An instance of ``cls`` with a plausible value in every field."""
-    values: dict[Any, Any] = {int: 7, float: 1.5, str: "x", bool: True, dict: {"k": "v"}}
+    values: dict[Any, Any] = {int: 7, float: 1.5, str: "x", bool: True, dict: {"k": "v"},
+                              TokenDetails: TokenDetails(input_text=3, output_audio=4)}
     fields: dict[str, Any] = {}
     for f in msgspec.structs.fields(cls):
         base = typing.get_origin(f.type) or f.type

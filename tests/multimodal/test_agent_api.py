@@ -11,6 +11,7 @@ import pytest
 
 from ipc.schema import (
     CancelResponse,
+    ConversationItemAcked,
     CreateItem,
     CreateResponse,
     DeleteItem,
@@ -207,19 +208,63 @@ def test_on_duplicate_policies_and_set_chat_ctx() -> None:
         rt.sent.clear()
         session.create_response("cancel_existing")
         session.create_response("cancel_new")  # one requested: ignored
-        session.create_response("cancel_existing")  # cancel it, ask again
-        session.create_response("keep_both")  # queued until the active one is done
-        assert rt.sent == [CreateResponse(), CancelResponse(), CreateResponse()]
+        session.create_response("cancel_existing")  # cancel it; ask again once it ended
+        session.create_response("keep_both")  # queued too: its own response after that
+        assert rt.sent == [CreateResponse(), CancelResponse()]
         session._on_event(_event(ResponseCreated("r1"), t_ms=0.0))
+        session._on_event(_event(ResponseDone("r1", "cancelled", None, None, None)))
+        assert rt.sent[2:] == [CreateResponse()]  # the cancelled one ended: the next
         session._on_event(_event(ResponseCreated("r2"), t_ms=1.0))
         session._on_event(_event(ResponseDone("r2", "completed", None, None, None)))
-        assert rt.sent[-1] == CreateResponse()
+        assert rt.sent[3:] == [CreateResponse()]  # keep_both's own
+        session._on_event(_event(ResponseCreated("r3"), t_ms=2.0))
+        session._on_event(_event(ResponseDone("r3", "completed", None, None, None)))
+        assert len(rt.sent) == 4  # nothing more was asked for
         rt.sent.clear()
         session._on_event(_event(UserSpeechCommitted("u1")))
-        await session.set_chat_ctx(llm.ChatContext().append(text="hello", role="user"))
+        sync = asyncio.create_task(
+            session.set_chat_ctx(llm.ChatContext().append(text="hello", role="user")))
+        await asyncio.sleep(0)
         assert [type(c) for c in rt.sent] == [DeleteItem, CreateItem]
         assert rt.sent[0] == DeleteItem(item_id="u1") and _texts(rt.sent) == ["hello"]
         assert [m.text for m in session.chat_ctx_copy().messages] == ["hello"]
+        # It returns once the model acknowledged both changes.
+        created = rt.sent[1].item.item_id  # type: ignore[union-attr]
+        session._on_event(_event(ConversationItemAcked("u1", created=False)))
+        await asyncio.sleep(0)
+        assert not sync.done()
+        session._on_event(_event(ConversationItemAcked(created, created=True)))
+        await asyncio.wait_for(sync, 1.0)
+
+    asyncio.run(main())
+
+
+def test_set_chat_ctx_sends_the_fewest_changes() -> None:
+    async def main() -> None:
+        ctx = llm.ChatContext()
+        for text in ("a", "b", "c", "d"):
+            ctx.append(text=text, role="user")
+        session = RealtimeSession(offline.RealtimeModel(), chat_ctx=ctx, fnc_ctx=None)
+        rt = _Runtime()
+        session._runtime, session.session_id = rt, "s"  # type: ignore[assignment]
+        session._on_event(_event(ModelConnected("")))
+        rt.sent.clear()
+        a, b, c, d = session.chat_ctx_copy().messages
+        new = session.chat_ctx_copy()
+        new.messages = [b, c, d]
+        new.append(text="e", role="user")
+        sync = asyncio.create_task(session.set_chat_ctx(new))
+        await asyncio.sleep(0)
+        # 0.12's example: [a b c d] -> [b c d e] is "delete a, insert e after d".
+        assert rt.sent[0] == DeleteItem(item_id=a.id)
+        assert [type(x) for x in rt.sent] == [DeleteItem, CreateItem] and _texts(rt.sent) == ["e"]
+        assert rt.sent[1].previous_item_id == d.id  # type: ignore[union-attr]
+        for cmd in rt.sent:
+            acked = (ConversationItemAcked(cmd.item_id, created=False)
+                     if isinstance(cmd, DeleteItem)
+                     else ConversationItemAcked(cmd.item.item_id, created=True))  # type: ignore[union-attr, arg-type]
+            session._on_event(_event(acked))
+        await asyncio.wait_for(sync, 1.0)
 
     asyncio.run(main())
 

@@ -202,3 +202,51 @@ def test_model_session_recycled_before_its_cap(tmp_path: Any) -> None:
     assert len(replays) == len(drops) + 1 and replays[-1]["items"] >= 2
     answers = [a[0] for a in rec.named("agent_speech_committed")]
     assert any("Ava" in a for a in answers), answers
+
+
+def test_set_chat_ctx_deletes_the_fewest_items_and_the_model_acks_them(tmp_path: Any) -> None:
+    """0.12's ``openai_agent.py`` trims the context in ``agent_speech_committed``: here
+    the first turn (user and agent) goes, and ``set_chat_ctx`` returns once the offline
+    server has acknowledged both deletions."""
+    script_wav(tmp_path / "in.wav", [(0.5, "hello"), (6.0, "your_name")], total_s=11.0)
+    synced: list[list[str]] = []
+
+    async def make(ctx: JobContext) -> MultimodalAgent:
+        agent = MultimodalAgent(model=offline.RealtimeModel(instructions="Your name is Ava."))
+
+        async def trim() -> None:
+            chat = agent.chat_ctx_copy()
+            dropped = [m.id or "" for m in chat.messages]
+            chat.messages = []
+            await agent.set_chat_ctx(chat)
+            synced.append(dropped)
+
+        @agent.on("agent_speech_committed")
+        def on_committed() -> None:
+            if not synced:
+                asyncio.get_running_loop().create_task(trim())
+
+        return agent
+
+    rec = run_call(tmp_path / "in.wav", tmp_path / "out", make)
+    assert len(synced) == 1 and len(synced[0]) == 2, synced  # the user's turn, the reply
+    acks = rec.log("conversation_item_acked")
+    assert [(a["item_id"], a["created"]) for a in acks] == [(i, False) for i in synced[0]]
+    # The conversation goes on: the second turn is answered.
+    assert len(rec.named("agent_speech_committed")) == 2
+
+
+def test_ctx_shutdown_ends_the_call(tmp_path: Any) -> None:
+    """``ctx.shutdown()`` (0.12's ``JobContext.shutdown``) ends the job: the second turn,
+    later in the input, is never heard."""
+    script_wav(tmp_path / "in.wav", [(0.5, "hello"), (9.0, "your_name")], total_s=13.0)
+
+    async def make(ctx: JobContext) -> MultimodalAgent:
+        agent = MultimodalAgent(model=offline.RealtimeModel())
+        agent.on("agent_speech_committed", lambda: ctx.shutdown("said hello"))
+        return agent
+
+    rec = run_call(tmp_path / "in.wav", tmp_path / "out", make)
+    assert rec.summary is not None
+    assert len(rec.named("agent_speech_committed")) == 1
+    assert len(rec.named("user_speech_committed")) == 1

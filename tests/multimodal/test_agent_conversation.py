@@ -87,7 +87,7 @@ def test_event_sequence_and_payloads(call: tuple[CallRecord, WeatherFnc]) -> Non
     metrics = [args[0] for args in rec.named("metrics_collected")]
     assert metrics and all(isinstance(m, MultimodalMetrics) for m in metrics)
     spoken = [m for m in metrics if m.ttft >= 0]
-    assert spoken and all(m.input_tokens and m.output_tokens for m in spoken)
+    assert spoken and all(m.prompt_tokens and m.completion_tokens for m in spoken)
     assert all("model_rx_to_play" in m.pipeline_ms for m in spoken)
     assert any("user_end_to_first_audio" in m.pipeline_ms for m in spoken)
 

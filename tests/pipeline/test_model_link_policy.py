@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -20,10 +21,13 @@ from ipc.schema import (
     AgentItemDone,
     AgentItemTruncated,
     CancelResponse,
+    ConversationItemAcked,
+    CreateItem,
     CreateResponse,
     DataMsg,
     DeleteItem,
     FileTransport,
+    MessageItem,
     ModelConnected,
     ModelDisconnected,
     ModelSpec,
@@ -33,6 +37,7 @@ from ipc.schema import (
     SessionError,
     SessionEvent,
     SessionSettings,
+    TextPart,
     ToolSpec,
     Truncate,
     TruncatePoint,
@@ -42,7 +47,7 @@ from ipc.schema import (
 from ipc.stats import StageStats
 from pipeline.providers import base as ev
 from pipeline.providers.base import Capabilities, ProviderConnectError
-from pipeline.providers.registry import PROVIDER_MODULES_ENV, provider_factory
+from pipeline.providers.registry import ENTRY_POINT_GROUP, PROVIDER_MODULES_ENV, provider_factory
 from pipeline.stages.model_link import ModelLink
 from tests.providers import fake
 from tests.providers.fake import FakeModel, FakeProvider
@@ -312,3 +317,61 @@ def test_registry_finds_in_tree_and_configured_providers(
         provider_factory("../x")
     with pytest.raises(ValueError, match="unknown model provider 'other'"):
         provider_factory("other")
+
+
+def _install_entry_point(root: Path, name: str, value: str) -> None:
+    """A minimal installed distribution in ``root`` declaring provider ``name``: what
+    ``pip install`` of a package with ``[project.entry-points."voxpipe.providers"]``
+    leaves in site-packages."""
+    info = root / "voxpipe_test_provider-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: voxpipe-test-provider\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{name} = {value}\n")
+
+
+def test_a_provider_installed_under_the_entry_point_group_serves_sessions(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(PROVIDER_MODULES_ENV, raising=False)
+    _install_entry_point(tmp_path, "fake", "tests.providers.fake")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert provider_factory("fake") is fake.create_provider
+    model = FakeModel()
+    monkeypatch.setattr(fake, "MODEL", model)
+
+    async def scenario() -> None:
+        link, rec = make_link()  # no factory: SessionConfig.provider ("fake") picks it
+        link.start()
+        provider = await model.wait_links(1)
+        await until(lambda: rec.of(ModelConnected))
+        assert provider.spec == SPEC
+        await link.close()
+
+    run(scenario)
+
+
+def test_an_entry_point_may_name_the_factory_itself(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(PROVIDER_MODULES_ENV, raising=False)
+    _install_entry_point(tmp_path, "scripted", "tests.providers.fake:create_provider")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert provider_factory("scripted") is fake.create_provider
+    with pytest.raises(ValueError, match=r"'voxpipe\.providers' entry point group"):
+        provider_factory("nowhere")
+
+
+def test_the_models_acks_of_the_agents_item_changes_reach_the_agent() -> None:
+    async def scenario() -> None:
+        link, rec, provider = await connected(FakeModel())
+        item = MessageItem(item_id="m1", role="user", content=(TextPart("hi"),))
+        await link.send_commands([DeleteItem(item_id="old"), CreateItem(item=item)])
+        # The model's own items (a user turn, a reply) are no acks: only what was asked.
+        provider.push(ev.ItemCreated("user_turn"), ev.ItemDeleted("old"),
+                      ev.ItemCreated("m1"), ev.ItemCreated("m1"))
+        await until(lambda: len(rec.of(ConversationItemAcked)) == 2)
+        await asyncio.sleep(0.05)
+        assert [(a.item_id, a.created) for a in rec.of(ConversationItemAcked)] == [
+            ("old", False), ("m1", True)]
+        await link.close()
+
+    run(scenario)

@@ -136,7 +136,11 @@ def test_barge_in_silences_the_agent_in_the_browser(main_call: MainCall) -> None
     assert level_dbfs(before) > -35, "the agent was not speaking when the user barged in"
     silent = silenced_at(result.received, rate, onset)
     latency_ms = (silent - onset) * 1000 / rate
-    print(f"barge-in: received audio silent {latency_ms:.1f} ms after the onset")
+    inbound = result.meta.get("inbound_audio", {})
+    emitted = inbound.get("jitter_buffer_emitted") or 0
+    buffered_ms = 1000 * inbound.get("jitter_buffer_delay_s", 0) / emitted if emitted else 0
+    print(f"barge-in: received audio silent {latency_ms:.1f} ms after the onset "
+          f"(Chromium's jitter buffer held {buffered_ms:.0f} ms on average; {inbound})")
     events = read_events(main_call.session_dir)
     assert any(e["type"] == "agent_stopped_speaking" and e["interrupted"] for e in events)
     assert latency_ms <= BARGE_IN_DEADLINE_MS

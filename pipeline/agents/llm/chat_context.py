@@ -144,11 +144,12 @@ class ChatContext:
         """
         items: list[ConversationItem] = []
         for message in self.messages:
-            items.extend(_message_items(message))
+            items.extend(message_items(message))
         return items
 
 
-def _message_items(message: ChatMessage) -> list[ConversationItem]:
+def message_items(message: ChatMessage) -> list[ConversationItem]:
+    """The conversation items of one message (none if it has nothing a model takes)."""
     if message.role == "tool":
         return [FunctionOutputItem(item_id=message.id, call_id=message.tool_call_id or "",
                                    output=_tool_output(message.content))]

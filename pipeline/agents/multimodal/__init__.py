@@ -1,6 +1,7 @@
 """``livekit.agents.multimodal`` on voxpipe: ``MultimodalAgent`` and its options."""
 
-from pipeline.agents.multimodal.agent import AgentState, MultimodalAgent
+from pipeline.agents.multimodal.agent import MultimodalAgent
+from pipeline.agents.multimodal.call_link import AgentState
 from pipeline.agents.multimodal.metrics import MultimodalMetrics
 from pipeline.agents.multimodal.options import AgentTranscriptionOptions
 

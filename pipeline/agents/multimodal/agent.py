@@ -20,38 +20,31 @@ import logging
 from typing import Any, Literal
 
 from ipc.schema import (
-    DEFAULT_MODEL_RATE,
     AgentPlayoutProgress,
     AgentStartedSpeaking,
     AgentStoppedSpeaking,
-    AgentTranscription,
     LocalSpeechStarted,
     StageEvent,
     UserStoppedSpeaking,
-    UserTranscription,
 )
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.llm import ChatContext, FunctionContext
-from pipeline.agents.multimodal.agent_playout import PlayoutHandle
+from pipeline.agents.multimodal.agent_playout import AgentPlayout, PlayoutHandle
+from pipeline.agents.multimodal.call_link import AgentState, CallLink
 from pipeline.agents.multimodal.metrics import ResponseMetrics
+from pipeline.agents.multimodal.model_check import check_model
 from pipeline.agents.multimodal.options import AgentTranscriptionOptions
-from pipeline.agents.multimodal.transcript_sync import TranscriptSegment
-from pipeline.agents.realtime.protocol import RealtimeModel
 from pipeline.agents.realtime.session import ON_DUPLICATE, OnDuplicate, RealtimeSession
 from pipeline.agents.realtime.session_events import ContentInfo, InputTranscription, ResponseTiming
 from pipeline.agents.room import (
-    ATTRIBUTE_AGENT_STATE,
-    SOURCE_MICROPHONE,
     RemoteParticipant,
     Room,
     Track,
 )
 from pipeline.agents.vad import VAD
-from pipeline.supervisor.session import SessionSpec
 
 log = logging.getLogger("voxpipe.agent")
 
-AgentState = Literal["initializing", "listening", "thinking", "speaking"]
 EventTypes = Literal[
     "user_started_speaking", "user_stopped_speaking", "agent_started_speaking",
     "agent_stopped_speaking", "user_speech_committed", "agent_speech_committed",
@@ -60,7 +53,7 @@ EventTypes = Literal[
 ]
 
 
-class MultimodalAgent(EventEmitter[EventTypes]):
+class MultimodalAgent(CallLink, EventEmitter[EventTypes]):
     def __init__(
         self,
         *,
@@ -78,9 +71,7 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         from dsp before the model hears the user; ``tool_timeout_s``: how long a tool
         may run before the model is told it failed."""
         super().__init__()
-        if not callable(getattr(model, "session", None)) or not hasattr(model, "capabilities"):
-            raise TypeError("model must be a realtime model with capabilities and session() "
-                            f"(got {type(model).__name__})")
+        check_model(model)
         if vad is not None and not isinstance(vad, VAD):
             raise TypeError("vad must be a pipeline.agents.vad.VAD or None, got "
                             f"{type(vad).__name__}")
@@ -105,10 +96,12 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         self._linked_participant: RemoteParticipant | None = None
         self._subscribed_track: Track | None = None
         self._session: RealtimeSession | None = None
-        self._handles: dict[str, PlayoutHandle] = {}
-        self._playing_handle: PlayoutHandle | None = None
+        self._playout = AgentPlayout()
+        self._playout.on("playout_started", self._on_playout_started)
+        self._playout.on("playout_stopped", self._on_playout_stopped)
         self._state: AgentState | None = None
-        self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m))
+        self._metrics = ResponseMetrics(lambda m: self.emit("metrics_collected", m),
+                                        label=f"{RealtimeSession.__module__}.RealtimeSession")
         self._user_interim: dict[str, str] = {}  # item -> its transcript so far
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -126,6 +119,11 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         if self._session is None:
             raise RuntimeError("the agent is not started")
         return self._session
+
+    @property
+    def _playing_handle(self) -> PlayoutHandle | None:
+        """The seed's name for the latest item's handle (0.12 agents read it)."""
+        return self._playout.playing
 
     @property
     def fnc_ctx(self) -> FunctionContext | None:
@@ -170,8 +168,12 @@ class MultimodalAgent(EventEmitter[EventTypes]):
                 break
 
     def interrupt(self) -> None:
-        handle = self._playing_handle
-        if handle is not None and not handle.done() and self._room is not None:
+        if self._playout.playing is not None:
+            self._playout.playing.interrupt()
+        self._update_state("listening")
+
+    def _interrupt_handle(self, handle: PlayoutHandle) -> None:
+        if self._room is not None:
             runtime, sid = self._room.runtime, self._room.session_id
             if runtime is not None and sid is not None:
                 # Playout stops at its next frame and reports what played; the model
@@ -182,7 +184,6 @@ class MultimodalAgent(EventEmitter[EventTypes]):
                 # stage deletes the item.
                 handle.stopped = handle.interrupted = True
                 self._metrics.never_played(handle.item_id)
-        self._update_state("listening")
 
     def generate_reply(self, on_duplicate: OnDuplicate = "cancel_existing") -> None:
         """Ask the model to speak now (commits the user's audio first without server VAD)."""
@@ -200,63 +201,6 @@ class MultimodalAgent(EventEmitter[EventTypes]):
             task.cancel()
         if self._session is not None:
             await self._session.aclose()
-
-    # -- participants and the microphone ---------------------------------------------
-    def _on_participant_connected(self, participant: RemoteParticipant) -> None:
-        # The seed returns early when *no* participant is linked, which is backwards:
-        # a participant that joins later is linked when none is yet (and, if the
-        # agent was given an identity, only when it is that one).
-        if self._linked_participant is not None:
-            return
-        wanted = self._participant
-        identity = wanted if isinstance(wanted, str) else getattr(wanted, "identity", None)
-        if identity is None or identity == participant.identity:
-            self._link_participant(participant.identity)
-
-    def _link_participant(self, identity: str) -> None:
-        assert self._room is not None
-        self._linked_participant = self._room.remote_participants.get(identity)
-        if self._linked_participant is None:
-            log.info("participant %r not in the room yet; waiting for it", identity)
-            return
-        self._subscribe_to_microphone()
-
-    def _subscribe_to_microphone(self, *args: Any) -> None:
-        if self._linked_participant is None:
-            return
-        for publication in self._linked_participant.track_publications.values():
-            if publication.source != SOURCE_MICROPHONE:
-                continue
-            if not publication.subscribed:
-                publication.set_subscribed(True)
-            if publication.track is not None and publication.track != self._subscribed_track:
-                self._subscribed_track = publication.track
-                self._spawn(self._start_call(publication.track))
-                break
-
-    async def _start_call(self, track: Track) -> None:
-        room, session = self._room, self.session
-        assert room is not None and room.runtime is not None
-        model: RealtimeModel = self._model
-        settings = model.settings
-        spec = SessionSpec(
-            room.transport(), out_dir=room.out_dir,
-            model_url=await model.url(),
-            api_key=model.api_key, provider=settings.provider,
-            protocol=settings.protocol, model_name=settings.model,
-            settings=session.start_settings(),
-            model_rate=model.capabilities.input_audio_sample_rate or DEFAULT_MODEL_RATE,
-            agent=True, max_session_s=settings.max_session_s,
-            local_vad_min_speech_ms=self._vad.min_speech_ms if self._vad else 0,
-            local_vad_threshold_db=self._vad.threshold_db if self._vad else 0.0,
-        )
-        live = room.runtime.start_session(spec)
-        live.on(self._on_pipeline_event)
-        room.bind_session(room.runtime, live.id)
-        session.attach(room.runtime, live.id)
-        await session._init_sync_task
-        log.info("session initialized with chat context", extra={"session": live.id})
-        self._update_state("listening")
 
     # -- session events (the model's view) ----------------------------------------------
     def _wire_session(self, s: RealtimeSession) -> None:
@@ -310,20 +254,18 @@ class MultimodalAgent(EventEmitter[EventTypes]):
     def _content_added(self, info: ContentInfo) -> None:
         if info.content_type != "audio":
             return
-        handle = PlayoutHandle(info.item_id, info.content_index, self._opts,
-                               self._publish_agent)
+        self._playout.play(info.item_id, info.content_index, self._opts, self._publish_agent,
+                           self._interrupt_handle)
         self._metrics.audio_item(info.response_id, info.item_id)
-        self._handles[info.item_id] = handle
-        self._playing_handle = handle
 
     def _transcript_delta(self, item_id: str, delta: str, position: int) -> None:
-        handle = self._handles.get(item_id)
+        handle = self._playout.get(item_id)
         if handle is not None:
             handle.on_text(delta, position)
 
     def _content_done(self, info: ContentInfo) -> None:
         if info.content_type != "text":
-            handle = self._handles.get(info.item_id)
+            handle = self._playout.get(info.item_id)
             if handle is not None:
                 handle.on_text_done()
             self._text_response_retries = 0
@@ -348,64 +290,32 @@ class MultimodalAgent(EventEmitter[EventTypes]):
         e = ev.event
         match e:
             case AgentPlayoutProgress():
-                handle = self._handles.get(e.item_id)
+                handle = self._playout.get(e.item_id)
                 if handle is not None:
                     handle.on_progress(e.played)
             case AgentStartedSpeaking():
-                self._agent_started(e, ev.t_ms or 0.0)
+                self._metrics.started(e.item_id, ev.t_ms or 0.0, e.rx_to_play_ms)
+                self._playout.started(e.item_id)
             case AgentStoppedSpeaking():
-                self._agent_stopped(e)
+                self._playout.stopped(e.item_id, e.played_samples, e.received_ms,
+                                      e.interrupted)
             case UserStoppedSpeaking():
                 self._metrics.user_end_ms = ev.t_ms or 0.0
             case LocalSpeechStarted():
                 # dsp's VAD already flushed playout; the model stage cancels and truncates.
                 self._update_state("listening")
 
-    def _agent_started(self, e: AgentStartedSpeaking, t_ms: float) -> None:
-        handle = self._handles.get(e.item_id)
-        if handle is not None:
-            handle.started = True
-        self._metrics.started(e.item_id, t_ms, e.rx_to_play_ms)
+    def _on_playout_started(self) -> None:
         self.emit("agent_started_speaking")
         self._update_state("speaking")
 
-    def _agent_stopped(self, e: AgentStoppedSpeaking) -> None:
-        item_id, interrupted = e.item_id, e.interrupted
-        handle = self._handles.pop(item_id, None)
+    def _on_playout_stopped(self, interrupted: bool, handle: PlayoutHandle | None,
+                            text: str) -> None:
         self.emit("agent_stopped_speaking")
         self._update_state("listening")
-        if handle is None:
-            return
-        received = round(e.received_ms * handle.sample_rate / 1000)
-        text = handle.on_stopped(e.played_samples, received, interrupted)
-        if self._playing_handle is handle:
-            self._playing_handle = None
-        if text and self._model.capabilities.supports_truncate:
-            self.session._update_conversation_item_content(item_id, text)
+        if handle is not None and text and self._model.capabilities.supports_truncate:
+            # Without truncation (Gemini) the seed commits on the transcript instead:
+            # ``agent_speech_transcription_completed``.
+            self.session._update_conversation_item_content(handle.item_id, text)
             self.emit("agent_speech_interrupted" if interrupted else "agent_speech_committed",
                       text)
-
-    # -- publishing ---------------------------------------------------------------
-    def _update_state(self, state: AgentState) -> None:
-        if state == self._state:
-            return
-        self._state = state
-        self.emit("agent_state_changed", state)
-        if self._room is not None:
-            self._spawn(self._room.local_participant.set_attributes(
-                {ATTRIBUTE_AGENT_STATE: state}))
-
-    def _publish_agent(self, handle: PlayoutHandle, segment: TranscriptSegment) -> None:
-        if self._room is not None:
-            self._room.publish(AgentTranscription(segment.id, handle.item_id, segment.text,
-                                                  segment.final, handle.released_words))
-
-    def _publish_user(self, text: str, *, final: bool) -> None:
-        if self._room is not None and self._opts.user_transcription:
-            self._room.publish(UserTranscription(text, final))
-
-    def _spawn(self, coro: Any) -> None:
-        loop = self._loop or asyncio.get_running_loop()
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)

@@ -1,45 +1,24 @@
-"""``MultimodalMetrics``: what ``metrics_collected`` carries for each response."""
+"""What ``metrics_collected`` carries for each response: 0.12's ``MultimodalLLMMetrics``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from ipc.schema import TokenDetails
+from pipeline.agents.metrics.base import MultimodalLLMError, MultimodalLLMMetrics
 from pipeline.agents.realtime.session_events import ResponseTiming
 
-
-@dataclass(frozen=True)
-class MultimodalMetrics:
-    request_id: str
-    """The response id."""
-    timestamp: float
-    ttft: float
-    """Seconds from the end of the user's speech (or the response's creation when the
-    model started on its own) to the first agent audio played; -1 without audio."""
-    duration: float
-    """Seconds from the response's creation to its end (its ``response_done`` event)."""
-    cancelled: bool
-    input_tokens: int | None
-    output_tokens: int | None
-    total_tokens: int | None
-    pipeline_ms: dict[str, float] = field(default_factory=dict)
-    """voxpipe's own hop latencies for this response (ms): ``model_rx_to_play`` (first
-    audio received by the model stage -> played), ``user_end_to_first_audio``."""
-    label: str = "voxpipe.multimodal"
-
-    @staticmethod
-    def now() -> float:
-        return time.time()
+MultimodalMetrics = MultimodalLLMMetrics  # voxpipe's earlier name
 
 
 class ResponseMetrics:
     """Joins a response's end (from the model) with its first played audio (from
-    playout) into one ``MultimodalMetrics``, whichever of the two arrives last: the
+    playout) into one ``MultimodalLLMMetrics``, whichever of the two arrives last: the
     model may finish sending long before playout plays the first frame, or after."""
 
-    def __init__(self, emit: Callable[[MultimodalMetrics], None]) -> None:
+    def __init__(self, emit: Callable[[MultimodalLLMMetrics], None], label: str) -> None:
         self._emit = emit
+        self._label = label
         self.user_end_ms: float | None = None  # the latest end of user speech (timeline)
         self._response_of: dict[str, str] = {}  # audio item -> its response
         self._user_end: dict[str, float | None] = {}  # response -> user end before it
@@ -84,15 +63,40 @@ class ResponseMetrics:
         if first is not None:
             t_ms, rx_ms = first
             pipeline["model_rx_to_play"] = rx_ms
-            ttft = max(0.0, (t_ms - (user_end if user_end is not None else timing.created_ms))
-                       / 1000)
+            ttft = max(0.0, (t_ms - rx_ms - timing.created_ms) / 1000)
             if user_end is not None:
                 pipeline["user_end_to_first_audio"] = t_ms - user_end
-        tokens = None
-        if timing.input_tokens is not None and timing.output_tokens is not None:
-            tokens = timing.input_tokens + timing.output_tokens
-        self._emit(MultimodalMetrics(
-            request_id=rid, timestamp=MultimodalMetrics.now(), ttft=ttft,
-            duration=max(0.0, ((timing.done_ms or timing.created_ms) - timing.created_ms) / 1000),
-            cancelled=timing.cancelled, input_tokens=timing.input_tokens,
-            output_tokens=timing.output_tokens, total_tokens=tokens, pipeline_ms=pipeline))
+        duration = max(0.0, ((timing.done_ms or timing.created_ms) - timing.created_ms) / 1000)
+        prompt, completion = timing.input_tokens or 0, timing.output_tokens or 0
+        self._emit(MultimodalLLMMetrics(
+            request_id=rid, timestamp=timing.created_wall, ttft=ttft, duration=duration,
+            label=self._label, cancelled=timing.cancelled, completion_tokens=completion,
+            prompt_tokens=prompt, total_tokens=prompt + completion,
+            tokens_per_second=completion / duration if duration > 0 else 0.0,
+            error=_error(timing), input_token_details=_input_details(timing.details),
+            output_token_details=_output_details(timing.details), pipeline_ms=pipeline))
+
+
+def _error(timing: ResponseTiming) -> MultimodalLLMError | None:
+    """As 0.12: a failed response's error, an incomplete one's reason."""
+    if timing.status == "failed":
+        kind, code, message = timing.error or (None, None, None)
+        return MultimodalLLMError(type=kind or "failed", code=code, message=message)
+    if timing.status == "incomplete":
+        return MultimodalLLMError(type="incomplete", reason=timing.reason)
+    return None
+
+
+def _input_details(d: TokenDetails | None) -> MultimodalLLMMetrics.InputTokenDetails:
+    d = d or TokenDetails()
+    return MultimodalLLMMetrics.InputTokenDetails(
+        cached_tokens=d.input_cached or 0, text_tokens=d.input_text or 0,
+        audio_tokens=d.input_audio or 0,
+        cached_tokens_details=MultimodalLLMMetrics.CachedTokenDetails(
+            text_tokens=d.input_cached_text or 0, audio_tokens=d.input_cached_audio or 0))
+
+
+def _output_details(d: TokenDetails | None) -> MultimodalLLMMetrics.OutputTokenDetails:
+    d = d or TokenDetails()
+    return MultimodalLLMMetrics.OutputTokenDetails(text_tokens=d.output_text or 0,
+                                                   audio_tokens=d.output_audio or 0)

@@ -13,8 +13,16 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ipc.schema import ModelCommand, ToolResult
-from pipeline.agents.llm import CalledFunction, ChatMessage, FunctionCallInfo, create_call_info
+import msgspec
+
+from ipc.schema import ModelCommand, SessionSettings, ToolResult, ToolSpec
+from pipeline.agents.llm import (
+    CalledFunction,
+    ChatMessage,
+    FunctionCallInfo,
+    build_tool_schema,
+    create_call_info,
+)
 
 if TYPE_CHECKING:
     from pipeline.agents.llm import ChatContext, FunctionContext
@@ -135,3 +143,14 @@ def _failed_call(call_id: str, name: str, arguments: str, exc: Exception) -> Cal
 
 def _never_called(*args: Any, **kwargs: Any) -> None:
     raise AssertionError("a failed call is never executed")
+
+
+def settings_with_tools(base: SessionSettings, fnc_ctx: FunctionContext | None) -> SessionSettings:
+    """``base`` with the tools of ``fnc_ctx`` (none: no tools, ``tool_choice`` "auto")."""
+    tools: tuple[ToolSpec, ...] = ()
+    if fnc_ctx is not None:
+        schemas = (build_tool_schema(i) for i in fnc_ctx.ai_functions.values())
+        tools = tuple(ToolSpec(name=t["name"], description=t["description"],
+                               parameters=t["parameters"]) for t in schemas)
+    return msgspec.structs.replace(
+        base, tools=tools, tool_choice=base.tool_choice if tools else "auto")

@@ -10,7 +10,7 @@ the settings every session starts with; its ``capabilities`` are its provider's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from ipc.schema import SessionSettings
 from pipeline.providers.base import Capabilities
@@ -25,6 +25,9 @@ class ModelSettings:
     protocol: str  # the provider's dialect ("" = its default)
     max_session_s: float  # reconnect before the provider's session cap (0: never)
     session: SessionSettings  # without tools: a session adds its function context's
+    # How the key is sent: "authorization" (``Authorization: Bearer KEY``) or "api-key"
+    # (``api-key: KEY``, Azure's).
+    api_key_header: Literal["authorization", "api-key"] = "authorization"
 
 
 class SessionModel(Protocol):

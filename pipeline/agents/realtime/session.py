@@ -18,8 +18,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
-import msgspec
-
 from ipc.schema import (
     DEFAULT_MODEL_RATE,
     AgentItemDeleted,
@@ -30,6 +28,7 @@ from ipc.schema import (
     AudioPart,
     CancelResponse,
     CommitInput,
+    ConversationItemAcked,
     CreateItem,
     CreateResponse,
     DeleteItem,
@@ -46,7 +45,6 @@ from ipc.schema import (
     ResponseDone,
     SessionSettings,
     StageEvent,
-    ToolSpec,
     Truncate,
     UpdateSession,
     UserSpeechCommitted,
@@ -55,8 +53,9 @@ from ipc.schema import (
     UserTranscript,
 )
 from pipeline.agents.event_emitter import EventEmitter
-from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext, build_tool_schema
-from pipeline.agents.realtime.function_calls import FunctionCallRunner
+from pipeline.agents.llm import ChatContext, ChatMessage, FunctionContext
+from pipeline.agents.realtime.context_sync import ItemAcks, sync_commands, with_ids
+from pipeline.agents.realtime.function_calls import FunctionCallRunner, settings_with_tools
 from pipeline.agents.realtime.session_events import (
     ContentInfo,
     InputTranscription,
@@ -92,7 +91,8 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         self._init_sync_task: asyncio.Future[None] = asyncio.get_event_loop().create_future()
         self.active_response: str | None = None
         self._requested = 0  # responses asked for, not yet created
-        self._create_after_active = False
+        self._queued_responses = 0  # asked for while one was in progress: each runs next
+        self._acks = ItemAcks()
         self._timing: ResponseTiming | None = None
         self._link: str | None = None  # the model link whose events count
         self._calls = FunctionCallRunner(self, tool_timeout_s)
@@ -131,12 +131,18 @@ class RealtimeSession(EventEmitter[SessionEventName]):
         return self._chat_ctx.copy()
 
     async def set_chat_ctx(self, ctx: ChatContext) -> None:
-        """Make the model's conversation ``ctx``: the old items go, the new are added."""
-        commands: list[ModelCommand] = [
-            DeleteItem(item_id=m.id) for m in self._chat_ctx.messages if m.id]
-        self._chat_ctx = ctx.copy()
-        commands += self._context_items()
+        """Make the model's conversation ``ctx`` with the fewest deletions and insertions,
+        and wait for the model to acknowledge them (without a link: the next connect
+        replays ``ctx`` whole)."""
+        new = with_ids(ctx)
+        if not self._connected:
+            self._chat_ctx = new
+            return
+        commands = sync_commands(self._chat_ctx, new)
+        acks = self._acks.expect(commands)
+        self._chat_ctx = new
         self.send(commands)
+        await self._acks.wait(acks)
 
     def cancel_response(self) -> None:
         if self.active_response is not None:
@@ -151,10 +157,10 @@ class RealtimeSession(EventEmitter[SessionEventName]):
                 return
             if on_duplicate == "cancel_existing":
                 self.send([CancelResponse()])
-            else:
-                # The API refuses a second response in one conversation: run it next.
-                self._create_after_active = True
-                return
+            # The API refuses a second response in one conversation: this one is
+            # created once the current one (cancelled or not) has ended.
+            self._queued_responses += 1
+            return
         self._request_response()
 
     def _request_response(self) -> None:
@@ -195,14 +201,7 @@ class RealtimeSession(EventEmitter[SessionEventName]):
     # -- settings and replay -------------------------------------------------------
     def session_settings(self) -> SessionSettings:
         """The model's settings with this session's tools."""
-        base = self._settings.session
-        tools: tuple[ToolSpec, ...] = ()
-        if self._fnc_ctx is not None:
-            schemas = (build_tool_schema(i) for i in self._fnc_ctx.ai_functions.values())
-            tools = tuple(ToolSpec(name=t["name"], description=t["description"],
-                                   parameters=t["parameters"]) for t in schemas)
-        return msgspec.structs.replace(
-            base, tools=tools, tool_choice=base.tool_choice if tools else "auto")
+        return settings_with_tools(self._settings.session, self._fnc_ctx)
 
     def start_settings(self) -> SessionSettings:
         """The settings for the session's spec: the model stage sets every connection up
@@ -275,6 +274,8 @@ class RealtimeSession(EventEmitter[SessionEventName]):
                 self._response_done(e, ev.t_ms)
             case AgentItemDeleted():
                 self._forget(e.item_id)
+            case ConversationItemAcked():
+                self._acks.acked(e)
             case ModelError():
                 self._model_error(e)
 
@@ -308,7 +309,8 @@ class RealtimeSession(EventEmitter[SessionEventName]):
             self.emit("response_interrupted", self.active_response)
         self.active_response = None
         self._requested = 0
-        self._create_after_active = False
+        self._queued_responses = 0
+        self._acks.drop()
 
     def _committed(self, e: UserSpeechCommitted) -> None:
         self._chat_ctx.messages.append(ChatMessage(role="user", id=e.item_id, content=""))
@@ -349,8 +351,8 @@ class RealtimeSession(EventEmitter[SessionEventName]):
             self.emit("response_done", timing)
         if self._calls.pending:
             self._calls.run_collected()
-        elif self._create_after_active and not self._requested:
-            self._create_after_active = False
+        elif self._queued_responses and not self._requested:
+            self._queued_responses -= 1
             self._request_response()
 
     def _forget(self, item_id: str) -> None:

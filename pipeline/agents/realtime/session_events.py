@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ipc.schema import ResponseDone
+from ipc.schema import ResponseDone, TokenDetails
 
 SessionEventName = Literal[
     "input_speech_started",
@@ -58,7 +59,11 @@ class ResponseTiming:
     status: str = "in_progress"
     input_tokens: int | None = None
     output_tokens: int | None = None
+    details: TokenDetails | None = None
+    reason: str | None = None
+    error: tuple[str | None, str | None, str | None] | None = None  # (type, code, message)
     extra: dict[str, Any] = field(default_factory=dict)
+    created_wall: float = field(default_factory=time.time)  # when the agent heard of it
 
     def done(self, e: ResponseDone, t_ms: float | None) -> None:
         """The response ended (``e``) at ``t_ms`` on the timeline (None: not placed)."""
@@ -66,6 +71,9 @@ class ResponseTiming:
         self.status = e.status
         self.input_tokens = e.input_tokens
         self.output_tokens = e.output_tokens
+        self.details, self.reason = e.details, e.reason
+        if e.error_type is not None or e.error_code is not None or e.error_message is not None:
+            self.error = (e.error_type, e.error_code, e.error_message)
 
     @property
     def cancelled(self) -> bool:

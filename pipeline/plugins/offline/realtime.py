@@ -34,7 +34,7 @@ class RealtimeModel(OpenAIRealtimeModel):
         super().__init__(
             model="voxpipe-offline", instructions=instructions, voice=voice,
             base_url=url or "ws://127.0.0.1:0/v1", api_key="", protocol=protocol,
-            turn_detection=turn_detection, max_session_s=max_session_s,
+            turn_detection=turn_detection, max_session_s=max_session_s, temperature=None,
         )
         self._fixed_url = url
         self.options = {"engine": engine, **(options or {})}

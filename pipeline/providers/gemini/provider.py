@@ -20,9 +20,18 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Final
 
-from ipc.schema import ModelCommand, ModelSpec, SessionSettings, UpdateSession
+from ipc.schema import (
+    CreateItem,
+    DeleteItem,
+    ModelCommand,
+    ModelSpec,
+    SessionSettings,
+    UpdateSession,
+)
 from pipeline.providers.base import (
     Capabilities,
+    ItemCreated,
+    ItemDeleted,
     ProviderClosed,
     ProviderConnectError,
     ProviderEvent,
@@ -110,6 +119,18 @@ class GeminiProvider:
                 self._new_settings(step)
             else:
                 await self._send(step)
+        self._acknowledge(commands)
+
+    def _acknowledge(self, commands: Sequence[ModelCommand]) -> None:
+        """Gemini acknowledges no item: a create is in the context once its
+        ``clientContent`` is sent, and a delete is all it can be (Live cannot remove
+        a turn, see docs/seed-differences.md), so ``set_chat_ctx`` does not wait on
+        acks that never come."""
+        for cmd in commands:
+            if isinstance(cmd, CreateItem) and cmd.item.item_id:
+                self._queue.put_nowait(ItemCreated(cmd.item.item_id))
+            elif isinstance(cmd, DeleteItem):
+                self._queue.put_nowait(ItemDeleted(cmd.item_id))
 
     def _new_settings(self, settings: SessionSettings) -> None:
         self._settings = settings

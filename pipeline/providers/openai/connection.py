@@ -82,12 +82,14 @@ class RealtimeConnection:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         extra_headers: Mapping[str, str] | None = None,
+        api_key_header: Literal["authorization", "api-key"] = "authorization",
     ) -> RealtimeConnection:
         """Open the websocket and send ``session.update`` for ``config``.
 
         Raises :class:`ModelConnectError` with a one-line message when the model cannot be
         reached, refuses the key or the upgrade, or does not answer within
-        ``open_timeout`` seconds.
+        ``open_timeout`` seconds. ``api_key_header`` "api-key" sends the key as Azure
+        OpenAI takes it (``api-key: KEY``) instead of ``Authorization: Bearer KEY``.
         """
         scheme = urlsplit(url).scheme
         if scheme not in ("ws", "wss"):
@@ -95,7 +97,9 @@ class RealtimeConnection:
                 f"invalid model URL {url!r}: the scheme must be ws:// or wss://"
             )
         headers: dict[str, str] = {}
-        if api_key:
+        if api_key and api_key_header == "api-key":
+            headers["api-key"] = api_key
+        elif api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         if config.protocol == "beta":
             headers["OpenAI-Beta"] = "realtime=v1"

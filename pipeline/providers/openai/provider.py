@@ -47,7 +47,8 @@ class OpenAIProvider:
             raise ProviderConnectError(f"invalid session settings: {exc}", fatal=True) from exc
         # connect sends session.update for ``config``: the one per connection.
         self._conn = await RealtimeConnection.connect(
-            spec.url, api_key=spec.api_key or None, config=config)
+            spec.url, api_key=spec.api_key or None, config=config,
+            api_key_header=spec.api_key_header)
 
     async def send(self, commands: Sequence[ModelCommand]) -> None:
         conn = self.connection

@@ -125,6 +125,9 @@ class ResponseDone(_Event, frozen=True):
     output_text_tokens: int | None
     output_audio_tokens: int | None
     output_item_ids: tuple[str, ...]
+    error_message: str | None = None
+    input_cached_text_tokens: int | None = None
+    input_cached_audio_tokens: int | None = None
 
 
 class _PartEvent(_Event, frozen=True):

@@ -123,6 +123,7 @@ def _response_done(r: w.Response) -> ResponseDone:
     usage = r.usage or w.Usage()
     ind = usage.input_token_details or w.InputTokenDetails()
     outd = usage.output_token_details or w.OutputTokenDetails()
+    cached = ind.cached_tokens_details or w.CachedTokenDetails()
     return ResponseDone(
         response_id=r.id,
         status=r.status or details.type or "completed",
@@ -134,6 +135,9 @@ def _response_done(r: w.Response) -> ResponseDone:
         input_audio_tokens=ind.audio_tokens,
         input_cached_tokens=ind.cached_tokens,
         output_tokens=usage.output_tokens,
+        error_message=err.message,
+        input_cached_text_tokens=cached.text_tokens,
+        input_cached_audio_tokens=cached.audio_tokens,
         output_text_tokens=outd.text_tokens,
         output_audio_tokens=outd.audio_tokens,
         output_item_ids=tuple(i.id for i in r.output or () if i.id is not None),

@@ -51,10 +51,16 @@ class StatusDetails(msgspec.Struct, gc=False):
     error: ErrorBody | None = None
 
 
+class CachedTokenDetails(msgspec.Struct, gc=False):
+    text_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
 class InputTokenDetails(msgspec.Struct, gc=False):
     text_tokens: int | None = None
     audio_tokens: int | None = None
     cached_tokens: int | None = None
+    cached_tokens_details: CachedTokenDetails | None = None
 
 
 class OutputTokenDetails(msgspec.Struct, gc=False):

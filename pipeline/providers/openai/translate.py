@@ -24,6 +24,7 @@ from ipc.schema import (
     MessageItem,
     ModelCommand,
     SessionSettings,
+    TokenDetails,
     ToolResult,
     ToolSpec,
     Truncate,
@@ -147,9 +148,17 @@ def _function_call(e: se.OutputItemDone) -> pe.FunctionCall | None:
 
 
 def _status(e: se.ResponseDone) -> pe.ResponseDone:
+    details = TokenDetails(
+        input_text=e.input_text_tokens, input_audio=e.input_audio_tokens,
+        input_cached=e.input_cached_tokens, input_cached_text=e.input_cached_text_tokens,
+        input_cached_audio=e.input_cached_audio_tokens, output_text=e.output_text_tokens,
+        output_audio=e.output_audio_tokens)
+    reported = details != TokenDetails()
     return pe.ResponseDone(response_id=e.response_id, status=e.status,
                            status_reason=e.status_reason, input_tokens=e.input_tokens,
-                           output_tokens=e.output_tokens)
+                           output_tokens=e.output_tokens, details=details if reported else None,
+                           error_type=e.error_type, error_code=e.error_code,
+                           error_message=e.error_message)
 
 
 _NEUTRAL: dict[type[Any], Callable[[Any], pe.ProviderEvent | None]] = {
@@ -168,6 +177,8 @@ _NEUTRAL: dict[type[Any], Callable[[Any], pe.ProviderEvent | None]] = {
     se.AudioDone: lambda e: pe.AudioDone(e.item_id, e.content_index),
     se.TranscriptDone: lambda e: pe.TranscriptDone(e.item_id, e.content_index, e.transcript),
     se.ResponseDone: _status,
+    se.ItemAdded: lambda e: pe.ItemCreated(e.item_id),
+    se.ItemDeleted: lambda e: pe.ItemDeleted(e.item_id),
     se.ServerError: lambda e: pe.ProviderError(e.message, e.code, e.event_id),
 }
 

@@ -475,8 +475,28 @@ async function endCall(message = "", kind = "error") {
   if (TEST) window.close();
 }
 
+// The browser's own account of the agent's audio: its jitter buffer and concealment
+// (what a listener would hear as a glitch), from the inbound RTP stats.
+async function inboundAudioStats(pc) {
+  if (!pc) return {};
+  try {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        return {
+          jitter_buffer_delay_s: s.jitterBufferDelay, jitter_buffer_emitted: s.jitterBufferEmittedCount,
+          jitter_buffer_target_delay_s: s.jitterBufferTargetDelay, samples_received: s.totalSamplesReceived,
+          concealed_samples: s.concealedSamples, packets_lost: s.packetsLost, packets_received: s.packetsReceived,
+        };
+      }
+    }
+  } catch (err) { /* a closed connection has no stats: none are reported */ }
+  return {};
+}
+
 async function postResult(c) {
+  const inbound = await inboundAudioStats(c.pc);
   const meta = {
+    inbound_audio: inbound,
     pc_id: c.pcId, session_id: c.sessionId || "", sample_rate: c.ctx ? c.ctx.sampleRate : 0,
     samples: c.tap ? c.tap.samples : 0, transcript: c.transcript.finals,
     shown: [...ui.transcript.querySelectorAll(".line")].map((li) => ({
