@@ -14,7 +14,9 @@ def standard_reply(msg: ControlMsg, stage: str, stats: StageStats) -> Pong | Sta
         return Pong(msg.token, msg.sent_ns)
     if isinstance(msg, StatsRequest):
         if msg.counters_only:
-            return StatsReply(msg.request_id, stage, os.getpid(), dict(stats.counters), {})
-        counters, latency = stats.snapshot()
-        return StatsReply(msg.request_id, stage, os.getpid(), counters, latency)
+            return StatsReply(msg.request_id, stage, os.getpid(), dict(stats.counters), {},
+                              stats.session_snapshot())
+        counters, latency = stats.snapshot(msg.hops)
+        return StatsReply(msg.request_id, stage, os.getpid(), counters, latency,
+                          stats.session_snapshot())
     return None

@@ -34,10 +34,12 @@ from ipc.schema import (
 from pipeline.logs import setup_logging
 from pipeline.plugins.openai.realtime import OPENAI_BASE_URL
 from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
+from pipeline.supervisor.admission import ADMISSION_ENV, AdmissionRefused, limits_from_env
 from pipeline.supervisor.session import SessionSummary
 
 if TYPE_CHECKING:
     from pipeline.agents.runner import Entrypoint
+    from pipeline.supervisor.runtime import Runtime
 
 EXIT_OK, EXIT_SESSION_FAILED, EXIT_USAGE, EXIT_CRASH_LOOP = 0, 1, 2, 3
 
@@ -62,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fast", action="store_true",
                      help="feed the input as fast as the pipeline takes it instead of in real "
                      "time (replies still play in real time; turns may overlap them)")
+    run.add_argument("--sessions", type=int, default=1, metavar="N",
+                     help="run N concurrent copies of the call (a load test), each recorded in "
+                     "DIR/<session-id>/, with a progress line and a summary (default 1)")
     _add_agent_flags(run, "this call")
     _add_serve_parser(sub)
     ms = sub.add_parser("model-server", add_help=False,
@@ -96,6 +101,10 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
                    "own model (without --agent: a built-in agent with no tools on the model "
                    "these flags choose)")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    p.add_argument("--admission", choices=("on", "off"), default="on",
+                   help="admission control: refuse a new session when the runtime has no "
+                   "headroom (a stage near a full core, playout running late); default on "
+                   "(also VOXPIPE_ADMISSION=off)")
 
 
 def _add_serve_parser(sub: Any) -> None:
@@ -141,6 +150,12 @@ def main(argv: list[str] | None = None, *, entry: Entrypoint | None = None) -> i
         _parser().print_help()
         return EXIT_USAGE
     setup_logging(args.log_level)
+    if args.admission == "off":
+        os.environ[ADMISSION_ENV] = "off"  # every Runtime of this process reads it
+    try:
+        limits_from_env()
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
     try:
         return asyncio.run(_run(args, entry) if args.command == "run" else _serve(args))
     except KeyboardInterrupt:
@@ -186,6 +201,8 @@ async def _run(args: argparse.Namespace, given: Entrypoint | None = None) -> int
         return _fail(f"input not found: {args.input}", EXIT_USAGE)
     except (OSError, ValueError) as exc:
         return _fail(f"cannot use input {args.input}: {exc}", EXIT_USAGE)
+    if args.sessions < 1:
+        return _fail(f"--sessions must be at least 1, got {args.sessions}", EXIT_USAGE)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         probe = args.out / ".voxpipe-write-test"
@@ -294,6 +311,12 @@ async def _run_call(args: argparse.Namespace, entry: Entrypoint, duration: float
             return _fail(str(exc), EXIT_CRASH_LOOP)
         log.info("%s on %.1f s of input; pids %s", args.agent or "conversation", duration,
                  runtime.pids())
+        if args.sessions > 1:
+            return await _run_copies(args, entry, runtime, stop)
+        try:
+            runtime.admit()
+        except AdmissionRefused as exc:
+            return _fail(str(exc), EXIT_SESSION_FAILED)
         room = room_for_file(args.input, args.out, realtime=not args.fast)
         try:
             summary = await run_agent(
@@ -316,6 +339,21 @@ async def _run_call(args: argparse.Namespace, entry: Entrypoint, duration: float
         return EXIT_OK
     finally:
         await runtime.stop()
+
+
+async def _run_copies(args: argparse.Namespace, entry: Entrypoint, runtime: Runtime,
+                      stop: asyncio.Event) -> int:
+    """``--sessions N``: the copies, their summary; 0 only if every copy completed."""
+    from pipeline.sessions_run import run_sessions, summary_lines
+
+    tally = await run_sessions(runtime, entry, args.input, args.out, args.sessions,
+                               realtime=not args.fast, stop=stop)
+    if runtime.fault:
+        return _fail(runtime.fault, EXIT_CRASH_LOOP)
+    print(f"\nvoxpipe: {args.sessions} sessions of {args.input} done", flush=True)
+    print("\n".join(summary_lines(tally)), flush=True)
+    counts = tally.counts()
+    return EXIT_OK if counts["done"] == args.sessions else EXIT_SESSION_FAILED
 
 
 def _progress_printer(log: logging.Logger, sid: str,

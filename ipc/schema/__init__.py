@@ -72,6 +72,7 @@ from ipc.schema.data import (
     data_encoder,
 )
 from ipc.schema.events import (
+    GLITCH_CAUSES,
     AgentItemDeleted,
     AgentItemTruncated,
     AgentPlayoutProgress,
@@ -95,6 +96,7 @@ from ipc.schema.events import (
     ParticipantAttributes,
     ParticipantLeft,
     ParticipantLinked,
+    PlayoutGlitch,
     ResponseContentAdded,
     ResponseCreated,
     ResponseDone,
@@ -138,6 +140,7 @@ from ipc.schema.session import (
 
 __all__ = [
     "DEFAULT_MODEL_RATE",
+    "GLITCH_CAUSES",
     "MAX_FRAME_BYTES",
     "MAX_SESSION_ID_LEN",
     "AgentAudio",
@@ -195,6 +198,7 @@ __all__ = [
     "ParticipantLinked",
     "Ping",
     "PlayoutFlush",
+    "PlayoutGlitch",
     "PlayoutInterrupt",
     "Pong",
     "ResponseContentAdded",

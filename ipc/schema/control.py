@@ -46,6 +46,9 @@ class StatsRequest(_Control, tag="statsq", frozen=True):
     # Counters without the latency samples: a reading cheap enough for a realtime
     # stage to answer every few seconds (a full reservoir is ~0.6 MB, ~30 ms to encode).
     counters_only: bool = False
+    # Only these hops' latency samples (empty: every hop): admission control's reading
+    # of playout's lateness, every second.
+    hops: tuple[str, ...] = ()
 
 
 class StatsReply(_Control, tag="stats", frozen=True):
@@ -54,6 +57,8 @@ class StatsReply(_Control, tag="stats", frozen=True):
     pid: int
     counters: dict[str, int]
     latency_us: dict[str, list[int]]
+    # Per live session: its own counters (playout: ``glitch_frames.<cause>``).
+    sessions: dict[str, dict[str, int]] = {}
 
 
 class Shutdown(_Control, tag="shutdown", frozen=True):

@@ -285,6 +285,23 @@ class AgentPlayoutProgress(_Event, tag="agent_playout_progress", frozen=True):
     played: int
 
 
+#: Why agent audio that should have played did not (``PlayoutGlitch.cause``): "underrun":
+#: an item was mid-stream and its audio had not arrived; "late": playout fell behind its
+#: clock (starved or stopped) and skipped the frames it missed.
+GLITCH_CAUSES: Final = ("underrun", "late")
+
+
+class PlayoutGlitch(_Event, tag="playout_glitch", frozen=True):
+    """A run of ``frames`` playout frames, from output sample ``position``, in which the
+    agent's audio (item ``item_id``) should have played and silence did: one event per
+    run, however long."""
+
+    cause: str
+    frames: int
+    position: int
+    item_id: str
+
+
 # -- the agent layer (notes from the supervisor) ----------------------------------------
 
 
@@ -327,7 +344,7 @@ SessionEvent = (
     | FunctionCallRequested | ResponseDone | ModelError | ConversationItemAcked
     | AgentItemDeleted
     | AgentItemTruncated | SessionStarted | SessionResumed | SessionClosed
-    | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress
+    | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress | PlayoutGlitch
     | ModelContextReplayed | ParticipantAttributes | Transcription | AgentTranscription
     | UserTranscription | WebAnswer | ParticipantLinked | ParticipantLeft
 )  # fmt: skip

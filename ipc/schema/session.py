@@ -113,6 +113,7 @@ class FileTransport(_Transport, tag="file", frozen=True):
     input_frames: int
     realtime: bool = True  # paced on the timeline, or as fast as dsp takes it
     tail_silence_ms: int = 1500  # silence after the file: the line stays open
+    name: str = ""  # the call's name, its session's id ("": the runtime names it)
 
 
 class LoopbackTransport(_Transport, tag="loopback", frozen=True):
@@ -159,7 +160,10 @@ def transport_kind(transport: Transport) -> str:
 def call_name(transport: Transport) -> str | None:
     """The id the signalling gave a live call (a WebRTC peer connection's ``pc_id``), or
     None: the call's session takes it as its id, so the HTTP API, the logs and the
-    recording's folder share one name."""
+    recording's folder share one name. A file call may be named too (``voxpipe run
+    --sessions``: the copies' folders are their session ids)."""
+    if isinstance(transport, FileTransport):
+        return transport.name or None
     return transport.pc_id if isinstance(transport, WebTransport) else None
 
 

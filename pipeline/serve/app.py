@@ -3,8 +3,8 @@
 ``POST /api/offer`` and ``PATCH /api/offer`` follow pipecat's SmallWebRTC contract
 (``{sdp, type, pc_id?}`` -> ``{sdp, type, pc_id}``; ``{pc_id, candidates: [...]}``),
 so its clients work unchanged. Every refusal is JSON ``{"error": message}`` with its
-status: 400 bad JSON or SDP, 401 no or wrong token, 413 too big, 503 full or
-stopping, 504 no answer in time.
+status: 400 bad JSON or SDP, 401 no or wrong token, 413 too big, 503 full, no headroom
+(admission control) or stopping, 504 no answer in time.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from pipeline.agents.runner import Entrypoint, run_agent
 from pipeline.logs import session_extra
 from pipeline.serve.metrics import ServerMetrics
 from pipeline.serve.options import ServeOptions
+from pipeline.supervisor.admission import AdmissionRefused
 from pipeline.supervisor.runtime import Runtime
 from pipeline.supervisor.session import Session
 from pipeline.transports.web.room import room_for_offer
@@ -112,9 +113,15 @@ class Calls:
             raise CallConflict(f"call {client_pc_id} is live: renegotiation is not supported")
         limit = self.options.max_sessions
         if not self.accepting or (limit is not None and len(self.live) >= limit):
-            self.metrics.calls_refused.inc()
+            self.metrics.calls_refused.labels(
+                reason="shutting_down" if not self.accepting else "full").inc()
             raise CallRefused("the server is shutting down" if not self.accepting else
                               f"the server is full ({limit} calls)")
+        try:  # calls admitted whose sessions have not started yet count as live
+            self.runtime.admit(pending=sum(c.room.session_id is None for c in self.live.values()))
+        except AdmissionRefused as exc:
+            self.metrics.calls_refused.labels(reason=exc.reason).inc()
+            raise CallRefused(str(exc)) from None
         pc_id = f"pc-{secrets.token_hex(8)}"
         room = room_for_offer(pc_id, sdp, self._out_dir(pc_id), offer_type=offer_type,
                               ice_servers=self.options.ice_servers,

@@ -16,13 +16,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ipc.schema import StatsReply
+from ipc.schema import GLITCH_CAUSES, StatsReply
 from ipc.stats import percentiles
+from pipeline.supervisor.admission import REFUSAL_REASONS as ADMISSION_REASONS
 from pipeline.supervisor.runtime import Runtime
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # playout's counters of what a caller hears as a glitch.
 GLITCH_COUNTERS = ("underrun_frames", "late_frames_skipped")
+# Why an offer is refused: the server's own (full, shutting_down), admission control's.
+REFUSAL_REASONS = ("full", "shutting_down", *ADMISSION_REASONS)
 QUANTILES = (("0.5", "p50_ms"), ("0.99", "p99_ms"))
 
 
@@ -73,6 +76,13 @@ class _StageCollector(Collector):
                     hops.add_metric([stage, hop, quantile], p[key] / 1000.0)
         for name, family in glitches.items():
             family.add_metric([], self.snapshot.playout_counters.get(name, 0))
+        by_cause = CounterMetricFamily(
+            "voxpipe_glitch_frames", "playout frames of agent audio that should have played "
+            "and did not, by cause (underrun: not arrived; late: playout fell behind)",
+            labels=["cause"])
+        for cause in GLITCH_CAUSES:
+            by_cause.add_metric([cause],
+                                self.snapshot.playout_counters.get(f"glitch_frames.{cause}", 0))
         # Every stage's own counters (frames in and out, drops by cause, the edge's
         # connections' packets and track frames): what an operator reads first when
         # calls sound wrong.
@@ -85,6 +95,7 @@ class _StageCollector(Collector):
         yield cpu
         yield hops
         yield from glitches.values()
+        yield by_cause
         yield counters
 
 
@@ -97,9 +108,12 @@ class ServerMetrics:
                                   registry=self.registry)
         self.calls_total = Counter("voxpipe_calls_total", "calls admitted",
                                    registry=self.registry)
-        self.calls_refused = Counter("voxpipe_calls_refused_total",
-                                     "offers refused (server full or shutting down)",
-                                     registry=self.registry)
+        self.calls_refused = Counter(
+            "voxpipe_calls_refused_total", "offers refused, by reason: full (--max-sessions), "
+            "shutting_down, or admission control's (cpu, lateness, max_sessions)",
+            labelnames=["reason"], registry=self.registry)
+        for reason in REFUSAL_REASONS:  # every reason reads 0 before its first refusal
+            self.calls_refused.labels(reason=reason)
         self.barge_ins = Counter("voxpipe_barge_ins_total",
                                  "agent replies cut short by the caller",
                                  registry=self.registry)

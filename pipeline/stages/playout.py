@@ -41,9 +41,12 @@ from ipc.schema import (
     UserAudio,
     record_line,
 )
+from ipc.stats import TICK_LATENESS_COUNT, TICK_LATENESS_HOP
 from pipeline.logs import session_extra
 from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
+from pipeline.stages.playout_clock import SessionClock
+from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
 from pipeline.transports.base import Sink, served_by_capture
@@ -59,30 +62,9 @@ PLAY_AHEAD_NS: Final = 2_000_000
 # With an agent attached, playback progress goes to the supervisor this often (in
 # playout frames): the agent releases transcript words only once their audio played.
 PROGRESS_EVERY_FRAMES: Final = 5
-
-
-@dataclass
-class SessionClock:
-    """Frame k of a session is due at ``t0 + k * frame``."""
-
-    t0_ns: int
-    frame_ns: int
-    frame_samples: int
-    tick: int = 0
-
-    def due_ns(self) -> int:
-        return self.t0_ns + self.tick * self.frame_ns
-
-    def position(self) -> int:
-        return self.tick * self.frame_samples
-
-    def t_ms(self, now_ns: int) -> float:
-        return round((now_ns - self.t0_ns) / 1e6, 1)
-
-    def slot_ms(self) -> float:
-        """Where the current frame sits on the timeline: what the recording says,
-        however late a starved process got round to playing it."""
-        return round(self.tick * self.frame_ns / 1e6, 1)
+# Wake-ups whose lateness the tick-lateness hop keeps (the supervisor's admission
+# control reads its recent p99; a short window so it follows the load).
+LATENESS_WINDOW: Final = 1000
 
 
 @dataclass
@@ -93,6 +75,7 @@ class SessionPlayout:
     record: SessionRecord
     sink: Sink
     frame: bytearray
+    glitches: GlitchRuns
 
 
 class PlayoutStage(HotStage):
@@ -111,7 +94,7 @@ class PlayoutStage(HotStage):
         clock.tick = max(0, (time.monotonic_ns() - cfg.t0_ns) // clock.frame_ns)
         sp = SessionPlayout(cfg, clock, PlayoutQueue(),
                             SessionRecord(Path(cfg.out_dir), cfg.output_rate),
-                            self._sink(cfg), bytearray(2 * frame_samples))
+                            self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns())
         self.playing[cfg.session] = sp
         self.due.schedule(cfg.session, clock.due_ns())
         opened = SessionResumed if resumed else SessionStarted
@@ -129,6 +112,8 @@ class PlayoutStage(HotStage):
         if sp is None:
             return
         sp.sink.close()
+        self._glitch_over(sp, sp.glitches.close())
+        self.stats.forget_session(session)
         frames = sp.record.finalize()
         self._log_event(sp, SessionClosed(str(sp.record.wav_path), frames,
                                           frames / sp.cfg.output_rate))
@@ -193,6 +178,10 @@ class PlayoutStage(HotStage):
 
     # -- clock -----------------------------------------------------------------
     def on_tick(self, now_ns: int) -> int | None:
+        first_due = self.due.next_due()
+        if first_due is not None and first_due <= now_ns:
+            self.stats.hop(TICK_LATENESS_HOP, LATENESS_WINDOW).record_ns(now_ns - first_due)
+            self.stats.count(TICK_LATENESS_COUNT)
         for session in self.due.pop_due(now_ns + PLAY_AHEAD_NS):
             sp = self.playing.get(session)
             if sp is None:
@@ -201,6 +190,7 @@ class PlayoutStage(HotStage):
             late = (now_ns - clock.due_ns()) // clock.frame_ns
             if late > MAX_LATE_FRAMES:
                 self.stats.count("late_frames_skipped", int(late))
+                self._skipped(sp, int(late))
                 clock.tick += int(late)
             while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
                 self._play_frame(sp, now_ns)
@@ -208,8 +198,20 @@ class PlayoutStage(HotStage):
             self.due.schedule(session, clock.due_ns())
         return self.due.next_due()
 
+    def _skipped(self, sp: SessionPlayout, frames: int) -> None:
+        """The clock jumps ``frames`` ahead: a glitch if an item was playing."""
+        item = sp.queue.playing_item()
+        if item is None:
+            return  # idle: nothing should have played
+        self.stats.count_session(sp.cfg.session, "glitch_frames.late", frames)
+        for run in sp.glitches.skipped(frames, sp.clock.position(), sp.clock.slot_ms(),
+                                       item.item_id):
+            self._glitch_over(sp, run)
+
     def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
         if sp.queue.idle:
+            if sp.glitches.open is not None:
+                self._glitch_over(sp, sp.glitches.close())
             return  # silence: the recording's gaps read as zeros, nothing to write
         if sp.cfg.agent and sp.clock.tick % PROGRESS_EVERY_FRAMES == 0:
             # Before this frame is filled: what has been heard by its slot's start.
@@ -228,10 +230,27 @@ class PlayoutStage(HotStage):
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")
+        # A frame an item was mid-stream in, padded with silence: the caller heard a gap.
+        dry = result.underrun and result.filled < sp.clock.frame_samples
+        if dry or sp.glitches.open is not None:
+            self._underrun(sp, dry)
         for item in result.finished:
             self._stopped(sp, item, t_ms=sp.clock.slot_ms())
         if result.finished:
             sp.queue.forget_stopped()
+
+    def _underrun(self, sp: SessionPlayout, dry: bool) -> None:
+        item = sp.queue.playing_item()
+        if dry:
+            self.stats.count_session(sp.cfg.session, "glitch_frames.underrun")
+        self._glitch_over(sp, sp.glitches.frame(
+            "underrun" if dry else None, sp.clock.position(), sp.clock.slot_ms(),
+            item.item_id if item is not None else ""))
+
+    def _glitch_over(self, sp: SessionPlayout, run: GlitchRun | None) -> None:
+        """A closed glitch run goes to events.jsonl (and the bus) at the slot it began."""
+        if run is not None:
+            self._log_event(sp, run.event(), t_ms=run.slot_ms)
 
     def _progress(self, sp: SessionPlayout) -> None:
         """Bus only (not events.jsonl): how much of each playing item has played."""

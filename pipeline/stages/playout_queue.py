@@ -143,6 +143,13 @@ class PlayoutQueue:
         if len(self.flushed) > 256:
             self.flushed.clear()
 
+    def playing_item(self) -> AgentItem | None:
+        """The item mid-stream (started, not over), if any: its audio should be playing."""
+        for item in self.items.values():
+            if item.started and not item.stopped:
+                return item
+        return None
+
     @property
     def idle(self) -> bool:
         """Nothing queued and no item mid-stream: a tick would only play silence."""

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -48,9 +48,11 @@ from ipc.schema import (
     transport_kind,
 )
 from ipc.sockets import bind_router, bind_sub, decode_control, decode_event
-from ipc.stats import StageStats
+from ipc.stats import TICK_LATENESS_HOP, StageStats
 from pipeline.logs import session_extra
+from pipeline.supervisor.admission import AdmissionLimits, AdmissionPolicy, limits_from_env
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
+from pipeline.supervisor.headroom import HeadroomMonitor
 from pipeline.supervisor.session import Session, SessionSpec
 from pipeline.supervisor.stale import remove_stale_runtime_dirs
 
@@ -66,6 +68,9 @@ class RuntimeOptions:
     arbiter: ArbiterOptions = field(default_factory=ArbiterOptions)
     runtime_parent: str | None = None
     manage_interval_s: float = 0.05
+    # Admission control (None: admit every session); headroom is measured this often.
+    admission: AdmissionLimits | None = field(default_factory=limits_from_env)
+    headroom_interval_s: float = 1.0
 
 
 class Runtime:
@@ -87,6 +92,9 @@ class Runtime:
         self._stats_waiters: dict[int, asyncio.Future[StatsReply]] = {}
         self._request_ids = itertools.count(1)
         self._ready = asyncio.Event()
+        limits = self.opts.admission
+        self.admission = AdmissionPolicy(limits) if limits is not None else None
+        self.headroom = HeadroomMonitor(self.pids, self._playout_stats)
         beat = self.opts.arbiter
         # A pong still counts while it answers a ping sent within the stage's deadline.
         self._pings = PingSchedule(beat.heartbeat_interval_s, remember=math.ceil(
@@ -109,8 +117,11 @@ class Runtime:
         self._sub = bind_sub(ctx, self.dir.events)
         self.arbiter = Arbiter(str(self.dir.path), self.opts.arbiter)
         self.arbiter.spawn_all()
-        self._tasks = [asyncio.create_task(c) for c in
-                       (self._control_loop(), self._event_loop(), self._manage_loop())]
+        loops = [self._control_loop(), self._event_loop(), self._manage_loop()]
+        if self.admission is not None:
+            loops.append(self.headroom.watch(self.admission, self.live_sessions,
+                                             self.opts.headroom_interval_s))
+        self._tasks = [asyncio.create_task(c) for c in loops]
         try:
             await asyncio.wait_for(self._ready.wait(), self.opts.arbiter.boot_timeout_s)
         except TimeoutError:
@@ -147,9 +158,22 @@ class Runtime:
         self.arbiter = None
 
     # -- sessions --------------------------------------------------------------
+    def admit(self, pending: int = 0) -> None:
+        """Raise ``AdmissionRefused`` (reason, measured figures) if a new session would
+        exceed the headroom the admission limits leave; return if it fits. ``pending``:
+        sessions the caller admitted that have not started yet (they count as live)."""
+        if self.admission is not None:
+            live = self.live_sessions() + pending
+            self.admission.check(replace(self.headroom.latest, sessions=live))
+
+    def live_sessions(self) -> int:
+        return sum(not s.ending for s in self.sessions.values())
+
     def start_session(self, spec: SessionSpec) -> Session:
         """Tell every stage, return the live session. The transport spec was validated
-        when it was built (``file_transport`` reads the WAV header)."""
+        when it was built (``file_transport`` reads the WAV header). Raises
+        ``AdmissionRefused`` when the runtime has no headroom for it (``admit``)."""
+        self.admit()
         sid = spec.new_id(taken=self.sessions)
         if not sid or len(sid) > MAX_SESSION_ID_LEN or not sid.isprintable():
             raise ValueError(f"session_id must be 1-{MAX_SESSION_ID_LEN} printable characters, "
@@ -218,24 +242,31 @@ class Runtime:
         self.sessions.pop(s.id, None)
 
     # -- queries ---------------------------------------------------------------
-    async def stage_stats(self, timeout_s: float = 2.0, *,
-                          counters_only: bool = False) -> dict[str, StatsReply]:
-        """Counters and hop latencies from every stage (``counters_only``: no latencies)."""
+    async def stage_stats(self, timeout_s: float = 2.0, *, counters_only: bool = False,
+                          stages: tuple[str, ...] = (),
+                          hops: tuple[str, ...] = ()) -> dict[str, StatsReply]:
+        """Counters and hop latencies from every stage (or from ``stages``;
+        ``counters_only``: no latencies; ``hops``: only those hops' latencies)."""
         assert self.arbiter is not None
         waiters = {}
-        for name in self.arbiter.stages:
+        for name in stages or tuple(self.arbiter.stages):
             rid = next(self._request_ids)
             fut = self._stats_waiters[rid] = asyncio.get_running_loop().create_future()
-            waiters[name] = fut
-            self._send_control(name, StatsRequest(rid, counters_only))
+            waiters[name] = (rid, fut)
+            self._send_control(name, StatsRequest(rid, counters_only, hops))
         done: dict[str, StatsReply] = {}
-        for name, fut in waiters.items():
+        for name, (rid, fut) in waiters.items():
             with contextlib.suppress(TimeoutError):
                 done[name] = await asyncio.wait_for(fut, timeout_s)
+            self._stats_waiters.pop(rid, None)  # unanswered (a stage down): not kept
         return done
 
     def pids(self) -> dict[str, int]:
         return self.arbiter.pids() if self.arbiter else {}
+
+    async def _playout_stats(self) -> StatsReply | None:
+        replies = await self.stage_stats(1.0, stages=("playout",), hops=(TICK_LATENESS_HOP,))
+        return replies.get("playout")
 
     # -- loops -----------------------------------------------------------------
     def _send_control(self, stage: str, msg: msgspec.Struct) -> None:

@@ -18,6 +18,7 @@ from ipc.schema import (
     InputProgress,
     ModelDisconnected,
     ModelSpec,
+    PlayoutGlitch,
     ResponseCreated,
     ResponseDone,
     SessionClosed,
@@ -106,6 +107,15 @@ class SessionSummary:
     error: str | None
     wav: Path | None
     events: Path
+    # Playout frames of agent audio that should have played and did not, by cause, and
+    # the runs (``PlayoutGlitch`` events) they came in.
+    glitch_frames: dict[str, int] = field(default_factory=dict)
+    glitch_runs: int = 0
+
+    @property
+    def glitches(self) -> int:
+        """Glitched playout frames, every cause."""
+        return sum(self.glitch_frames.values())
 
 
 Listener = Callable[[StageEvent], None]
@@ -130,6 +140,8 @@ class Session:
     error: str | None = None
     turns: list[Turn] = field(default_factory=list)
     wav: Path | None = None
+    glitch_frames: dict[str, int] = field(default_factory=dict)
+    glitch_runs: int = 0
     listeners: list[Listener] = field(default_factory=list)
     closed: asyncio.Future[SessionSummary] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -168,6 +180,9 @@ class Session:
                 self.responses.clear()
             case SessionError(fatal=True):
                 self.error = e.message or "unknown error"
+            case PlayoutGlitch():
+                self.glitch_frames[e.cause] = self.glitch_frames.get(e.cause, 0) + e.frames
+                self.glitch_runs += 1
             case SessionClosed():
                 self.wav = Path(e.wav) if e.wav else None
 
@@ -185,4 +200,4 @@ class Session:
     def summary(self) -> SessionSummary:
         out = Path(self.config.out_dir)
         return SessionSummary(self.id, out, self.turns, self.error, self.wav,
-                              out / "events.jsonl")
+                              out / "events.jsonl", dict(self.glitch_frames), self.glitch_runs)

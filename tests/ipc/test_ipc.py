@@ -61,7 +61,9 @@ DATA = [
     StreamEvent("s1", UserStartedSpeaking("item_1", 10, link="7.1"), 5),
 ]
 CONTROL = [Hello("dsp", 42), Ping(1, 2), Pong(1, 2), SessionStart(CFG, resumed=True),
-           SessionEnd("s1"), StatsRequest(7), StatsReply(7, "dsp", 42, {"a": 1}, {"h": [1]}),
+           SessionEnd("s1"), StatsRequest(7), StatsRequest(8, hops=("a", "b")),
+           StatsReply(7, "dsp", 42, {"a": 1}, {"h": [1]}),
+           StatsReply(7, "playout", 42, {"a": 1}, {}, {"s1": {"glitch_frames.late": 3}}),
            Shutdown()]
 
 
@@ -158,10 +160,29 @@ def test_standard_replies_echo_the_token_and_report_stats() -> None:
     assert isinstance(reply, StatsReply)
     assert (reply.request_id, reply.stage, reply.pid) == (8, "dsp", os.getpid())
     assert reply.counters == {"frames_in": 3} and reply.latency_us == {"capture_to_dsp": [2500]}
+    assert reply.sessions == {}
     light = standard_reply(StatsRequest(9, counters_only=True), "dsp", stats)
     assert isinstance(light, StatsReply)
     assert (light.request_id, light.counters, light.latency_us) == (9, {"frames_in": 3}, {})
+    stats.hop("dsp_to_model").record_ns(1_000_000)
+    only = standard_reply(StatsRequest(10, hops=("dsp_to_model",)), "dsp", stats)
+    assert isinstance(only, StatsReply)
+    assert only.latency_us == {"dsp_to_model": [1000]} and only.counters == {"frames_in": 3}
     assert standard_reply(Shutdown(), "dsp", stats) is None
+
+
+def test_per_session_counters_add_to_the_total_and_go_with_the_session() -> None:
+    stats = StageStats()
+    stats.count_session("s1", "glitch_frames.underrun", 2)
+    stats.count_session("s2", "glitch_frames.late", 50)
+    stats.count_session("s1", "glitch_frames.underrun")
+    reply = standard_reply(StatsRequest(9), "playout", stats)
+    assert isinstance(reply, StatsReply)
+    assert reply.sessions == {"s1": {"glitch_frames.underrun": 3},
+                              "s2": {"glitch_frames.late": 50}}
+    stats.forget_session("s1")
+    assert stats.session_snapshot() == {"s2": {"glitch_frames.late": 50}}
+    assert stats.counters == {"glitch_frames.underrun": 3, "glitch_frames.late": 50}
 
 
 def test_liveness_and_ping_schedule() -> None:

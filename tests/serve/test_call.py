@@ -63,7 +63,7 @@ async def _call_then_sigterm(server: ServeProcess, tmp: Path) -> tuple[WebCaller
         metrics = await asyncio.to_thread(server.metrics)
         assert metrics["voxpipe_calls_total"] == 1
         assert metrics["voxpipe_calls_active"] == 1
-        assert metrics["voxpipe_calls_refused_total"] == 1
+        assert metrics["voxpipe_calls_refused_total{reason=full}"] == 1
         # The stages' own counters: the edge has sent the call's frames on to dsp.
         assert metrics["voxpipe_stage_events_total{counter=frames_out,stage=edge}"] > 0
         assert metrics["voxpipe_stage_events_total{counter=frames_in,stage=dsp}"] > 0

@@ -15,18 +15,20 @@ from pipeline.agents.job import JobContext
 from pipeline.agents.runner import Entrypoint
 from pipeline.serve.app import build_app
 from pipeline.serve.calls import Calls
-from pipeline.serve.metrics import ServerMetrics
+from pipeline.serve.metrics import ServerMetrics, StageSnapshot
 from pipeline.serve.options import ServeOptions
-from pipeline.supervisor.runtime import Runtime
+from pipeline.supervisor.admission import AdmissionLimits
+from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 
 OFFER = {"sdp": "v=0\r\n", "type": "offer"}
 Check = Callable[[TestClient[Any, Any], Calls, ServerMetrics], Awaitable[None]]
 
 
 def _with_server(entry: Entrypoint, check: Check,
-                 tmp: Path) -> None:
+                 tmp: Path, runtime_opts: RuntimeOptions | None = None) -> None:
     async def main() -> None:
-        runtime = Runtime()  # never started: these agents never start a session
+        # Never started: these agents never start a session.
+        runtime = Runtime(runtime_opts)
         metrics = ServerMetrics()
         options = ServeOptions(record_dir=tmp, answer_timeout_s=0.5)
         calls = Calls(runtime, entry, options, metrics)
@@ -36,8 +38,8 @@ def _with_server(entry: Entrypoint, check: Check,
     asyncio.run(main())
 
 
-def _value(metrics: ServerMetrics, name: str) -> float:
-    value = metrics.registry.get_sample_value(name)
+def _value(metrics: ServerMetrics, name: str, labels: dict[str, str] | None = None) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
     assert value is not None, name
     return value
 
@@ -84,7 +86,45 @@ def test_a_stopping_server_refuses_offers_with_503(tmp_path: Path) -> None:
         res = await client.post("/api/offer", json=OFFER)
         assert res.status == 503
         assert "shutting down" in (await res.json())["error"]
-        assert _value(metrics, "voxpipe_calls_refused_total") == 1
+        assert _value(metrics, "voxpipe_calls_refused_total",
+                      {"reason": "shutting_down"}) == 1
         assert list(tmp_path.iterdir()) == []
 
     _with_server(_never_answers, check, tmp_path)
+
+
+def test_no_headroom_is_503_with_the_reason_and_counted_by_it(tmp_path: Path) -> None:
+    async def check(client: TestClient[Any, Any], calls: Calls, metrics: ServerMetrics) -> None:
+        res = await client.post("/api/offer", json=OFFER)
+        assert res.status == 503
+        assert (await res.json())["error"].startswith(
+            "no headroom for a new session: 0 sessions live, the cap is 0")
+        assert _value(metrics, "voxpipe_calls_refused_total", {"reason": "max_sessions"}) == 1
+        assert _value(metrics, "voxpipe_calls_refused_total", {"reason": "full"}) == 0
+        assert _value(metrics, "voxpipe_calls_total") == 0
+        assert list(tmp_path.iterdir()) == []
+
+    _with_server(_never_answers, check, tmp_path,
+                 RuntimeOptions(admission=AdmissionLimits(max_sessions=0)))
+
+
+def test_glitch_frames_are_exposed_by_cause() -> None:
+    metrics = ServerMetrics()
+    metrics._stages.snapshot = StageSnapshot(playout_counters={
+        "glitch_frames.late": 50, "glitch_frames.underrun": 2, "underrun_frames": 9})
+    for cause, frames in (("late", 50), ("underrun", 2)):
+        assert _value(metrics, "voxpipe_glitch_frames_total", {"cause": cause}) == frames
+
+
+def test_calls_admitted_but_not_started_count_against_the_cap(tmp_path: Path) -> None:
+    async def check(client: TestClient[Any, Any], calls: Calls, metrics: ServerMetrics) -> None:
+        first, second = await asyncio.gather(client.post("/api/offer", json=OFFER),
+                                             client.post("/api/offer", json=OFFER))
+        # One is admitted (its agent never starts a session: 504), the other came while
+        # it was pending and is refused by the cap.
+        assert sorted([first.status, second.status]) == [503, 504]
+        assert _value(metrics, "voxpipe_calls_refused_total", {"reason": "max_sessions"}) == 1
+        assert _value(metrics, "voxpipe_calls_total") == 1
+
+    _with_server(_never_answers, check, tmp_path,
+                 RuntimeOptions(admission=AdmissionLimits(max_sessions=1)))

@@ -94,9 +94,13 @@ def test_bad_candidates_are_refused(server: ServeProcess, body: bytes | dict[str
 
 def test_metrics_parse_and_name_calls_and_stages(server: ServeProcess) -> None:
     m = server.metrics()
-    for name in ("voxpipe_calls_active", "voxpipe_calls_total", "voxpipe_calls_refused_total",
+    for name in ("voxpipe_calls_active", "voxpipe_calls_total",
+                 "voxpipe_calls_refused_total{reason=full}",
+                 "voxpipe_calls_refused_total{reason=cpu}",
                  "voxpipe_barge_ins_total", "voxpipe_playout_underrun_frames_total",
-                 "voxpipe_playout_late_frames_skipped_total"):
+                 "voxpipe_playout_late_frames_skipped_total",
+                 "voxpipe_glitch_frames_total{cause=underrun}",
+                 "voxpipe_glitch_frames_total{cause=late}"):
         assert name in m, sorted(m)
     for stage in (*STAGES, "supervisor"):
         assert m[f"voxpipe_stage_cpu_seconds_total{{stage={stage}}}"] > 0
@@ -118,7 +122,7 @@ def test_beyond_max_sessions_is_503_and_counted_as_refused(tmp_path: Path) -> No
         assert status == 503, reply
         assert "full" in reply["error"]
         m = server.metrics()
-        assert m["voxpipe_calls_refused_total"] == 1
+        assert m["voxpipe_calls_refused_total{reason=full}"] == 1
         assert m["voxpipe_calls_total"] == 0
         assert_healthy(server)
     assert list(tmp_path.iterdir()) == []  # a refused call is not started

@@ -20,6 +20,7 @@ from ipc.schema import (
     InputProgress,
     ModelContextReplayed,
     ModelDisconnected,
+    PlayoutGlitch,
     ResponseCreated,
     ResponseDone,
     SessionClosed,
@@ -82,7 +83,8 @@ LINK_DROPPED = ev(ModelDisconnected(1006, None, recycled=False))
 def state(s: Session) -> dict[str, Any]:
     return {"progress_frame": s.progress_frame, "input_ended": s.input_ended,
             "user_speaking": s.user_speaking, "agent_speaking": s.agent_speaking,
-            "responses": s.responses, "error": s.error, "turns": s.turns, "wav": s.wav}
+            "responses": s.responses, "error": s.error, "turns": s.turns, "wav": s.wav,
+            "glitch_frames": s.glitch_frames, "glitch_runs": s.glitch_runs}
 
 
 USER_TURN = [USER_STARTED, ev(UserStoppedSpeaking("u1", 1200))]
@@ -118,6 +120,10 @@ APPLY = {
         [ev(SessionClosed("/out/s1/conversation.wav", 48000, 2.0))],
         {"wav": Path("/out/s1/conversation.wav")}),
     "session closed without a recording": ([ev(SessionClosed("", 0, 0.0))], {}),
+    "glitch runs add up by cause": (
+        [ev(PlayoutGlitch("underrun", 3, 4800, "a1")), ev(PlayoutGlitch("late", 50, 9600, "a1")),
+         ev(PlayoutGlitch("underrun", 2, 19200, "a2"))],
+        {"glitch_frames": {"underrun": 5, "late": 50}, "glitch_runs": 3}),
     # (a kind the bus does not know never gets here: the decoder drops it, counted)
     "an event the session does not track changes nothing": (
         [ev(ModelContextReplayed(items=3, pending=1))], {}),
@@ -203,3 +209,12 @@ def test_summary_points_at_the_session_record(loop: asyncio.AbstractEventLoop) -
     assert (summary.session, summary.out_dir, summary.error) == ("s1", Path("/out/s1"), "x")
     assert summary.turns == [Turn(1200.0)] and summary.wav == Path("/out/s1/conversation.wav")
     assert summary.events == Path("/out/s1/events.jsonl")
+
+
+def test_summary_counts_the_sessions_glitches(loop: asyncio.AbstractEventLoop) -> None:
+    s = new_session(loop)
+    for e in [ev(PlayoutGlitch("late", 50, 0, "a1")), ev(PlayoutGlitch("underrun", 2, 0, "a1"))]:
+        s.apply(e)
+    summary = s.summary()
+    assert (summary.glitch_frames, summary.glitch_runs, summary.glitches) == (
+        {"late": 50, "underrun": 2}, 2, 52)

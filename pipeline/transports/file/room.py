@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from pipeline.transports.caller_room import CallerRoom, CallerTrack
 from pipeline.transports.file.spec import file_transport
 
@@ -31,14 +33,16 @@ class FileAudioTrack(CallerTrack):
 class FileRoom(CallerRoom):
     def __init__(self, input_path: Path | str, out_dir: Path | str, *,
                  caller_identity: str = "caller", realtime: bool = True,
-                 join_after_s: float = 0.0) -> None:
+                 join_after_s: float = 0.0, named: bool = False) -> None:
         super().__init__(out_dir, caller_identity=caller_identity, join_after_s=join_after_s)
         self.input_path = Path(input_path)
         self.realtime = realtime
+        self.named = named  # the session's id is the room's name (its folder's)
 
     def transport(self) -> FileTransport:
         """The input file's spec (its WAV header is read now)."""
-        return file_transport(self.input_path, realtime=self.realtime)
+        spec = file_transport(self.input_path, realtime=self.realtime)
+        return msgspec.structs.replace(spec, name=self.name) if self.named else spec
 
     def caller_track(self, sid: str) -> FileAudioTrack:
         return FileAudioTrack(sid, self.input_path)
@@ -50,7 +54,9 @@ class FileRoom(CallerRoom):
         await super().connect(runtime)
 
 
-def room_for_file(input_path: Path | str, out_dir: Path | str, *, realtime: bool = True) -> Room:
+def room_for_file(input_path: Path | str, out_dir: Path | str, *, realtime: bool = True,
+                  named: bool = False) -> Room:
     """The call of ``voxpipe run --input``: the caller is the file, the record ``out_dir``
-    (callers outside this package know the room by its protocol only)."""
-    return FileRoom(input_path, out_dir, realtime=realtime)
+    (callers outside this package know the room by its protocol only); ``named``: its
+    session's id is ``out_dir``'s name."""
+    return FileRoom(input_path, out_dir, realtime=realtime, named=named)
