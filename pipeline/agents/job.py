@@ -55,6 +55,9 @@ class JobContext:
         self._session: asyncio.Future[Session | None] = (
             asyncio.get_running_loop().create_future())
         room.on("session_bound", self._on_session_bound)
+        room.on("session_failed", self._on_session_failed)
+        # Why the call's session could not start (refused for headroom, a bad spec).
+        self.start_error: Exception | None = None
 
     @property
     def agent(self) -> LocalParticipant:
@@ -111,6 +114,11 @@ class JobContext:
     def _on_session_bound(self, session_id: str) -> None:
         if not self._session.done():
             self._session.set_result(self.runtime.sessions.get(session_id))
+
+    def _on_session_failed(self, error: Exception) -> None:
+        self.start_error = error
+        if not self._session.done():
+            self._session.set_result(None)
 
     async def session(self) -> Session | None:
         """The pipeline session carrying the room's call, once the agent started it."""

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from pipeline.supervisor.runtime import Runtime
 
 # livekit's room events, plus voxpipe's "session_bound" (session id): the call's
-# pipeline session has started.
+# pipeline session has started, and "session_failed" (the exception): it could not start.
 RoomEvent = Literal["participant_connected", "participant_disconnected", "track_published",
-                    "track_subscribed", "disconnected", "session_bound"]
+                    "track_subscribed", "disconnected", "session_bound", "session_failed"]
 SOURCE_MICROPHONE = "microphone"
 ATTRIBUTE_AGENT_STATE = "lk.agent.state"
 
@@ -109,6 +109,8 @@ class Room(Protocol):
     def on(self, event: RoomEvent, callback: Callable[..., Any] | None = None) -> Any: ...
 
     def off(self, event: RoomEvent, callback: Callable[..., Any]) -> None: ...
+
+    def emit(self, event: RoomEvent, *args: Any) -> None: ...
 
     def isconnected(self) -> bool: ...
 

@@ -107,7 +107,9 @@ async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: as
     """Run ``entry`` on ``room`` until the call ends or ``stop`` is set; the summary of
     the call's session (None if the agent never started one). ``on_session`` sees
     the session as soon as the agent has started it; ``proc`` and ``job`` are the
-    context's (a LiveKit worker's prewarmed process data and dispatched job)."""
+    context's (a LiveKit worker's prewarmed process data and dispatched job). A session
+    that could not start raises its error here (``AdmissionRefused`` when the runtime
+    had no headroom), so the caller can refuse the call rather than wait on it."""
     ctx = JobContext(room, runtime, proc=proc, job=job)
     if on_session is not None:
         room.on("session_bound", lambda sid: _call_with_session(runtime, sid, on_session))
@@ -129,6 +131,8 @@ async def run_agent(entry: Entrypoint, runtime: Runtime, room: Room, *, stop: as
         for w in (*waiters, entry_task):
             w.cancel()
         await ctx.run_shutdown_callbacks()
+    if ctx.start_error is not None:
+        raise ctx.start_error  # the call's session could not start (e.g. AdmissionRefused)
     if ended.done() and not ended.cancelled():
         return ended.result()
     sid = room.session_id

@@ -181,6 +181,10 @@ class Calls:
                       CallError(f"the call ended before it was answered: {error or 'no session'}"))
             log.info("call %s ended%s", call.pc_id, f": {error}" if error else "",
                      extra=call.log_extra)
+        except AdmissionRefused as exc:  # admitted, but the headroom went before it started
+            log.warning("call %s refused: %s", call.pc_id, exc, extra=call.log_extra)
+            self.metrics.calls_refused.labels(reason=exc.reason).inc()
+            call.fail(CallRefused(str(exc)))
         except Exception as exc:  # the user's entrypoint failed: this call only
             log.error("call %s: agent entrypoint failed: %s: %s", call.pc_id,
                       type(exc).__name__, exc, extra=call.log_extra)

@@ -11,13 +11,15 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from pipeline.agents.default_agent import default_entrypoint
 from pipeline.agents.job import JobContext
 from pipeline.agents.runner import Entrypoint
+from pipeline.plugins.offline import realtime as offline
 from pipeline.serve.app import build_app
 from pipeline.serve.calls import Calls
 from pipeline.serve.metrics import ServerMetrics, StageSnapshot
 from pipeline.serve.options import ServeOptions
-from pipeline.supervisor.admission import AdmissionLimits
+from pipeline.supervisor.admission import AdmissionLimits, AdmissionRefused, Headroom
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 
 OFFER = {"sdp": "v=0\r\n", "type": "offer"}
@@ -128,3 +130,30 @@ def test_calls_admitted_but_not_started_count_against_the_cap(tmp_path: Path) ->
 
     _with_server(_never_answers, check, tmp_path,
                  RuntimeOptions(admission=AdmissionLimits(max_sessions=1)))
+
+
+class _HeadroomGoneRuntime(Runtime):
+    """Admits the offer, then finds no headroom when the agent starts the session (the
+    race between ``admit`` and ``start_session``)."""
+
+    def start_session(self, spec: Any) -> Any:
+        raise AdmissionRefused("cpu", "stage dsp uses 95% of a core (limit 90%)",
+                               Headroom(stage_cpu={"dsp": 0.95}, sessions=3))
+
+
+def test_a_session_refused_after_the_offer_was_admitted_is_503(tmp_path: Path) -> None:
+    model = offline.RealtimeModel(engine="echo", url="ws://127.0.0.1:9/v1/realtime")
+
+    async def main() -> None:
+        runtime = _HeadroomGoneRuntime()
+        metrics = ServerMetrics()
+        options = ServeOptions(record_dir=tmp_path, answer_timeout_s=10)
+        calls = Calls(runtime, default_entrypoint(model), options, metrics)
+        async with TestClient(TestServer(build_app(calls, runtime, metrics, options))) as client:
+            res = await client.post("/api/offer", json=OFFER)
+            # Refused at once with the reason, not left waiting for an answer (504).
+            assert res.status == 503, await res.text()
+            assert "stage dsp uses 95%" in (await res.json())["error"]
+            assert _value(metrics, "voxpipe_calls_refused_total", {"reason": "cpu"}) == 1
+
+    asyncio.run(main())

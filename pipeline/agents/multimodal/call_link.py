@@ -109,7 +109,13 @@ class CallLink:
             local_vad_min_speech_ms=self._vad.min_speech_ms if self._vad else 0,
             local_vad_threshold_db=self._vad.threshold_db if self._vad else 0.0,
         )
-        live = room.runtime.start_session(spec)
+        try:
+            live = room.runtime.start_session(spec)
+        except Exception as exc:  # refused (no headroom) or a bad spec: the call cannot run
+            log.error("the call's session could not start: %s", exc)
+            self.emit("error", exc)
+            room.emit("session_failed", exc)
+            return
         live.on(self._on_pipeline_event)
         room.bind_session(room.runtime, live.id)
         session.attach(room.runtime, live.id)
