@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -75,6 +76,31 @@ class LiveKitRoom(CallerRoom):
         self.participant_identity = participant_identity
         self.spec = LiveKitTransport(url=url, token=token,
                                      participant_identity=participant_identity, room=room)
+
+    @classmethod
+    def with_credentials(cls, room: str, *, url: str | None = None,
+                         api_key: str | None = None, api_secret: str | None = None,
+                         identity: str = "voxpipe-agent",
+                         participant_identity: str | None = None,
+                         out_dir: Path | str | None = None) -> LiveKitRoom:
+        """A room joined with a token minted here (``livekit-api``) from the API key and
+        secret, as livekit users configure them: ``LIVEKIT_URL``, ``LIVEKIT_API_KEY`` and
+        ``LIVEKIT_API_SECRET`` when not given. A missing one is a one-line ValueError."""
+        from livekit.api import AccessToken, VideoGrants
+
+        url = url or os.environ.get("LIVEKIT_URL", "")
+        api_key = api_key or os.environ.get("LIVEKIT_API_KEY", "")
+        api_secret = api_secret or os.environ.get("LIVEKIT_API_SECRET", "")
+        missing = [name for name, value in (("LIVEKIT_URL", url), ("LIVEKIT_API_KEY", api_key),
+                                            ("LIVEKIT_API_SECRET", api_secret)) if not value]
+        if missing:
+            raise ValueError(f"cannot join LiveKit room {room!r}: {', '.join(missing)} "
+                             "not set (nor given)")
+        grants = VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
+                             can_publish_data=True, can_update_own_metadata=True)
+        token = (AccessToken(api_key, api_secret).with_identity(identity)
+                 .with_name(identity).with_grants(grants).to_jwt())
+        return cls(url, token, participant_identity=participant_identity, out_dir=out_dir)
 
     def transport(self) -> LiveKitTransport:
         """The room's URL and token, and whom to link: the edge joins with them."""

@@ -113,3 +113,23 @@ def test_a_given_identity_is_the_stand_ins_from_the_start(tmp_path: Path) -> Non
 def test_the_spec_rejects_a_malformed_arm() -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"kind": "livekit", "url": URL}, LiveKitTransport)
+
+
+def test_a_token_is_minted_from_the_api_key_and_secret_in_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jwt
+
+    secret = "devsecret-devsecret-devsecret-00"
+    monkeypatch.setenv("LIVEKIT_URL", "ws://127.0.0.1:7880")
+    monkeypatch.setenv("LIVEKIT_API_KEY", "devkey")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", secret)
+    room = LiveKitRoom.with_credentials("support-7", participant_identity="alice",
+                                        out_dir=tmp_path)
+    claims = jwt.decode(room.spec.token, secret, algorithms=["HS256"])
+    assert (claims["iss"], claims["sub"]) == ("devkey", "voxpipe-agent")
+    assert claims["video"]["room"] == "support-7" and claims["video"]["roomJoin"] is True
+    assert (room.name, room.url, room.participant_identity) == (
+        "support-7", "ws://127.0.0.1:7880", "alice")
+    monkeypatch.delenv("LIVEKIT_API_SECRET")
+    with pytest.raises(ValueError, match="LIVEKIT_API_SECRET not set"):
+        LiveKitRoom.with_credentials("support-7")
