@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ipc.schema import Modality, Sampling, SessionSettings, TurnDetection
-from pipeline.agents.realtime.model import ModelSettings
+from pipeline.agents.realtime.model import ModelSettings, RemoteModel
 from pipeline.providers.base import Capabilities
 from pipeline.providers.gemini.connection import gemini_url
 from pipeline.providers.gemini.setup import CAPABILITIES
 
 if TYPE_CHECKING:
-    from pipeline.agents.llm import ChatContext, FunctionContext
-    from pipeline.agents.realtime.session import RealtimeSession
+    pass
 
 LiveAPIModels = Literal["gemini-2.0-flash-exp"]
 Voice = Literal["Puck", "Charon", "Kore", "Fenrir", "Aoede"]
@@ -38,7 +37,7 @@ def _modalities(modalities: Sequence[str]) -> tuple[Modality, ...]:
     return names  # type: ignore[return-value]  # checked just above
 
 
-class RealtimeModel:
+class RealtimeModel(RemoteModel):
     """Gemini Live as a ``MultimodalAgent`` model.
 
     ``api_key`` defaults to ``GOOGLE_API_KEY``; ``base_url`` (voxpipe's; default
@@ -114,17 +113,3 @@ class RealtimeModel:
     async def url(self) -> str:
         """The websocket URL of a new session."""
         return gemini_url(self.base_url, self.api_version)
-
-    def session(
-        self,
-        *,
-        chat_ctx: ChatContext | None = None,
-        fnc_ctx: FunctionContext | None = None,
-    ) -> RealtimeSession:
-        """A new realtime session with these chat and function contexts."""
-        from pipeline.agents.realtime.session import RealtimeSession
-
-        return RealtimeSession(self, chat_ctx=chat_ctx, fnc_ctx=fnc_ctx)
-
-    async def aclose(self) -> None:
-        """Nothing to release for a remote model."""

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from ipc.schema import SessionSettings
-from pipeline.agents.realtime.model import ModelSettings
+from pipeline.agents.realtime.model import ModelSettings, RemoteModel
 from pipeline.plugins.openai.realtime import options as o
 from pipeline.providers.base import Capabilities
 from pipeline.providers.openai.config import CAPABILITIES
 
 if TYPE_CHECKING:
-    from pipeline.agents.llm import ChatContext, FunctionContext
-    from pipeline.agents.realtime.session import RealtimeSession
+    pass
 
 OPENAI_BASE_URL = "wss://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-realtime"
@@ -36,7 +35,7 @@ def websocket_base(url: str) -> str:
     return "ws" + url[4:] if url.startswith("http") else url
 
 
-class RealtimeModel:
+class RealtimeModel(RemoteModel):
     """The OpenAI Realtime API as a ``MultimodalAgent`` model.
 
     ``api_key`` defaults to ``OPENAI_API_KEY`` (required only for OpenAI's own
@@ -161,17 +160,3 @@ class RealtimeModel:
         from pipeline.providers.openai.connection import openai_url
 
         return openai_url(self.settings.model, self.base_url)
-
-    def session(
-        self,
-        *,
-        chat_ctx: ChatContext | None = None,
-        fnc_ctx: FunctionContext | None = None,
-    ) -> RealtimeSession:
-        """A new realtime session with these chat and function contexts."""
-        from pipeline.agents.realtime.session import RealtimeSession
-
-        return RealtimeSession(self, chat_ctx=chat_ctx, fnc_ctx=fnc_ctx)
-
-    async def aclose(self) -> None:
-        """Nothing to release for a remote model."""
