@@ -10,14 +10,10 @@ the settings every session starts with; its ``capabilities`` are its provider's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from ipc.schema import SessionSettings
 from pipeline.providers.base import Capabilities
-
-if TYPE_CHECKING:
-    from pipeline.agents.llm import ChatContext, FunctionContext
-    from pipeline.agents.realtime.session import RealtimeSession
 
 
 @dataclass(frozen=True)
@@ -49,21 +45,3 @@ class SessionModel(Protocol):
         """The URL a new session connects to."""
         ...
 
-
-class RemoteModel:
-    """What every plugin's ``RealtimeModel`` of a remote model does the same way: make
-    sessions, and release nothing on close (the model stage owns the connections)."""
-
-    def session(
-        self: SessionModel,
-        *,
-        chat_ctx: ChatContext | None = None,
-        fnc_ctx: FunctionContext | None = None,
-    ) -> RealtimeSession:
-        """A new realtime session with these chat and function contexts."""
-        from pipeline.agents.realtime.session import RealtimeSession
-
-        return RealtimeSession(self, chat_ctx=chat_ctx, fnc_ctx=fnc_ctx)
-
-    async def aclose(self) -> None:
-        """Nothing to release for a remote model."""

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ipc.schema import Modality, Sampling, SessionSettings, TurnDetection
-from pipeline.agents.realtime.model import ModelSettings, RemoteModel
+from pipeline.agents.realtime.model import ModelSettings
+from pipeline.agents.realtime.remote import RemoteModel
 from pipeline.providers.base import Capabilities
 from pipeline.providers.gemini.connection import gemini_url
 from pipeline.providers.gemini.setup import CAPABILITIES

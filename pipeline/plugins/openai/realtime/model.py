@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 from ipc.schema import SessionSettings
-from pipeline.agents.realtime.model import ModelSettings, RemoteModel
+from pipeline.agents.realtime.model import ModelSettings
+from pipeline.agents.realtime.remote import RemoteModel
 from pipeline.plugins.openai.realtime import options as o
 from pipeline.providers.base import Capabilities
 from pipeline.providers.openai.config import CAPABILITIES
