@@ -151,6 +151,12 @@ class PlayoutQueue:
         return None
 
     @property
+    def quiet(self) -> bool:
+        """Nothing queued and nothing mid-stream (an item whose transcript came first may
+        wait for its audio): audio pushed now starts a new talk spurt."""
+        return not self._segments and self.playing_item() is None
+
+    @property
     def idle(self) -> bool:
         """Nothing queued and no item mid-stream: a tick would only play silence."""
         return not self._segments and all(i.stopped for i in self.items.values())

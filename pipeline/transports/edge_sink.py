@@ -16,8 +16,8 @@ class EdgeSink:
         self._rate = sample_rate
         self._send = send
 
-    def write(self, seq: int, pcm: bytes | bytearray | memoryview) -> None:
-        self._send(EdgeFrame(self._session, seq, self._rate, bytes(pcm)))
+    def write(self, seq: int, position: int, pcm: bytes | bytearray | memoryview) -> None:
+        self._send(EdgeFrame(self._session, seq, self._rate, bytes(pcm), position))
 
     def flush(self, reason: str) -> None:
         self._send(EdgeFlush(self._session, reason))
