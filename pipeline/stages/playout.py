@@ -7,9 +7,10 @@ next frame of the old grid, which added up to a frame to every reply's latency. 
 frame goes to the session's transport sink (for edge transports, to the edge stage,
 which writes it to the connection) and to the session record, the right channel of
 ``conversation.wav`` at the clock's position, with the user's audio on the left at its
-capture position. Events are stamped with
-the same clock and appended to ``events.jsonl``, then published to the supervisor.
-The record is written here for every transport.
+capture position. Events are stamped with the same clock and appended to
+``events.jsonl``, then published to the supervisor. The record is written here for
+every transport. A barge-in on a file call also takes back the part of the frame in
+flight the timeline had not reached (``playout_session.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -52,6 +52,7 @@ from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.playout_clock import SessionClock
 from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
+from pipeline.stages.playout_session import SessionPlayout
 from pipeline.stages.runner import HotStage, run_stage
 from pipeline.transports.base import Sink, served_by_capture
 from pipeline.transports.edge_sink import EdgeSink
@@ -69,18 +70,6 @@ PROGRESS_EVERY_FRAMES: Final = 5
 # Wake-ups whose lateness the tick-lateness hop keeps (the supervisor's admission
 # control reads its recent p99; a short window so it follows the load).
 LATENESS_WINDOW: Final = 1000
-
-
-@dataclass
-class SessionPlayout:
-    cfg: SessionConfig
-    clock: SessionClock
-    queue: PlayoutQueue
-    record: SessionRecord
-    sink: Sink
-    frame: bytearray
-    glitches: GlitchRuns
-    sent_until: int = 0  # timeline sample where the last frame handed to the sink ends
 
 
 class PlayoutStage(HotStage):
@@ -136,8 +125,8 @@ class PlayoutStage(HotStage):
             quiet = sp.queue.quiet
             if sp.queue.push(msg.item_id, msg.content_index, msg.pcm, msg.model_rx_ns) is None:
                 self.stats.count("agent_audio_dropped.flushed")
-            elif quiet and msg.pcm:
-                self._start_on_arrival(sp, now)
+            elif quiet and msg.pcm and sp.start_on_arrival(now):
+                self._play_due(sp, now)  # its first frame plays now, the rest follow on
         elif isinstance(msg, UserAudio):
             self.stats.hop("dsp_to_playout").record_ns(now - msg.dsp_ns)
             sp.record.write_user(msg.position, msg.pcm)
@@ -174,6 +163,7 @@ class PlayoutStage(HotStage):
     def _flush(self, sp: SessionPlayout, reason: str, onset_ns: int, now: int) -> set[str]:
         """Silence the session now; the ids of the items cut."""
         cut = sp.queue.flush()
+        sp.unplay({item.item_id for item in cut}, now)
         sp.sink.flush(reason)
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
         for item in cut:
@@ -210,19 +200,6 @@ class PlayoutStage(HotStage):
             clock.tick += 1
         self.due.schedule(sp.cfg.session, clock.due_ns())
 
-    def _start_on_arrival(self, sp: SessionPlayout, now_ns: int) -> None:
-        """A reply reached a quiet session: its first frame plays now, at the timeline's
-        present sample (never over the last frame sent, still playing at the far end),
-        and the session's frames follow on from there."""
-        clock = sp.clock
-        start = max(clock.sample_at(now_ns), sp.sent_until)
-        if start == clock.position():
-            return  # the grid's next frame starts there already
-        if start <= clock.position() - 2 * clock.frame_samples:
-            return  # the clock has handled frames past that moment: its place is taken
-        clock.anchor(start, contiguous=start == sp.sent_until)
-        self._play_due(sp, now_ns)
-
     def _skipped(self, sp: SessionPlayout, frames: int) -> None:
         """The clock jumps ``frames`` ahead: a glitch if an item was playing."""
         item = sp.queue.playing_item()
@@ -249,10 +226,10 @@ class PlayoutStage(HotStage):
             self._log_event(sp, AgentStartedSpeaking(item.item_id, sp.clock.position(),
                                                      round((now_ns - rx) / 1e6, 2)),
                             t_ms=sp.clock.slot_ms())
+        sp.played(result)
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.seq(), sp.clock.position(), sp.frame)
-            sp.sent_until = sp.clock.position() + sp.clock.frame_samples
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")

@@ -51,6 +51,11 @@ class Source(Protocol):
 class Sink(Protocol):
     """Egress of one session: the agent's frames, handed over as playout plays them."""
 
+    #: True when a frame is heard as the session timeline reaches each of its samples
+    #: (a file call: the record is the output), so a barge-in mid-frame silences the
+    #: rest of it; False when the far end buffers whole frames and its flush decides.
+    heard_on_timeline: bool
+
     def write(self, seq: int, position: int, pcm: bytes | bytearray | memoryview) -> None:
         """Frame ``seq`` (consecutive numbers: contiguous frames), starting at output
         sample ``position`` of the session timeline: mono int16 at the session's output

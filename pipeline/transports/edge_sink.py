@@ -11,6 +11,8 @@ from ipc.schema import DataMsg, EdgeFlush, EdgeFrame
 class EdgeSink:
     """Pushes a session's frames to the edge stage's inbox through ``send``."""
 
+    heard_on_timeline = False
+
     def __init__(self, session: str, sample_rate: int, send: Callable[[DataMsg], bool]) -> None:
         self._session = session
         self._rate = sample_rate

@@ -3,7 +3,8 @@
 Driven on an injected clock (``stage.now_ns``, ``on_tick(now_ns)``): a frame arriving
 7 ms into a slot while the session is quiet is handed to the sink at once, placed at
 its arrival's sample in the recording, and the frames after it follow 20 ms apart from
-there; what played is what truncation reports.
+there; what played is what truncation reports. A barge-in mid-frame on a file call
+cuts that frame where the timeline stands; on a live call the far end's flush decides.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from ipc.schema import AgentAudio, AgentItemDone, PlayoutFlush, TruncatePoint
 from pipeline.stages.playout import PlayoutStage
+from pipeline.transports.file.sink import FileSink
 from tests.pipeline.playout_harness import (
     FRAME,
     FRAME_NS,
@@ -39,6 +41,7 @@ class SinkTap:
 
     def __init__(self) -> None:
         self.frames: list[tuple[int, int, bytes]] = []
+        self.heard_on_timeline = False
 
     def write(self, seq: int, position: int, pcm: bytes | bytearray | memoryview) -> None:
         self.frames.append((seq, position, bytes(pcm)))
@@ -172,3 +175,39 @@ def test_audio_of_an_item_mid_stream_keeps_the_grid(h: Harness) -> None:
     assert [pos for _, pos, _ in h.sink.frames] == [first]
     h.at(T0 + MID + 2 * FRAME_NS)
     assert [pos for _, pos, _ in h.sink.frames] == [first, first + 2 * FRAME]
+
+
+def test_a_barge_in_mid_frame_cuts_the_frame_where_the_timeline_stands(h: Harness) -> None:
+    # A file call (its record is its output): the frame in flight is heard up to the
+    # flush, not to its end; the record and the truncation point agree to the sample.
+    h.stage.playing["s1"].sink = FileSink()
+    h.at(T0)
+    h.now = T0 + MID
+    first = FRAME * 7 * MS // FRAME_NS
+    h.reply("a", 10 * FRAME)
+    h.at(T0 + MID + FRAME_NS)  # a's second frame is handed over whole
+    h.now = T0 + MID + FRAME_NS + 5 * MS  # 5 ms of it have been heard
+    h.stage.on_data(PlayoutFlush("s1", "local_vad", h.now))
+    heard = FRAME + FRAME * 5 * MS // FRAME_NS
+    cut = [m for m in h.sent if isinstance(m, TruncatePoint)]
+    assert [(m.item_id, m.played_samples) for m in cut] == [("a", heard)]
+    stopped = h.events("agent_stopped_speaking")
+    assert [(e["played_samples"], e["interrupted"]) for e in stopped] == [(heard, True)]
+    h.stage.on_session_end("s1")
+    agent = agent_channel(h.out)
+    assert np.array_equal(agent[first:first + heard], samples(heard, 0))
+    assert not agent[:first].any() and not agent[first + heard:].any()
+
+
+def test_a_barge_in_on_a_live_call_counts_the_frames_handed_over(h: Harness) -> None:
+    # The far end plays whole frames and its own flush drops what it holds: playout
+    # counts what it handed over, as before.
+    h.at(T0)
+    h.now = T0 + MID
+    h.reply("a", 10 * FRAME)
+    h.at(T0 + MID + FRAME_NS)
+    h.now = T0 + MID + FRAME_NS + 5 * MS
+    h.stage.on_data(PlayoutFlush("s1", "local_vad", h.now))
+    cut = [m for m in h.sent if isinstance(m, TruncatePoint)]
+    assert [(m.item_id, m.played_samples) for m in cut] == [("a", 2 * FRAME)]
+    assert sum(len(pcm) // 2 for _, _, pcm in h.sink.frames) == 2 * FRAME
