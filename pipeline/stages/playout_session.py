@@ -50,10 +50,11 @@ class SessionPlayout:
     def start_on_arrival(self, now_ns: int) -> bool:
         """A reply reached the quiet session at ``now_ns``: re-anchor the clock at the
         timeline's present sample (never over the last frame sent, which may still be
-        heard); False if the grid's next frame is the place already."""
+        heard); False if the grid's next frame is the place already, or is overdue (a
+        late clock catches up, and counts what it skips, as it would anyway)."""
         clock = self.clock
         start = max(clock.sample_at(now_ns), self.sent_until)
-        if start == clock.position():
+        if start >= clock.position():
             return False
         if start <= clock.position() - 2 * clock.frame_samples:
             return False  # the clock has handled frames past that moment: its place is taken

@@ -127,8 +127,8 @@ def test_a_reply_right_after_another_follows_it_and_one_after_a_pause_is_a_new_s
     h.stage.on_data(AgentItemDone("s1", "b", False))
     h.at(T0 + MID + 2 * FRAME_NS)
     # "c" after a pause of 3.5 frames, mid-slot again.
-    h.at(T0 + MID + 3 * FRAME_NS)
-    h.at(T0 + MID + 4 * FRAME_NS)
+    for k in range(3, 6):
+        h.at(T0 + MID + k * FRAME_NS)
     later = T0 + MID + 5 * FRAME_NS + 10 * MS
     h.now = later
     h.reply("c", FRAME)
@@ -211,3 +211,14 @@ def test_a_barge_in_on_a_live_call_counts_the_frames_handed_over(h: Harness) -> 
     cut = [m for m in h.sent if isinstance(m, TruncatePoint)]
     assert [(m.item_id, m.played_samples) for m in cut] == [("a", 2 * FRAME)]
     assert sum(len(pcm) // 2 for _, _, pcm in h.sink.frames) == 2 * FRAME
+
+
+def test_a_reply_reaching_a_late_clock_leaves_the_catching_up_to_it(h: Harness) -> None:
+    # The stage was stopped for 30 frames: the quiet session's next frame is long due.
+    h.at(T0)
+    h.now = T0 + 30 * FRAME_NS + MID
+    h.reply("a", FRAME)
+    assert h.sink.frames == []  # not re-anchored: the wake-up plays it, counting the skip
+    h.at(h.now)
+    assert h.stage.stats.snapshot()[0]["late_frames_skipped"] == 29
+    assert [pos for _, pos, _ in h.sink.frames] == [30 * FRAME]
