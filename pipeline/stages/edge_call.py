@@ -177,8 +177,7 @@ class EdgeCall:
             while True:
                 item = await self._egress.get()
                 if isinstance(item, EdgeFrame):
-                    await self.conn.send(item.seq, item.sample_rate, item.pcm,
-                                         item.position)
+                    await self.conn.send(item.seq, item.sample_rate, item.pcm)
                     self.stats.count("egress_frames")
                 else:
                     await self.conn.flush()

@@ -93,8 +93,7 @@ class LiveKitConnection(EdgeConnectionDefaults):
     async def receive(self) -> bytes:
         return await self._inbound.get()
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes,
-                   position: int | None = None) -> None:
+    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
         await self.voice.push(sample_rate, pcm)
 
     async def flush(self) -> None:
