@@ -35,6 +35,7 @@ from tests.web.analysis import (
 from tests.web.collector import CallResult
 from tests.web.conftest import MAX_SESSIONS, Caller
 from tests.web.serve_process import ServeProcess, read_events, wait_for_event
+from tests.web.speech import RATE as SPEECH_RATE
 from tests.web.speech import Speech, compose
 
 BARGE_IN_DEADLINE_MS = 100.0
@@ -118,14 +119,18 @@ def test_echo_reply_reaches_the_browser(main_call: MainCall) -> None:
 
 
 def test_user_speech_is_in_the_recordings_user_channel(main_call: MainCall) -> None:
+    """Each turn the fake microphone played is in the user channel. The reference is the
+    speech file itself, compared in pieces free to slip a little (the fake device is
+    timer-driven and can slip a few samples under load): the page's own microphone tap,
+    which the echo tests use, drops a render quantum now and then on a busy host."""
     user, rate = _user_channel(main_call.session_dir)
-    result = main_call.result
     for n in range(len(main_call.speech.turns)):
-        _, heard = as_heard(main_call.speech.turn_audio(n), result.mic, result.rate)
-        match = find(resample(heard, result.rate, rate), user, rate)
-        print(f"turn {n} in the user channel: corr {match.corr:.3f}, envelope "
-              f"{match.envelope_corr:.3f} at {match.at / rate:.3f} s")
-        assert match.corr >= 0.8, (n, match)
+        turn = resample(main_call.speech.turn_audio(n), SPEECH_RATE, rate)
+        match = find(turn, user, rate)
+        pieces = piecewise_corr(turn, user, match.at, rate)
+        print(f"turn {n} in the user channel: corr {match.corr:.3f} (one lag), {pieces:.3f} "
+              f"(250 ms pieces), envelope {match.envelope_corr:.3f} at {match.at / rate:.3f} s")
+        assert pieces >= 0.8 and match.envelope_corr >= 0.9, (n, pieces, match)
 
 
 def test_barge_in_silences_the_agent_in_the_browser(main_call: MainCall) -> None:
