@@ -35,8 +35,11 @@ class StageSnapshot:
 
     cpu_s: dict[str, float] = field(default_factory=dict)
     latency_us: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    playout_counters: dict[str, int] = field(default_factory=dict)
-    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)  # by stage
+
+    @property
+    def playout_counters(self) -> dict[str, int]:
+        return self.counters.get("playout", {})
 
     @classmethod
     def of(cls, runtime: Runtime, replies: Mapping[str, StatsReply]) -> StageSnapshot:
@@ -44,8 +47,7 @@ class StageSnapshot:
         pids = {**runtime.pids(), "supervisor": os.getpid()}
         latency = {stage: reply.latency_us for stage, reply in replies.items()}
         latency["supervisor"] = runtime.stats.snapshot()[1]
-        playout = replies.get("playout")
-        return cls(_cpu_seconds(pids), latency, playout.counters if playout else {},
+        return cls(_cpu_seconds(pids), latency,
                    {stage: dict(reply.counters) for stage, reply in replies.items()})
 
 

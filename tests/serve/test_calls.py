@@ -112,8 +112,8 @@ def test_no_headroom_is_503_with_the_reason_and_counted_by_it(tmp_path: Path) ->
 
 def test_glitch_frames_are_exposed_by_cause() -> None:
     metrics = ServerMetrics()
-    metrics._stages.snapshot = StageSnapshot(playout_counters={
-        "glitch_frames.late": 50, "glitch_frames.underrun": 2, "underrun_frames": 9})
+    metrics._stages.snapshot = StageSnapshot(counters={"playout": {
+        "glitch_frames.late": 50, "glitch_frames.underrun": 2, "underrun_frames": 9}})
     for cause, frames in (("late", 50), ("underrun", 2)):
         assert _value(metrics, "voxpipe_glitch_frames_total", {"cause": cause}) == frames
 

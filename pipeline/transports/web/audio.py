@@ -1,8 +1,7 @@
 """Audio both ways of a WebRTC call, at the edge: decoded frames in, paced frames out.
 
-Inbound, aiortc decodes the browser's Opus to ``av.AudioFrame``s (s16, 48 kHz,
-stereo, 20 ms): :func:`frame_pcm` gives their samples as interleaved int16 bytes,
-with no per-sample Python; resampling to the model's rate is dsp's kernel's job.
+Inbound, the caller's Opus is decoded on the edge's loop (``opus.py``, ``receiver.py``)
+to mono int16 at 48 kHz; resampling to the model's rate is dsp's kernel's job.
 
 Outbound, playout's paced 24 kHz frames are upsampled to Opus's 48 kHz by the native
 resampler (:class:`OutboundAudio`, one stream per call) and wait in a queue of at
@@ -55,21 +54,6 @@ MAX_QUEUED_FRAMES: Final = MAX_BEHIND_NS // FRAME_NS
 # deadline waits this much longer for the next frame before sending silence: a frame
 # playout sent on time but a loaded host delivered late is not torn out of the speech.
 LATE_GRACE_S: Final = 0.008
-
-
-def frame_pcm(frame: AudioFrame) -> bytes:
-    """A decoded frame's samples as interleaved int16 (packed s16 is copied as is;
-    planar and float formats are interleaved/converted by numpy)."""
-    channels = len(frame.layout.channels)
-    name = frame.format.name
-    if name == "s16":
-        return bytes(memoryview(frame.planes[0])[: 2 * channels * frame.samples])
-    data = frame.to_ndarray()  # packed: (1, samples * channels); planar: (channels, samples)
-    if frame.format.is_planar:
-        data = data.T
-    if name in ("flt", "fltp", "dbl", "dblp"):
-        data = np.clip(data * 32768.0, -32768, 32767)
-    return np.ascontiguousarray(data, dtype="<i2").tobytes()
 
 
 class OutboundAudio:

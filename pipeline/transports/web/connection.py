@@ -148,9 +148,8 @@ class WebConnection(EdgeConnectionDefaults):
         await self.pc.addIceCandidate(ice)
 
     def counters(self) -> dict[str, int]:
-        taken = sum(b.taken for b in self.inbound)
         late = sum(b.dropped_late for b in self.inbound)
-        return {"frames_in": self.frames_in, "packets_in": taken, "packets_late": late,
+        return {"frames_in": self.frames_in, "packets_late": late,
                 "decode_errors": self._decoder.errors, "lines_sent": self.lines_sent,
                 "lines_dropped": self.lines_dropped, **self.track.counters()}
 

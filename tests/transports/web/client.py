@@ -33,7 +33,6 @@ from av import AudioFrame
 
 from ipc.schema import WebTransport
 from pipeline.transports.file.wav_reader import WavSource
-from pipeline.transports.web.audio import frame_pcm
 from pipeline.transports.web.ice import host_addresses
 from pipeline.transports.web.opus import RATE as OPUS_RATE
 from pipeline.transports.web.opus import OpusDecoder, OpusEncoder
@@ -53,6 +52,22 @@ async def describe_locally(pc: RTCPeerConnection) -> RTCSessionDescription:
 
 FRAME_MS = 20
 RATE = 48_000  # what the caller hears (aiortc's Opus decoder)
+
+
+def frame_pcm(frame: AudioFrame) -> bytes:
+    """A decoded frame's samples as interleaved int16 (packed s16 is copied as is;
+    planar and float formats are interleaved/converted by numpy)."""
+    channels = len(frame.layout.channels)
+    name = frame.format.name
+    if name == "s16":
+        return bytes(memoryview(frame.planes[0])[: 2 * channels * frame.samples])
+    data = frame.to_ndarray()  # packed: (1, samples * channels); planar: (channels, samples)
+    if frame.format.is_planar:
+        data = data.T
+    if name in ("flt", "fltp", "dbl", "dblp"):
+        data = np.clip(data * 32768.0, -32768, 32767)
+    return np.ascontiguousarray(data, dtype="<i2").tobytes()
+
 
 
 class WavTrack(MediaStreamTrack):

@@ -20,10 +20,9 @@ from pipeline.transports.web.audio import (
     AgentTrack,
     FrameClock,
     OutboundAudio,
-    frame_pcm,
 )
 from pipeline.transports.web.connection import WebConnection
-from tests.transports.web.client import WebCaller
+from tests.transports.web.client import WebCaller, frame_pcm
 
 
 def _interleaved(n: int, channels: int) -> np.ndarray:
