@@ -59,6 +59,25 @@ class WebAnswer(_Event, tag="web_answer", frozen=True):
     sdp_type: str
 
 
+class RtpReady(_Event, tag="rtp_ready", frozen=True):
+    """Bus only: the edge bound a ``SipTransport`` call's RTP socket at ``host:port``,
+    for the SIP signalling to put in its answer's SDP."""
+
+    call_id: str
+    host: str
+    port: int
+
+
+class DtmfReceived(_Event, tag="dtmf_received", frozen=True):
+    """The caller pressed a key: an RFC 4733 telephone-event (SIP/RTP, Janus) or a
+    media stream's ``dtmf`` message. ``digit`` is one of 0-9 * # A-D; ``code`` its
+    event number (0-15); ``duration_ms`` as the sender reported it (0: not reported)."""
+
+    digit: str
+    code: int
+    duration_ms: int = 0
+
+
 # -- dsp's local VAD ---------------------------------------------------------------------
 
 
@@ -346,7 +365,8 @@ SessionEvent = (
     | AgentItemTruncated | SessionStarted | SessionResumed | SessionClosed
     | AgentStartedSpeaking | AgentStoppedSpeaking | AgentPlayoutProgress | PlayoutGlitch
     | ModelContextReplayed | ParticipantAttributes | Transcription | AgentTranscription
-    | UserTranscription | WebAnswer | ParticipantLinked | ParticipantLeft
+    | UserTranscription | WebAnswer | ParticipantLinked | ParticipantLeft | RtpReady
+    | DtmfReceived
 )  # fmt: skip
 
 

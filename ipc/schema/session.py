@@ -149,7 +149,51 @@ class LiveKitTransport(_Transport, tag="livekit", frozen=True):
     room: str = ""
 
 
-Transport = FileTransport | LoopbackTransport | WebTransport | LiveKitTransport
+class SipTransport(_Transport, tag="sip", frozen=True):
+    """A phone call: a SIP INVITE answered by ``voxpipe serve --sip``; its media is RTP
+    (G.711, 20 ms) between the edge and the caller's ``remote_host:remote_port`` (from
+    the offer's SDP). The edge binds ``local_host`` (port chosen by the OS) and tells the
+    signalling which port in a ``RtpReady`` event; the SIP answer carries it.
+    ``dtmf_payload_type`` 0: the caller offered no ``telephone-event``."""
+
+    call_id: str  # the session's id (a SIP Call-ID may be any token: ``sip-<hex>`` here)
+    remote_host: str
+    remote_port: int
+    local_host: str = "127.0.0.1"
+    codec: str = "PCMU"  # "PCMU" (mu-law, payload type 0) or "PCMA" (A-law, 8)
+    payload_type: int = 0
+    dtmf_payload_type: int = 0
+    ptime_ms: int = 20
+    # No RTP for this long (and no BYE): the caller is gone and the session ends.
+    media_timeout_s: float = 10.0
+
+
+class JanusTransport(_Transport, tag="janus", frozen=True):
+    """A Janus AudioBridge room: the edge joins ``room`` through Janus's HTTP API at
+    ``url`` as a plain-RTP participant (G.711), hears the room's mix (which leaves its
+    own voice out) and speaks into it."""
+
+    url: str  # e.g. "http://127.0.0.1:8088/janus"
+    room: int
+    display: str = "voxpipe"
+    pin: str = ""
+    local_host: str = "127.0.0.1"
+    name: str = ""  # the call's name ("": the runtime names it)
+
+
+class TwilioTransport(_Transport, tag="twilio", frozen=True):
+    """A Twilio-compatible media stream: a websocket accepted by ``voxpipe serve`` at
+    ``/twilio`` and handed to the edge (``stream_id`` names the hand-off), carrying
+    base64 mu-law 8 kHz both ways, with marks as the clock of what was played."""
+
+    stream_id: str  # the session's id
+    handoff_path: str = ""  # the edge's hand-off socket (unix), set by the server
+
+
+Transport = (
+    FileTransport | LoopbackTransport | WebTransport | LiveKitTransport | SipTransport
+    | JanusTransport | TwilioTransport
+)
 
 
 def transport_kind(transport: Transport) -> str:
@@ -162,9 +206,15 @@ def call_name(transport: Transport) -> str | None:
     None: the call's session takes it as its id, so the HTTP API, the logs and the
     recording's folder share one name. A file call may be named too (``voxpipe run
     --sessions``: the copies' folders are their session ids)."""
-    if isinstance(transport, FileTransport):
+    if isinstance(transport, FileTransport | JanusTransport):
         return transport.name or None
-    return transport.pc_id if isinstance(transport, WebTransport) else None
+    if isinstance(transport, WebTransport):
+        return transport.pc_id
+    if isinstance(transport, SipTransport):
+        return transport.call_id
+    if isinstance(transport, TwilioTransport):
+        return transport.stream_id
+    return None
 
 
 class SessionConfig(msgspec.Struct, frozen=True, gc=False):
