@@ -38,17 +38,15 @@ from ipc.schema import (
     Shutdown,
     StageEvent,
     control_encoder,
-    data_encoder,
 )
 from ipc.sockets import (
+    Outbox,
     bind_pull,
     connect_dealer,
     connect_pub,
     connect_push,
     decode_control,
-    decode_data,
-    send_data,
-    send_event,
+    decode_data_batch,
 )
 from ipc.stats import StageStats
 from pipeline.process import prepare_stage_process
@@ -84,6 +82,9 @@ class AsyncStage:
             if dst not in STAGE_INBOXES:
                 raise ValueError(f"unknown stage inbox {dst!r}")
             self.push[dst] = connect_push(self.out_ctx, f"ipc://{rd}/{dst}.in")
+        self.outbox = {dst: Outbox(sock, dst, self.stats) for dst, sock in self.push.items()}
+        self.outbox["events"] = Outbox(self.events, "events", self.stats)
+        self._flush_scheduled = False
         self.supervisor = PeerLiveness(args.supervisor_timeout)
         self.parent = ParentWatch(args.parent_pid)
         self.stopping = asyncio.Event()
@@ -105,12 +106,27 @@ class AsyncStage:
 
     # -- services for subclasses ---------------------------------------------
     def send(self, dst: str, msg: msgspec.Struct) -> bool:
-        return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
+        """Queue a data message for ``dst``: what this loop iteration sends each hop goes
+        as one batch, flushed once the iteration's ready callbacks have run. False: the
+        hop is full (the caller keeps its message)."""
+        return self._queue(dst, msg)
+
+    def _queue(self, hop: str, msg: msgspec.Struct) -> bool:
+        if not self.outbox[hop].add(msg):
+            return False
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_outboxes)
+        return True
+
+    def _flush_outboxes(self) -> None:
+        self._flush_scheduled = False
+        for outbox in self.outbox.values():
+            outbox.flush()
 
     def emit(self, session: str, event: SessionEvent) -> None:
-        """Publish a session event on the bus (straight to the supervisor)."""
-        send_event(self.events, StageEvent(session, self.name, time.monotonic_ns(), event),
-                   self.stats)
+        """Publish a session event on the bus (batched with the iteration's others)."""
+        self._queue("events", StageEvent(session, self.name, time.monotonic_ns(), event))
 
     async def send_control(self, msg: msgspec.Struct) -> None:
         await self.control.send(control_encoder.encode(msg))
@@ -157,16 +173,14 @@ class AsyncStage:
     async def _inbox_loop(self) -> None:
         while not self.stopping.is_set():
             parts = await self.inbox.recv_multipart()
-            msg = decode_data(parts, self.stats)
-            if msg is None:
-                continue
-            if msg.session not in self.sessions:
-                # Traffic in flight when a session ended is expected, not bad input.
-                self.stats.count("late_frames.ended_session" if msg.session in self.ended
-                                 else "frames_dropped.unknown_session")
-                continue
-            self.stats.count("frames_in")
-            await self._guarded("on_data", self.on_data(msg))
+            for msg in decode_data_batch(parts, self.stats):
+                if msg.session not in self.sessions:
+                    # Traffic in flight when a session ended is expected, not bad input.
+                    self.stats.count("late_frames.ended_session" if msg.session in self.ended
+                                     else "frames_dropped.unknown_session")
+                    continue
+                self.stats.count("frames_in")
+                await self._guarded("on_data", self.on_data(msg))
 
     async def _watchdog(self) -> None:
         while not self.stopping.is_set():
@@ -190,6 +204,7 @@ class AsyncStage:
             # Graceful stop: every live session's connections are closed, not dropped.
             for session in list(self.sessions):
                 await self.end_session(session)
+            self._flush_outboxes()
             for sock in (self.inbox, self.control, self.events, *self.push.values()):
                 sock.close(linger=0)
             self.ctx.term()

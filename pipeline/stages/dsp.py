@@ -30,7 +30,6 @@ from ipc.schema import (
     StreamEvent,
     TurnDetection,
     UserAudio,
-    data_encoder,
 )
 from native.inbound_chain import SPEECH_START, InboundChain
 from native.resample import SUPPORTED_RATES, Resampler
@@ -175,9 +174,8 @@ class DspStage(HotStage):
         while chain.inbound.pop_chunk(chain.chunk):
             out = UserAudio(cfg.session, chain.chunk_seq, cfg.model_rate, bytes(chain.chunk),
                             chain.chunk_capture_ns, time.monotonic_ns(), chain.position)
-            payload = data_encoder.encode(out)
-            self.send_encoded("model", payload)
-            self.send_encoded("playout", payload)
+            self.send("model", out)
+            self.send("playout", out)
             chain.chunk_seq += 1
             chain.position += len(chain.chunk) // 2
             chain.chunk_capture_ns = capture_ns

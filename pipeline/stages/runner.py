@@ -33,17 +33,15 @@ from ipc.schema import (
     Shutdown,
     StageEvent,
     control_encoder,
-    data_encoder,
 )
 from ipc.sockets import (
+    Outbox,
     bind_pull,
     connect_dealer,
     connect_pub,
     connect_push,
     decode_control,
-    decode_data,
-    send_data,
-    send_event,
+    decode_data_batch,
 )
 from ipc.stats import StageStats
 from pipeline.process import prepare_stage_process
@@ -87,6 +85,8 @@ class HotStage:
         self.push: dict[str, zmq.Socket[bytes]] = {
             dst: self._push_socket(rd, dst) for dst in self.pushes_to
         }
+        self.outbox = {dst: Outbox(sock, dst, self.stats) for dst, sock in self.push.items()}
+        self.outbox["events"] = Outbox(self.events, "events", self.stats)
         self.supervisor = PeerLiveness(args.supervisor_timeout)
         self.parent = ParentWatch(args.parent_pid)
 
@@ -117,17 +117,19 @@ class HotStage:
 
     # -- services for subclasses ---------------------------------------------
     def send(self, dst: str, msg: msgspec.Struct) -> bool:
-        return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
+        """Queue a data message for ``dst``; the wake-up's messages for each hop go as one
+        batch when it ends. False: the hop is full (the caller keeps its message)."""
+        return self.outbox[dst].add(msg)
 
-    def send_encoded(self, dst: str, payload: bytes) -> bool:
-        """Send an already-encoded data message (one encode for several destinations)."""
-        return send_data(self.push[dst], payload, self.stats, dst)
+    def flush_outboxes(self) -> None:
+        for outbox in self.outbox.values():
+            outbox.flush()
 
     def emit(self, session: str, event: SessionEvent, t_ms: float | None = None,
              origin: str = "") -> None:
         """Publish a session event on the bus (``t_ms``, ``origin``: placed on the timeline)."""
         ev = StageEvent(session, self.name, time.monotonic_ns(), event, t_ms, origin)
-        send_event(self.events, ev, self.stats)
+        self.outbox["events"].add(ev)
 
     def end_session(self, session: str) -> None:
         if session in self.sessions:
@@ -176,19 +178,17 @@ class HotStage:
                 if cmsg is not None:
                     self._handle_control(cmsg)
             else:
-                dmsg = decode_data(parts, self.stats)
-                if dmsg is None:
-                    continue
-                if dmsg.session not in self.sessions:
-                    # Upstream traffic still in flight when a session ended is expected,
-                    # not bad input: counted apart from the drops of malformed frames.
-                    if dmsg.session in self._ended:
-                        self.stats.count("late_frames.ended_session")
-                    else:
-                        self.stats.count("frames_dropped.unknown_session")
-                    continue
-                self.stats.count("frames_in")
-                self.on_data(dmsg)
+                for dmsg in decode_data_batch(parts, self.stats):
+                    if dmsg.session not in self.sessions:
+                        # Upstream traffic still in flight when a session ended is
+                        # expected, not bad input: counted apart from malformed frames.
+                        if dmsg.session in self._ended:
+                            self.stats.count("late_frames.ended_session")
+                        else:
+                            self.stats.count("frames_dropped.unknown_session")
+                        continue
+                    self.stats.count("frames_in")
+                    self.on_data(dmsg)
 
     def run(self) -> int:
         self._send_control(Hello(self.name, os.getpid()))
@@ -207,12 +207,14 @@ class HotStage:
                     self._drain(sock)  # type: ignore[arg-type]
                 now_ns = time.monotonic_ns()
                 next_ns = self.on_tick(now_ns)
+                self.flush_outboxes()
                 if now_ns >= next_check_ns:
                     next_check_ns = now_ns + LIVENESS_CHECK_NS
                     if self.parent.parent_gone() or self.supervisor.expired():
                         self.log.warning("supervisor gone; exiting")
                         self._stopping = True
             self.on_shutdown()
+            self.flush_outboxes()
             return 0
         finally:
             for sock in (self.inbox, self.control, self.events, *self.push.values()):

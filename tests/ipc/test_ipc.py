@@ -43,7 +43,16 @@ from ipc.schema import (
     event_decoder,
     event_encoder,
 )
-from ipc.sockets import decode_control, decode_data, decode_event, send_data
+from ipc.sockets import (
+    BATCH_MAX_MSGS,
+    Outbox,
+    decode_control,
+    decode_data,
+    decode_data_batch,
+    decode_event,
+    decode_event_batch,
+    send_data,
+)
 from ipc.stats import LatencyRecorder, StageStats, percentiles
 
 PCM = bytes(range(256)) * 4
@@ -216,3 +225,86 @@ def test_latency_ring_keeps_the_last_samples_and_percentiles() -> None:
     assert p["n"] == 1000 and p["max_ms"] == 1.0
     assert p["p50_ms"] == pytest.approx(0.5005) and p["p99_ms"] == pytest.approx(0.99001)
     assert percentiles([])["n"] == 0
+
+
+# -- batches: what a stage sends one hop in a wake-up travels as one message -------------
+
+
+def test_a_batch_round_trips_every_message_in_order() -> None:
+    stats = StageStats()
+    assert decode_data_batch([data_encoder.encode(DATA)], stats) == DATA
+    assert not stats.counters
+
+
+@pytest.mark.parametrize("msg", DATA, ids=lambda m: type(m).__name__)
+def test_a_lone_message_still_passes_the_batch_boundary(msg: msgspec.Struct) -> None:
+    stats = StageStats()
+    assert decode_data_batch([data_encoder.encode(msg)], stats) == [msg]
+    assert not stats.counters
+
+
+def test_a_bad_message_in_a_batch_costs_only_itself() -> None:
+    bad = [CaptureFrame("s1", 1, 48000, 2, PCM[:-2], 0), AgentAudio("", "i", 0, 0, 24000, PCM, 0)]
+    wire = data_encoder.encode([DATA[0], bad[0], DATA[1], bad[1], DATA[2]])
+    stats = StageStats()
+    assert decode_data_batch([wire], stats) == DATA[:3]
+    assert stats.counters == {"frames_dropped.pcm_length": 1, "frames_dropped.session_id": 1}
+    # Bytes that are no message at all, inside a batch: that element only.
+    raw = b"\x93" + data_encoder.encode(DATA[0]) + b"\x92\xa2zz\x01" + data_encoder.encode(DATA[1])
+    stats = StageStats()
+    assert decode_data_batch([raw], stats) == DATA[:2]
+    assert stats.counters == {"frames_dropped.decode": 1}
+
+
+@pytest.mark.parametrize(("parts", "reason"), [
+    ([b"\xc1"], "decode"), ([b""], "decode"), ([b"\x93\xa2zz\x01\x02"], "decode"),
+    ([data_encoder.encode(DATA), b"x"], "parts"),
+])
+def test_what_is_no_batch_is_dropped_once(parts: list[bytes], reason: str) -> None:
+    stats = StageStats()
+    assert decode_data_batch(parts, stats) == []
+    assert stats.counters == {f"frames_dropped.{reason}": 1}
+
+
+def test_events_travel_in_batches_too() -> None:
+    evs = [StageEvent("s1", "playout", i, AgentStartedSpeaking(f"item_{i}", 480, 2.5), 1.5,
+                      "playout") for i in range(3)]
+    stats = StageStats()
+    assert decode_event_batch([event_encoder.encode(evs)], stats) == evs
+    assert decode_event_batch([event_encoder.encode(evs[0])], stats) == evs[:1]
+    assert decode_event_batch([b"\xc1"], stats) == []
+    assert stats.counters == {"events_dropped.decode": 1}
+
+
+@pytest.mark.timeout(30)
+def test_an_outbox_sends_one_message_per_flush_and_refuses_while_the_hop_is_full() -> None:
+    ctx = zmq.Context()
+    pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
+    try:
+        push.setsockopt(zmq.SNDHWM, 1)
+        pull.setsockopt(zmq.RCVHWM, 1)
+        pull.bind("inproc://outbox")
+        push.connect("inproc://outbox")
+        stats = StageStats()
+        box = Outbox(push, "dsp", stats)
+        frames = [CaptureFrame(f"s{i}", i, 48000, 1, PCM, 0) for i in range(BATCH_MAX_MSGS + 3)]
+        assert all(box.add(f) for f in frames)
+        box.flush()  # two batches: the cap splits them
+        got = [decode_data_batch([pull.recv()], stats) for _ in range(2)]
+        assert [len(b) for b in got] == [BATCH_MAX_MSGS, 3] and got[0] + got[1] == frames
+        # Nobody reads: the pipe fills, a batch is dropped and counted, and the box
+        # refuses (the sender keeps its frame) until the peer drains.
+        for _ in range(20):
+            box.add(frames[0])
+            box.flush()
+        assert stats.counters["send_dropped.dsp"] >= 1
+        refused = stats.counters["send_refused.dsp"]
+        assert not box.add(frames[0]) and stats.counters["send_refused.dsp"] == refused + 1
+        while pull.poll(100):
+            pull.recv()
+        box.flush()
+        assert box.add(frames[0])
+    finally:
+        pull.close(linger=0)
+        push.close(linger=0)
+        ctx.term()

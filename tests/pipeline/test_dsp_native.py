@@ -27,7 +27,6 @@ from ipc.schema import (
     SessionConfig,
     StreamEvent,
     UserAudio,
-    data_decoder,
 )
 from native.chunker import Chunker
 from native.inbound_chain import InboundChain
@@ -57,18 +56,17 @@ class _Capture(DspStage):
 
     def __init__(self) -> None:  # no sockets, no process
         self.chains = {}
-        self.sent: list[tuple[str, bytes]] = []
+        self.sent: list[tuple[str, UserAudio]] = []
         self.messages: list[tuple[str, Any]] = []
         from ipc.stats import StageStats
 
         self.stats = StageStats()
 
-    def send_encoded(self, dst: str, payload: bytes) -> bool:
-        self.sent.append((dst, payload))
-        return True
-
     def send(self, dst: str, msg: Any) -> bool:
-        self.messages.append((dst, msg))
+        if isinstance(msg, UserAudio):
+            self.sent.append((dst, msg))
+        else:
+            self.messages.append((dst, msg))
         return True
 
 
@@ -107,7 +105,7 @@ def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
                         transport=FileTransport("x", 16000, 1, pcm16k.size))
     frames = pcm16k.reshape(-1, 160)
     stage = run_stage(cfg, frames)
-    chunks = [data_decoder.decode(p) for dst, p in stage.sent if dst == "model"]
+    chunks = [c for dst, c in stage.sent if dst == "model"]
     assert chunks and all(isinstance(c, UserAudio) for c in chunks)
     got = b"".join(c.pcm for c in chunks if isinstance(c, UserAudio))
     assert [c.position for c in chunks if isinstance(c, UserAudio)] == [
