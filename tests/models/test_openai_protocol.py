@@ -182,6 +182,21 @@ def test_null_fields_are_sent_explicitly_to_switch_features_off() -> None:
     assert audio_in["turn_detection"] is None and audio_in["transcription"] is None
 
 
+def test_the_encoded_append_is_the_dict_builders_event() -> None:
+    """The hot path's append (a struct, base64 written by msgspec) says what the dict
+    builder says, and validates against the published schema."""
+    fast = json.loads(ce.input_audio_append_json(PCM))
+    slow = ce.input_audio_append(PCM)
+    assert list(fast) == list(slow)
+    assert {**fast, "event_id": ""} == {**slow, "event_id": ""}
+    assert fast["event_id"] != slow["event_id"]
+    validate(GA_CLIENT, fast)
+    validate(BETA_CLIENT, fast)
+    for bad in (b"\x00\x01\x02", b""):
+        with pytest.raises(ValueError, match="int16"):
+            ce.input_audio_append_json(bad)
+
+
 def test_append_round_trips_pcm_and_rejects_partial_samples() -> None:
     ev = ce.input_audio_append(memoryview(PCM))
     assert base64.b64decode(ev["audio"]) == PCM

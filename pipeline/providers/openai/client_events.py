@@ -16,7 +16,9 @@ import base64
 import itertools
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
+
+import msgspec
 
 from pipeline.providers.openai.config import (
     Modality,
@@ -149,6 +151,25 @@ def input_audio_append(pcm: PcmBytes) -> Event:
         "event_id": new_event_id(),
         "audio": pcm_to_base64(pcm),
     }
+
+
+class _InputAudioAppend(msgspec.Struct, tag_field="type", tag="input_audio_buffer.append"):
+    """``input_audio_append``'s event as a struct: msgspec writes ``audio``'s base64 in C
+    (the hot path of every session: ten of these a second)."""
+
+    event_id: str
+    audio: bytes
+
+
+_JSON: Final = msgspec.json.Encoder()
+
+
+def input_audio_append_json(pcm: bytes) -> bytes:
+    """``input_audio_append(pcm)`` encoded as JSON text, without the dict."""
+    if not pcm or len(pcm) % 2:
+        raise ValueError(f"pcm must be a non-empty whole number of int16 samples, "
+                         f"got {len(pcm)} bytes")
+    return _JSON.encode(_InputAudioAppend(new_event_id(), pcm))
 
 
 def input_audio_commit() -> Event:

@@ -164,8 +164,11 @@ class RealtimeConnection:
         """Send one client event (a dict from :mod:`client_events`) as a text frame."""
         if self._trace is not None:
             self._trace.record(event, self.config.protocol)
+        await self._send_text(_ENCODER.encode(event))
+
+    async def _send_text(self, text: bytes) -> None:
         try:
-            await self._ws.send(_ENCODER.encode(event), text=True)
+            await self._ws.send(text, text=True)
         except ConnectionClosed as exc:
             raise ModelConnectionClosed(self._ws.close_code, self._ws.close_reason or "") from exc
 
@@ -181,7 +184,10 @@ class RealtimeConnection:
 
     async def append_audio(self, pcm: bytes | bytearray | memoryview) -> None:
         """Append pcm16 audio at the session's input rate to the input buffer."""
-        await self.send(ce.input_audio_append(pcm))
+        if self._trace is not None:
+            await self.send(ce.input_audio_append(pcm))
+        else:
+            await self._send_text(ce.input_audio_append_json(bytes(pcm)))
 
     async def commit(self) -> None:
         """Commit the input buffer as a user item (for manual turns)."""
