@@ -87,14 +87,15 @@ class RtpPeer(asyncio.DatagramProtocol):
                              False, ts)
         self.timestamp += samples
 
-    def received_audio(self) -> npt.NDArray[np.int16]:
-        """What a phone would play: each audio packet decoded at its timestamp's place."""
+    def received_audio(self, tail_s: float = 1.0) -> npt.NDArray[np.int16]:
+        """What a phone would play: each audio packet decoded at its timestamp's place,
+        then ``tail_s`` of the silence that follows the last one."""
         audio = [p for p in self.received if p.payload_type == self.codec.payload_type]
         if not audio:
             return np.zeros(0, np.int16)
         first = audio[0].timestamp
         offsets = [(p.timestamp - first) & 0xFFFFFFFF for p in audio]
-        out = np.zeros(max(offsets) + PACKET_SAMPLES, np.int16)
+        out = np.zeros(max(offsets) + PACKET_SAMPLES + int(tail_s * 8000), np.int16)
         for offset, p in zip(offsets, audio, strict=True):
             pcm = np.frombuffer(self.codec.decode(p.payload), "<i2")
             out[offset : offset + len(pcm)] = pcm
