@@ -165,10 +165,15 @@ class RtpConnection(EdgeConnectionDefaults):
         self._transport.sendto(packet, remote)
 
     async def _watch_media(self) -> None:
+        """Ends the call after ``media_timeout_s`` without RTP; after a shorter pause,
+        releases what the jitter buffer holds behind a gap."""
         while not self.ended_reason:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            if time.monotonic() - self._last_media > self.media_timeout_s:
+            quiet = time.monotonic() - self._last_media
+            if quiet > self.media_timeout_s:
                 self._end(f"no RTP for {self.media_timeout_s:g} s")
+            elif quiet > WATCH_INTERVAL_S and self.inbound.jitter.held:
+                self._deliver(self.inbound.release())
 
     def _end(self, reason: str) -> None:
         """The caller is gone: what the jitter buffer held, then ``b""`` to ``receive``."""

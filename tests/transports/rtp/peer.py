@@ -61,6 +61,11 @@ class RtpPeer(asyncio.DatagramProtocol):
         except ValueError:
             self.malformed += 1
 
+    def send_raw(self, data: bytes) -> None:
+        """Any datagram (a crafted packet, garbage) to the remote."""
+        assert self.remote is not None
+        self._sock.sendto(data, self.remote)
+
     def send_packet(self, payload_type: int, payload: bytes, marker: bool = False,
                     timestamp: int | None = None) -> None:
         assert self.remote is not None

@@ -20,6 +20,7 @@ from ipc.schema import (
 )
 from native import g711
 from pipeline.transports.registry import edge_connector
+from pipeline.transports.rtp.packet import build_rtp
 from pipeline.transports.sip.connection import SipConnection
 from tests.transports.rtp.peer import RtpPeer
 
@@ -124,6 +125,38 @@ def test_packets_from_another_source_after_latching_are_ignored(tmp_path: Path) 
         assert conn.counters()["packets_wrong_source"] == 1 + 4 + 3
         assert [p.marker for p in peer.received] == [True] and stranger.received == []
         assert events == [RtpReady("sip-test", *conn.local_address)]
+
+    asyncio.run(call())
+
+
+def test_reordering_loss_and_garbage_over_the_socket(tmp_path: Path) -> None:
+    async def call() -> None:
+        async with peer_of() as (peer, address):
+            conn = connection(tmp_path, address, [])
+            await conn.open()
+            peer.remote = conn.local_address
+            chunks = [tone(160, 300.0 + 100 * i) for i in range(5)]
+
+            def packet(i: int) -> bytes:
+                return build_rtp(0, 500 + i, 160 * i, 7, g711.ulaw_encode(chunks[i]))
+
+            for data in [packet(0), b"\x00garbage", packet(2), packet(1), packet(4)]:
+                peer.send_raw(data)
+            # Packet 3 never comes: after a pause, what waits behind it is released
+            # (the call goes on; the media timeout is 0.5 s).
+            got = b""
+            for _ in range(5):
+                got += await asyncio.wait_for(conn.receive(), 5)
+            assert not conn.ended_reason
+            assert await asyncio.wait_for(conn.receive(), 5) == b""
+            await conn.close()
+        rt = [g711.ulaw_decode(g711.ulaw_encode(c)) for c in chunks]
+        half = (np.frombuffer(rt[2], "<i2") * 0.5).round().astype("<i2").tobytes()
+        assert got == rt[0] + rt[1] + rt[2] + half + rt[4]
+        counters = conn.counters()
+        assert (counters["packets_in"], counters["packets_malformed"]) == (4, 1)
+        assert (counters["packets_reordered"], counters["packets_lost"]) == (1, 1)
+        assert counters["packets_concealed"] == 1
 
     asyncio.run(call())
 
