@@ -23,6 +23,9 @@ log = logging.getLogger("voxpipe.events")
 class EventEmitter(Generic[T]):
     def __init__(self) -> None:
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        # How many positional arguments each listener takes (None: all), read once when
+        # it is registered: a signature is too dear to read on every emission.
+        self._takes: dict[Callable[..., Any], int | None] = {}
 
     def on(self, event: T, callback: F | None = None) -> Any:
         """Register ``callback`` for ``event``; without a callback, a decorator."""
@@ -32,6 +35,7 @@ class EventEmitter(Generic[T]):
                 return fn
             return decorator
         self._listeners.setdefault(event, []).append(callback)
+        self._takes[callback] = positional_limit(callback)
         return callback
 
     def once(self, event: T, callback: F | None = None) -> Any:
@@ -53,22 +57,29 @@ class EventEmitter(Generic[T]):
         listeners = self._listeners.get(event, [])
         if callback in listeners:
             listeners.remove(callback)
+        if not any(callback in others for others in self._listeners.values()):
+            self._takes.pop(callback, None)
 
     def emit(self, event: T, *args: Any) -> None:
         for callback in list(self._listeners.get(event, ())):
             try:
-                call_with_arity(callback, args)
+                callback(*args[:self._takes.get(callback)])
             except Exception:
                 log.exception("listener for %r failed", event)
 
 
-def call_with_arity(callback: Callable[..., Any], args: Sequence[Any]) -> Any:
-    """``callback`` with as many of ``args`` as it takes positionally (rtc's rule)."""
+def positional_limit(callback: Callable[..., Any]) -> int | None:
+    """How many positional arguments ``callback`` takes; None if it takes any number
+    (``*args``, or no signature to read, as for some builtins)."""
     try:
         params = inspect.signature(callback).parameters.values()
-    except (TypeError, ValueError):  # no signature to read (some builtins): pass all
-        return callback(*args)
+    except (TypeError, ValueError):
+        return None
     if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return callback(*args)
-    takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-    return callback(*args[:takes])
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def call_with_arity(callback: Callable[..., Any], args: Sequence[Any]) -> Any:
+    """``callback`` with as many of ``args`` as it takes positionally (rtc's rule)."""
+    return callback(*args[:positional_limit(callback)])
