@@ -41,9 +41,9 @@ from ipc.schema import (
 )
 from ipc.stats import StageStats
 
-# Data messages per batch: a bound under MAX_FRAME_BYTES (64 of the largest, 100 ms
-# agent slices at 24 kHz, are ~310 KiB).
-BATCH_MAX_MSGS: Final = 64
+# A batch is split in halves until each is at most this big: below pyzmq's zero-copy
+# threshold (64 KiB), past which a send costs several times more per byte.
+BATCH_MAX_BYTES: Final = 60_000
 # A data hop queues at most this many messages (batches) per peer. 10 ms frames from
 # hundreds of sessions: 10k messages is ~0.25 s of 400 sessions, a bound on
 # memory and on how stale audio can get behind a stalled consumer.
@@ -152,15 +152,19 @@ class Outbox:
     def flush(self) -> None:
         if self._full:
             self._full = not int(self.sock.getsockopt(zmq.EVENTS)) & zmq.POLLOUT
-        msgs = self.msgs
-        if not msgs:
-            return
-        for i in range(0, len(msgs), BATCH_MAX_MSGS):
-            batch = msgs[i:i + BATCH_MAX_MSGS]
-            if not send_data(self.sock, data_encoder.encode(batch), self.stats, self.hop):
-                self.stats.count(f"send_dropped_msgs.{self.hop}", len(batch))
-                self._full = True
-        msgs.clear()
+        if self.msgs:
+            self._send(self.msgs)
+            self.msgs = []
+
+    def _send(self, batch: list[msgspec.Struct]) -> None:
+        payload = data_encoder.encode(batch)
+        if len(payload) > BATCH_MAX_BYTES and len(batch) > 1:
+            half = len(batch) // 2
+            self._send(batch[:half])
+            self._send(batch[half:])
+        elif not send_data(self.sock, payload, self.stats, self.hop):
+            self.stats.count(f"send_dropped_msgs.{self.hop}", len(batch))
+            self._full = True
 
 
 def _check_data(msg: DataMsg) -> str | None:

@@ -3,9 +3,11 @@ dir, liveness and latency bookkeeping."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import time
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -20,6 +22,7 @@ from ipc.schema import (
     AgentStartedSpeaking,
     AgentText,
     CaptureFrame,
+    DataMsg,
     FileTransport,
     Hello,
     Ping,
@@ -44,7 +47,7 @@ from ipc.schema import (
     event_encoder,
 )
 from ipc.sockets import (
-    BATCH_MAX_MSGS,
+    BATCH_MAX_BYTES,
     Outbox,
     decode_control,
     decode_data,
@@ -276,35 +279,55 @@ def test_events_travel_in_batches_too() -> None:
     assert stats.counters == {"events_dropped.decode": 1}
 
 
-@pytest.mark.timeout(30)
-def test_an_outbox_sends_one_message_per_flush_and_refuses_while_the_hop_is_full() -> None:
+@contextlib.contextmanager
+def hop(hwm: int) -> Iterator[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]]:
+    """An inproc PUSH -> PULL pair whose pipe holds ``hwm`` messages each side."""
     ctx = zmq.Context()
     pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
     try:
-        push.setsockopt(zmq.SNDHWM, 1)
-        pull.setsockopt(zmq.RCVHWM, 1)
+        push.setsockopt(zmq.SNDHWM, hwm)
+        pull.setsockopt(zmq.RCVHWM, hwm)
         pull.bind("inproc://outbox")
         push.connect("inproc://outbox")
-        stats = StageStats()
-        box = Outbox(push, "dsp", stats)
-        frames = [CaptureFrame(f"s{i}", i, 48000, 1, PCM, 0) for i in range(BATCH_MAX_MSGS + 3)]
-        assert all(box.add(f) for f in frames)
-        box.flush()  # two batches: the cap splits them
-        got = [decode_data_batch([pull.recv()], stats) for _ in range(2)]
-        assert [len(b) for b in got] == [BATCH_MAX_MSGS, 3] and got[0] + got[1] == frames
-        # Nobody reads: the pipe fills, a batch is dropped and counted, and the box
-        # refuses (the sender keeps its frame) until the peer drains.
-        for _ in range(20):
-            box.add(frames[0])
-            box.flush()
-        assert stats.counters["send_dropped.dsp"] >= 1
-        refused = stats.counters["send_refused.dsp"]
-        assert not box.add(frames[0]) and stats.counters["send_refused.dsp"] == refused + 1
-        while pull.poll(100):
-            pull.recv()
-        box.flush()
-        assert box.add(frames[0])
+        yield push, pull
     finally:
         pull.close(linger=0)
         push.close(linger=0)
         ctx.term()
+
+
+def test_an_outbox_sends_what_a_wake_up_queued_in_batches_under_the_cap() -> None:
+    with hop(1000) as (push, pull):
+        stats = StageStats()
+        box = Outbox(push, "dsp", stats)
+        # Three batches' worth: the flush halves it until each part is under the cap.
+        count = 3 * BATCH_MAX_BYTES // len(PCM)
+        frames = [CaptureFrame(f"s{i}", i, 48000, 1, PCM, 0) for i in range(count)]
+        assert all(box.add(f) for f in frames)
+        box.flush()
+        got: list[DataMsg] = []
+        while len(got) < count:
+            wire = pull.recv()
+            assert len(wire) <= BATCH_MAX_BYTES
+            got += decode_data_batch([wire], stats)
+        assert got == frames and not stats.counters
+
+
+@pytest.mark.timeout(30)
+def test_an_outbox_refuses_while_its_hop_is_full() -> None:
+    with hop(1) as (push, pull):
+        stats = StageStats()
+        box = Outbox(push, "dsp", stats)
+        frame = CaptureFrame("s1", 1, 48000, 1, PCM, 0)
+        # Nobody reads: the pipe fills, a batch is dropped and counted, and the box
+        # refuses (the sender keeps its frame) until the peer drains.
+        for _ in range(20):
+            box.add(frame)
+            box.flush()
+        assert stats.counters["send_dropped.dsp"] >= 1
+        refused = stats.counters["send_refused.dsp"]
+        assert not box.add(frame) and stats.counters["send_refused.dsp"] == refused + 1
+        while pull.poll(100):
+            pull.recv()
+        box.flush()
+        assert box.add(frame)
