@@ -133,6 +133,12 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument("--rtc-host", action="append", default=[], metavar="ADDRESS",
                        help="local IP address the calls' media may use (repeatable; default: "
                        "every interface but loopback; 127.0.0.1 keeps calls on this machine)")
+    serve.add_argument("--janus", default=None, metavar="URL",
+                       help="also seat the agent in a Janus AudioBridge room: Janus's HTTP "
+                            "API (e.g. http://127.0.0.1:8088/janus); needs --room")
+    serve.add_argument("--room", type=int, default=None, metavar="ID",
+                       help="the AudioBridge room of --janus (it must allow plain-RTP "
+                            "participants); joined at start-up, rejoined if the call ends")
     _add_model_flags(serve)
     _add_agent_flags(serve, "every call")
 
@@ -250,7 +256,8 @@ async def _serve(args: argparse.Namespace) -> int:
     options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
                            max_sessions=args.max_sessions, token=args.token,
                            insecure=args.insecure, ice_servers=tuple(args.ice_server),
-                           rtc_hosts=tuple(args.rtc_host))
+                           rtc_hosts=tuple(args.rtc_host), janus_url=args.janus,
+                           janus_room=args.room)
     try:
         options.check()
     except ServeUsageError as exc:

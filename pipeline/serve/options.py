@@ -35,6 +35,9 @@ class ServeOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     # SIGTERM/SIGINT: what calls get to end (their sessions' files finalized).
     end_calls_grace_s: float = 1.5
+    # ``--janus URL --room ID``: the agent sits in this AudioBridge room (Janus's HTTP API).
+    janus_url: str | None = None
+    janus_room: int | None = None
 
     def check(self) -> None:
         """A server reachable from other machines must check a token (or be told not to)."""
@@ -45,6 +48,12 @@ class ServeOptions:
                 ipaddress.ip_address(address)
             except ValueError:
                 raise ServeUsageError(f"--rtc-host {address!r} is not an IP address") from None
+        if (self.janus_url is None) != (self.janus_room is None):
+            raise ServeUsageError("--janus and --room go together")
+        if self.janus_url is not None and not self.janus_url.startswith(("http://",
+                                                                          "https://")):
+            raise ServeUsageError(f"--janus {self.janus_url!r} is not an http(s) URL "
+                                  "(Janus's HTTP API, e.g. http://127.0.0.1:8088/janus)")
         if not is_loopback(self.host) and not self.token and not self.insecure:
             raise ServeUsageError(
                 f"--host {self.host} is reachable from other machines: give --token "

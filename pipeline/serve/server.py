@@ -1,9 +1,10 @@
 """``voxpipe serve``'s life: one runtime and one HTTP server for as long as it runs.
 
 Start the stages, then listen (the bound URL is printed on stdout, so a caller that
-asked for port 0 learns the port); on ``stop`` (SIGTERM/SIGINT): refuse new offers
-(503), end every call (sessions closed, recordings finalized), close the listener,
-stop the stages. A stage that keeps crashing stops the server (exit 3).
+asked for port 0 learns the port) and, with ``--janus``, seat the agent in its
+AudioBridge room (``janus.py``); on ``stop`` (SIGTERM/SIGINT): refuse new offers
+(503), end every call (sessions closed, recordings finalized; the room left), close
+the listener, stop the stages. A stage that keeps crashing stops the server (exit 3).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from pipeline.agents.runner import Entrypoint
 from pipeline.serve.app import build_app
 from pipeline.serve.calls import Calls
+from pipeline.serve.janus import JanusSeat
 from pipeline.serve.metrics import ServerMetrics
 from pipeline.serve.options import ServeOptions
 from pipeline.supervisor.runtime import Runtime
@@ -26,6 +28,8 @@ log = logging.getLogger("voxpipe.serve")
 EXIT_OK, EXIT_USAGE, EXIT_CRASH_LOOP = 0, 2, 3
 # In-flight requests when the listener closes: offers were answered or failed already.
 HTTP_SHUTDOWN_S = 0.5
+# The Janus room's call on stop: its session's files, then leaving the room (round trips).
+END_SEAT_S = 3.0
 
 
 class ServeError(RuntimeError):
@@ -47,6 +51,8 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         raise ServeError(str(exc), EXIT_CRASH_LOOP) from None
     metrics = ServerMetrics()
     calls = Calls(runtime, entry, options, metrics)
+    leave = asyncio.Event()  # the Janus room's agent: end its call
+    seated: asyncio.Task[None] | None = None
     runner = web.AppRunner(build_app(calls, runtime, metrics, options),
                            shutdown_timeout=HTTP_SHUTDOWN_S)
     try:
@@ -62,14 +68,24 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         log.info("serving on %s; stage pids %s", url, runtime.pids())
         if on_listening is not None:
             on_listening(f"voxpipe: serving on {url}")
+        if options.janus_url is not None and options.janus_room is not None:
+            seat = JanusSeat(runtime, entry, options.janus_url, options.janus_room,
+                             options.record_dir)
+            seated = asyncio.create_task(seat.run(leave), name="janus-seat")
         waiters = {asyncio.ensure_future(stop.wait()),
                    asyncio.ensure_future(runtime.failed.wait())}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for w in waiters:
             w.cancel()
-        log.info("stopping: %d calls to end", len(calls.live))
-        await calls.end_all()
+        log.info("stopping: %d calls to end", len(calls.live) + (seated is not None))
+        leave.set()
+        ending: list[asyncio.Future[None]] = [asyncio.ensure_future(calls.end_all())]
+        if seated is not None:
+            ending.append(seated)
+        await asyncio.wait(ending, timeout=options.end_calls_grace_s + END_SEAT_S)
     finally:
+        if seated is not None:
+            seated.cancel()
         calls.accepting = False
         await runner.cleanup()
         await runtime.stop()

@@ -1,0 +1,146 @@
+"""A plain-RTP test participant of an AudioBridge room: joins through Janus's HTTP API
+(the client under test, ``pipeline.transports.janus``, talking to the real Janus),
+speaks a WAV as PCMU RTP at a 20 ms pace and records the room's mix it is sent.
+
+Its RTP and G.711 are its own (a few lines each, numpy), independent of the runtime's
+``pipeline.transports.rtp`` it talks to: a peer that shares the code under test
+proves nothing about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import struct
+import time
+from typing import Any, Final
+
+import aiohttp
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.transports.janus.api import JanusSession
+from pipeline.transports.janus.audiobridge import AudioBridge, RtpJoin
+
+RATE: Final = 8000
+PTIME_S: Final = 0.02
+SAMPLES: Final = int(RATE * PTIME_S)
+HEADER: Final = struct.Struct("!BBHII")
+
+F64 = npt.NDArray[np.float64]
+I16 = npt.NDArray[np.int16]
+
+
+def ulaw_encode(pcm: I16) -> bytes:
+    """G.711 mu-law (ITU-T G.711's segment rule: bias 0x84, clip 32635)."""
+    s = pcm.astype(np.int32)
+    mag = np.minimum(np.abs(s), 32635) + 0x84
+    exp = np.floor(np.log2(mag)).astype(np.int32) - 7
+    mant = (mag >> (exp + 3)) & 0x0F
+    code = ~(((s < 0).astype(np.int32) << 7) | (exp << 4) | mant) & 0xFF
+    return bytes(code.astype(np.uint8))
+
+
+def ulaw_decode(data: bytes) -> I16:
+    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
+    exp, mant = (u >> 4) & 0x07, u & 0x0F
+    mag = (((mant << 3) + 0x84) << exp) - 0x84
+    return np.where(u & 0x80, -mag, mag).astype(np.int16)
+
+
+class _Mix(asyncio.DatagramProtocol):
+    """The mix Janus sends: PCMU payloads placed by RTP timestamp."""
+
+    def __init__(self) -> None:
+        self.packets: dict[int, bytes] = {}
+        self.sources: set[tuple[str, int]] = set()
+        self.first_ts: int | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if len(data) < HEADER.size or data[0] >> 6 != 2 or data[1] & 0x7F != 0:
+            return
+        _, _, _, ts, _ = HEADER.unpack_from(data)
+        self.sources.add((str(addr[0]), int(addr[1])))
+        if self.first_ts is None:
+            self.first_ts = ts
+        self.packets[(ts - self.first_ts) & 0xFFFFFFFF] = data[HEADER.size:]
+
+
+class RtpParticipant:
+    """One plain-RTP participant (``display``) of ``room`` on the Janus at ``url``."""
+
+    def __init__(self, url: str, room: int, display: str) -> None:
+        self.url, self.room, self.display = url, room, display
+        self.mix = _Mix()
+        self.sent_packets = 0
+        self.join: RtpJoin | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._session: JanusSession | None = None
+        self._bridge: AudioBridge | None = None
+        self._ssrc = secrets.randbits(32)
+        self._seq = secrets.randbits(16)
+        self._ts = secrets.randbits(32)
+
+    async def __aenter__(self) -> RtpParticipant:
+        self._http = aiohttp.ClientSession()
+        self._session = JanusSession(self.url, self._http)
+        await self._session.open()
+        self._bridge = await AudioBridge.attach(self._session)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: self.mix,
+                                                           local_addr=("127.0.0.1", 0))
+        port = transport.get_extra_info("sockname")[1]
+        self.join = await self._bridge.join_rtp(self.room, "127.0.0.1", port,
+                                                display=self.display)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._bridge is not None:
+            await self._bridge.leave()
+            await self._bridge.handle.detach()
+        if self._session is not None:
+            await self._session.destroy()
+        if self.mix.transport is not None:
+            self.mix.transport.close()
+        if self._http is not None:
+            await self._http.close()
+
+    async def speak(self, pcm: I16) -> None:
+        """``pcm`` (8 kHz mono) as 20 ms PCMU packets sent in real time."""
+        assert self.join is not None and self.mix.transport is not None
+        to = (self.join.host, self.join.port)
+        due = time.monotonic()
+        for start in range(0, len(pcm) - SAMPLES + 1, SAMPLES):
+            header = HEADER.pack(0x80, 0, self._seq, self._ts, self._ssrc)
+            self.mix.transport.sendto(header + ulaw_encode(pcm[start:start + SAMPLES]), to)
+            self.sent_packets += 1
+            self._seq = (self._seq + 1) & 0xFFFF
+            self._ts = (self._ts + SAMPLES) & 0xFFFFFFFF
+            due += PTIME_S
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def silence(self, seconds: float) -> None:
+        """Send silence (a participant's line stays open) for ``seconds``."""
+        await self.speak(np.zeros(int(seconds * RATE), dtype=np.int16))
+
+    async def participants(self) -> list[dict[str, Any]]:
+        """The room's participants as Janus lists them (``listparticipants``)."""
+        assert self._bridge is not None
+        data = await self._bridge.handle.request({"request": "listparticipants",
+                                                  "room": self.room})
+        return list(data.get("participants", []))
+
+    def heard(self) -> F64:
+        """The mix received so far, at 8 kHz, in [-1, 1] (gaps: silence)."""
+        if not self.mix.packets:
+            return np.zeros(0)
+        end = max(self.mix.packets) + SAMPLES
+        out = np.zeros(end, dtype=np.float64)
+        for at, payload in self.mix.packets.items():
+            if at + len(payload) <= end:
+                out[at:at + len(payload)] = ulaw_decode(payload) / 32768.0
+        return out
