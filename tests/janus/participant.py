@@ -2,9 +2,10 @@
 (the client under test, ``pipeline.transports.janus``, talking to the real Janus),
 speaks a WAV as PCMU RTP at a 20 ms pace and records the room's mix it is sent.
 
-Its RTP and G.711 are its own (a few lines each, numpy), independent of the runtime's
-``pipeline.transports.rtp`` it talks to: a peer that shares the code under test
-proves nothing about it.
+Its RTP is its own (a header of a few lines) and its G.711 the numpy reference
+(``tests/reference/g711_ref.py``), independent of the runtime's
+``pipeline.transports.rtp`` and ``native.g711`` it talks to: a peer that shares the
+code under test proves nothing about it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy.typing as npt
 
 from pipeline.transports.janus.api import JanusSession
 from pipeline.transports.janus.audiobridge import AudioBridge, RtpJoin
+from tests.reference.g711_ref import ulaw_decode, ulaw_encode
 
 RATE: Final = 8000
 PTIME_S: Final = 0.02
@@ -29,23 +31,6 @@ HEADER: Final = struct.Struct("!BBHII")
 
 F64 = npt.NDArray[np.float64]
 I16 = npt.NDArray[np.int16]
-
-
-def ulaw_encode(pcm: I16) -> bytes:
-    """G.711 mu-law (ITU-T G.711's segment rule: bias 0x84, clip 32635)."""
-    s = pcm.astype(np.int32)
-    mag = np.minimum(np.abs(s), 32635) + 0x84
-    exp = np.floor(np.log2(mag)).astype(np.int32) - 7
-    mant = (mag >> (exp + 3)) & 0x0F
-    code = ~(((s < 0).astype(np.int32) << 7) | (exp << 4) | mant) & 0xFF
-    return bytes(code.astype(np.uint8))
-
-
-def ulaw_decode(data: bytes) -> I16:
-    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
-    exp, mant = (u >> 4) & 0x07, u & 0x0F
-    mag = (((mant << 3) + 0x84) << exp) - 0x84
-    return np.where(u & 0x80, -mag, mag).astype(np.int16)
 
 
 class _Mix(asyncio.DatagramProtocol):
@@ -116,7 +101,8 @@ class RtpParticipant:
         due = time.monotonic()
         for start in range(0, len(pcm) - SAMPLES + 1, SAMPLES):
             header = HEADER.pack(0x80, 0, self._seq, self._ts, self._ssrc)
-            self.mix.transport.sendto(header + ulaw_encode(pcm[start:start + SAMPLES]), to)
+            self.mix.transport.sendto(header + ulaw_encode(pcm[start:start + SAMPLES].tobytes()),
+                                     to)
             self.sent_packets += 1
             self._seq = (self._seq + 1) & 0xFFFF
             self._ts = (self._ts + SAMPLES) & 0xFFFFFFFF
@@ -142,5 +128,5 @@ class RtpParticipant:
         out = np.zeros(end, dtype=np.float64)
         for at, payload in self.mix.packets.items():
             if at + len(payload) <= end:
-                out[at:at + len(payload)] = ulaw_decode(payload) / 32768.0
+                out[at:at + len(payload)] = np.frombuffer(ulaw_decode(payload), "<i2") / 32768.0
         return out
