@@ -1,0 +1,49 @@
+"""The Janus transport's edge half: the agent's RTP, addressed by an AudioBridge join.
+
+An ``RtpConnection`` (G.711 mu-law, 20 ms, jitter buffer, symmetric latching) whose
+far end is learned from Janus: once the RTP socket is bound, the room is joined as
+a plain-RTP participant with the mix sent to that socket (``membership.py``), and
+the ``joined`` answer names Janus's RTP address, where the agent's voice goes. The
+mix Janus sends leaves the agent's own voice out, so the agent never hears itself.
+The session's input ends when the membership does (the room destroyed, the agent
+kicked, Janus gone) or after ``media_timeout_s`` without RTP (Janus sends the mix,
+silence included, every 20 ms while the agent is in the room). ``close`` leaves the
+room, detaches and destroys the Janus session before the socket closes.
+"""
+
+from __future__ import annotations
+
+from ipc.schema import JanusTransport, SessionConfig
+from pipeline.transports.base import EmitEvent
+from pipeline.transports.janus.membership import RoomMembership
+from pipeline.transports.rtp.connection import RtpConnection
+from pipeline.transports.rtp.latch import Address
+
+
+class JanusConnection(RtpConnection):
+    """The agent's seat in one AudioBridge room (an ``EdgeConnection``)."""
+
+    #: Creating a session, attaching and joining are three round trips to Janus (the
+    #: join's answer comes by long poll).
+    open_timeout_s = 15.0
+
+    def __init__(self, cfg: SessionConfig, emit: EmitEvent) -> None:
+        if not isinstance(cfg.transport, JanusTransport):
+            raise TypeError(f"not a janus transport: {cfg.transport!r}")
+        self.spec = cfg.transport
+        super().__init__(cfg.session, emit, codec_name="PCMU",
+                         local_host=self.spec.local_host)
+        self.membership = RoomMembership(self.spec, cfg.session, self._end)
+
+    async def learn_remote(self, local: Address) -> Address | None:
+        joined = await self.membership.join(local[0], local[1])
+        return (joined.host, joined.port)
+
+    async def close(self) -> None:
+        try:
+            await self.membership.leave()
+        finally:  # a Janus too slow to hang up must not keep the socket open
+            await super().close()
+
+    def counters(self) -> dict[str, int]:
+        return {**super().counters(), **self.membership.counters()}
