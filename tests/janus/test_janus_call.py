@@ -72,6 +72,8 @@ def test_the_agent_in_a_janus_room_echoes_each_turn_into_the_mix(
     assert events[-1]["type"] == "session_closed"
     with wave.open(str(records[0] / "conversation.wav")) as w:
         assert w.getnframes() > 0
+    glitches = [e for e in events if e["type"] == "playout_glitch"]
+    print(f"playout glitches: {len(glitches)}")
     # No feedback loop: the model heard the participant's three turns, not its replies.
     kinds = [e["type"] for e in events]
     assert kinds.count("user_speech_committed") == 3, kinds

@@ -3,19 +3,23 @@
 An ``RtpConnection`` (G.711 mu-law, 20 ms, jitter buffer, symmetric latching) whose
 far end is learned from Janus: once the RTP socket is bound, the room is joined as
 a plain-RTP participant with the mix sent to that socket (``membership.py``), and
-the ``joined`` answer names Janus's RTP address, where the agent's voice goes. The
-mix Janus sends leaves the agent's own voice out, so the agent never hears itself.
-The session's input ends when the membership does (the room destroyed, the agent
-kicked, Janus gone) or after ``media_timeout_s`` without RTP (Janus sends the mix,
-silence included, every 20 ms while the agent is in the room). ``close`` leaves the
-room, detaches and destroys the Janus session before the socket closes.
+the ``joined`` answer names Janus's RTP address, where the agent's voice goes.
+Janus sends a plain-RTP participant the mix only once it has had a packet from it
+(Janus 1.1.2: a participant that never sent hears nothing), so ``open`` sends one
+packet of silence at once, the first of the agent's stream. The mix leaves the
+agent's own voice out, so the agent never hears itself. The session's input ends
+when the membership does (the room destroyed, the agent kicked, Janus gone) or
+after ``media_timeout_s`` without RTP (Janus sends the mix, silence included, every
+20 ms). ``close`` leaves the room, detaches and destroys the Janus session before
+the socket closes.
 """
 
 from __future__ import annotations
 
 from ipc.schema import JanusTransport, SessionConfig
-from pipeline.transports.base import EmitEvent
+from pipeline.transports.base import AudioFormat, EmitEvent
 from pipeline.transports.janus.membership import RoomMembership
+from pipeline.transports.rtp.codec import SAMPLE_RATE
 from pipeline.transports.rtp.connection import RtpConnection
 from pipeline.transports.rtp.latch import Address
 
@@ -34,6 +38,12 @@ class JanusConnection(RtpConnection):
         super().__init__(cfg.session, emit, codec_name="PCMU",
                          local_host=self.spec.local_host)
         self.membership = RoomMembership(self.spec, cfg.session, self._end)
+
+    async def open(self) -> AudioFormat:
+        fmt = await super().open()
+        # Tick -1: just before playout's first, so the stream's timestamps keep real time.
+        await self.send(-1, SAMPLE_RATE, bytes(2 * self.outbound.packet_samples))
+        return fmt
 
     async def learn_remote(self, local: Address) -> Address | None:
         joined = await self.membership.join(local[0], local[1])
