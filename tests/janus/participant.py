@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import struct
 import time
 from typing import Any, Final
@@ -62,6 +63,7 @@ class RtpParticipant:
         self.url, self.room, self.display = url, room, display
         self.mix = _Mix()
         self.sent_packets = 0
+        self.max_send_lag_s = 0.0  # how far behind its pace the sender fell (load)
         self.join: RtpJoin | None = None
         self._http: aiohttp.ClientSession | None = None
         self._session: JanusSession | None = None
@@ -69,6 +71,7 @@ class RtpParticipant:
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     async def __aenter__(self) -> RtpParticipant:
         self._http = aiohttp.ClientSession()
@@ -76,9 +79,9 @@ class RtpParticipant:
         await self._session.open()
         self._bridge = await AudioBridge.attach(self._session)
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self.mix,
-                                                           local_addr=("127.0.0.1", 0))
-        port = transport.get_extra_info("sockname")[1]
+        self._sock.bind(("127.0.0.1", 0))
+        await loop.create_datagram_endpoint(lambda: self.mix, sock=self._sock)
+        port = self._sock.getsockname()[1]
         self.join = await self._bridge.join_rtp(self.room, "127.0.0.1", port,
                                                 display=self.display)
         return self
@@ -95,19 +98,25 @@ class RtpParticipant:
             await self._http.close()
 
     async def speak(self, pcm: I16) -> None:
-        """``pcm`` (8 kHz mono) as 20 ms PCMU packets sent in real time."""
-        assert self.join is not None and self.mix.transport is not None
-        to = (self.join.host, self.join.port)
+        """``pcm`` (8 kHz mono) as 20 ms PCMU packets sent in real time, from a thread
+        of its own (the event loop, busy receiving, must not delay the pace)."""
+        assert self.join is not None
+        payloads = [ulaw_encode(pcm[i:i + SAMPLES].tobytes())
+                    for i in range(0, len(pcm) - SAMPLES + 1, SAMPLES)]
+        await asyncio.to_thread(self._send_paced, payloads, (self.join.host, self.join.port))
+
+    def _send_paced(self, payloads: list[bytes], to: tuple[str, int]) -> None:
         due = time.monotonic()
-        for start in range(0, len(pcm) - SAMPLES + 1, SAMPLES):
+        for payload in payloads:
             header = HEADER.pack(0x80, 0, self._seq, self._ts, self._ssrc)
-            self.mix.transport.sendto(header + ulaw_encode(pcm[start:start + SAMPLES].tobytes()),
-                                     to)
+            self._sock.sendto(header + payload, to)
             self.sent_packets += 1
             self._seq = (self._seq + 1) & 0xFFFF
             self._ts = (self._ts + SAMPLES) & 0xFFFFFFFF
             due += PTIME_S
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            lag = time.monotonic() - due
+            self.max_send_lag_s = max(self.max_send_lag_s, lag)
+            time.sleep(max(0.0, -lag))
 
     async def silence(self, seconds: float) -> None:
         """Send silence (a participant's line stays open) for ``seconds``."""

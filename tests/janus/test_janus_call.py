@@ -1,7 +1,10 @@
 """``voxpipe serve --janus URL --room ID`` against the real Janus: the agent (echo
 engine) sits in an AudioBridge room as a plain-RTP participant; a plain-RTP test
 participant speaks the three-turn call and receives the echo of each turn in the
-room's mix (G.711 both ways, Janus's mixer and resampler in between). The agent does
+room's mix (G.711 both ways, Janus's mixer and resampler in between), compared in
+250 ms pieces, each free to slip a few packets: Janus's jitter buffer of the agent's
+stream adds silence when the agent's packets come late (a loaded machine), which
+delays the rest of a turn by whole packets. The agent does
 not hear itself (the mix leaves its own voice out): the echo engine saw exactly the
 participant's three turns and no reply was cut by a phantom barge-in. SIGTERM ends
 the call, the agent leaves the room and the recording is finalized."""
@@ -20,12 +23,13 @@ from tests.janus.participant import RtpParticipant
 from tests.janus.speech import RATE, three_turns
 from tests.janus.test_room_harness import create_room
 from tests.serve.harness import ServeProcess
-from tests.transports.web.signal_match import best_correlation
+from tests.web.analysis import find, piecewise_corr
 
 ROOM = 1234
 AGENT = "voxpipe"  # JanusTransport's default display name
 JOIN_TIMEOUT_S = 60.0
 LAST_REPLY_S = 6.0  # silence after the last turn: its echo comes back in it
+SLIP_MS = 120.0  # how far Janus's jitter buffer may delay a piece of a reply
 
 
 async def _wait_for_agent(p: RtpParticipant) -> None:
@@ -40,8 +44,18 @@ async def _call(url: str) -> tuple[Any, list[float], list[str]]:
         await caller.speak(pcm)
         await caller.silence(LAST_REPLY_S)
         heard = caller.heard()
+        print(f"caller: sent {caller.sent_packets} packets (at most "
+              f"{caller.max_send_lag_s * 1000:.0f} ms late), received {len(caller.mix.packets)}")
         in_room = [str(x.get("display")) for x in await caller.participants()]
-    return heard, [best_correlation(heard, t) for t in turns], in_room
+    return heard, [_echo(heard, t) for t in turns], in_room
+
+
+def _echo(heard: Any, turn: Any) -> float:
+    """How well ``turn`` is found in ``heard``: waveform correlation in pieces."""
+    whole = find(turn, heard, RATE)
+    pieces = piecewise_corr(turn, heard, whole.at, RATE, slack_ms=SLIP_MS)
+    print(f"turn at {whole.at / RATE:.2f} s: whole {whole.corr:.3f}, pieces {pieces:.3f}")
+    return pieces
 
 
 def _left(url: str) -> list[str]:
