@@ -122,11 +122,15 @@ class RtpParticipant:
         """Send silence (a participant's line stays open) for ``seconds``."""
         await self.speak(np.zeros(int(seconds * RATE), dtype=np.int16))
 
+    async def bridge_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A synchronous AudioBridge request on this participant's handle (e.g. ``kick``,
+        ``destroy``): its answer."""
+        assert self._bridge is not None
+        return await self._bridge.handle.request(body)
+
     async def participants(self) -> list[dict[str, Any]]:
         """The room's participants as Janus lists them (``listparticipants``)."""
-        assert self._bridge is not None
-        data = await self._bridge.handle.request({"request": "listparticipants",
-                                                  "room": self.room})
+        data = await self.bridge_request({"request": "listparticipants", "room": self.room})
         return list(data.get("participants", []))
 
     def heard(self) -> F64:

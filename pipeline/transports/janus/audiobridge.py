@@ -17,6 +17,8 @@ from pipeline.transports.janus.api import JanusError, JanusHandle, JanusSession
 
 PLUGIN: Final = "janus.plugin.audiobridge"
 PAYLOAD_TYPES: Final = {"pcmu": 0, "pcma": 8}
+# A ``leave`` of a room that is gone (destroyed, or we were kicked): already left.
+NOT_JOINED: Final = 487
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,22 @@ class AudioBridge:
         """Leave the room joined (nothing when none)."""
         if self.room is not None and not self.handle.gone:
             self.room = None
-            await self.handle.message({"request": "leave"})
+            try:
+                await self.handle.message({"request": "leave"})
+            except JanusError as exc:
+                if exc.code != NOT_JOINED:
+                    raise
 
     def removed_by(self, data: dict[str, Any]) -> str | None:
-        """Why an AudioBridge event removes us from the room, or None if it does not:
-        the room was destroyed, or we were kicked."""
+        """Why an AudioBridge event removed us from the room (the room was destroyed,
+        or we were kicked: there is nothing to leave any more), or None."""
         if self.room is None:
             return None
+        reason = None
         if data.get("audiobridge") == "destroyed" and data.get("room") == self.room:
-            return "the room was destroyed"
-        if self.participant_id is not None and data.get("kicked") == self.participant_id:
-            return "kicked from the room"
-        return None
+            reason = "the room was destroyed"
+        elif self.participant_id is not None and data.get("kicked") == self.participant_id:
+            reason = "kicked from the room"
+        if reason is not None:
+            self.room = None
+        return reason
