@@ -19,6 +19,7 @@ from pipeline.serve.app import build_app
 from pipeline.serve.calls import Calls
 from pipeline.serve.metrics import ServerMetrics
 from pipeline.serve.options import ServeOptions
+from pipeline.serve.sip import SipMetrics, SipServer
 from pipeline.supervisor.runtime import Runtime
 
 log = logging.getLogger("voxpipe.serve")
@@ -47,6 +48,7 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         raise ServeError(str(exc), EXIT_CRASH_LOOP) from None
     metrics = ServerMetrics()
     calls = Calls(runtime, entry, options, metrics)
+    sip: SipServer | None = None
     runner = web.AppRunner(build_app(calls, runtime, metrics, options),
                            shutdown_timeout=HTTP_SHUTDOWN_S)
     try:
@@ -57,6 +59,7 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         except OSError as exc:
             raise ServeError(f"cannot listen on {options.host}:{options.port}: "
                              f"{exc.strerror or exc}", EXIT_USAGE) from None
+        sip = await _start_sip(options, calls, metrics, on_listening)
         host, port = runner.addresses[0][:2]
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         log.info("serving on %s; stage pids %s", url, runtime.pids())
@@ -68,12 +71,38 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         for w in waiters:
             w.cancel()
         log.info("stopping: %d calls to end", len(calls.live))
+        calls.accepting = False
+        if sip is not None:
+            sip.end_all()  # BYE every answered phone call
         await calls.end_all()
     finally:
         calls.accepting = False
+        if sip is not None:
+            sip.close()
         await runner.cleanup()
         await runtime.stop()
     if runtime.fault:
         log.error("%s", runtime.fault)
         return EXIT_CRASH_LOOP
     return EXIT_OK
+
+
+async def _start_sip(options: ServeOptions, calls: Calls, metrics: ServerMetrics,
+                     on_listening: Callable[[str], None] | None) -> SipServer | None:
+    """``--sip``: the UAS on its UDP socket; the bound address logged and printed."""
+    if options.sip is None:
+        return None
+    host, port = options.sip
+    server = SipServer(calls, SipMetrics(metrics.registry), options.sip_allow)
+    try:
+        await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: server, local_addr=(host, port))
+    except OSError as exc:
+        raise ServeError(f"cannot listen for SIP on {host}:{port}: {exc.strerror or exc}",
+                         EXIT_USAGE) from None
+    bound, bound_port = server.address
+    line = f"voxpipe: SIP on udp:{bound if ':' not in bound else f'[{bound}]'}:{bound_port}"
+    log.info("%s", line.removeprefix("voxpipe: "))
+    if on_listening is not None:
+        on_listening(line)
+    return server
