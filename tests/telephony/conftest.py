@@ -55,3 +55,12 @@ def sip_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipServer]:
     server = start_sip_server(tmp_path_factory.mktemp("sip-record"))
     yield server
     server.process.stop()
+
+
+@pytest.fixture(scope="module")
+def full_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipServer]:
+    """A server that takes no calls (``--max-sessions 0``), from 127.0.0.2 only."""
+    server = start_sip_server(tmp_path_factory.mktemp("sip-full"), "--max-sessions", "0",
+                              "--sip-allow", "127.0.0.2/32")
+    yield server
+    server.process.stop()

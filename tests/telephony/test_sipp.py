@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.telephony.conftest import SipServer, start_sip_server
+from tests.telephony.conftest import SipServer
 from tests.telephony.sipp import run_scenario
 
 G711_LINES = "c=IN IP4 127.0.0.1;m=audio 6000 RTP/AVP 0;a=rtpmap:0 PCMU/8000"
@@ -78,15 +77,6 @@ def test_an_offer_that_cannot_be_answered_is_refused_before_any_call(
     assert after["voxpipe_calls_total"] == before["voxpipe_calls_total"]
     malformed = "voxpipe_sip_rejected_total{reason=malformed}"
     assert after[malformed] - before[malformed] == (status == 400)
-
-
-@pytest.fixture(scope="module")
-def full_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SipServer]:
-    """A server that takes no calls, from 127.0.0.2 only."""
-    server = start_sip_server(tmp_path_factory.mktemp("sip-full"), "--max-sessions", "0",
-                              "--sip-allow", "127.0.0.2/32")
-    yield server
-    server.process.stop()
 
 
 def test_a_full_server_is_busy_here(sipp: Path, full_server: SipServer, tmp_path: Path) -> None:
