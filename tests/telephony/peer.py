@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
 import time
 
 from pipeline.transports.rtp.packet import build_rtp
@@ -48,16 +49,30 @@ class SipPeer:
     def answer(self, req: SipMessage, status: int = 200, reason: str = "OK") -> None:
         self.send(build_response(req, status, reason))
 
-    def send_rtp(self, port: int, packets: int, *, payload_type: int = 0) -> None:
+    def send_rtp(self, port: int, packets: int, *, payload_type: int = 0,
+                 keys: str = "", dtmf_payload_type: int = 101) -> None:
         """``packets`` of 20 ms G.711 silence to the edge's RTP ``port`` (paced), from a
-        socket of their own (symmetric RTP latches on it)."""
+        socket of their own (symmetric RTP latches on it), then each of ``keys`` as an
+        RFC 4733 event (three 20 ms updates, the end packet sent three times)."""
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rtp:
             rtp.bind((self.sock.getsockname()[0], 0))
             silence = (b"\xff" if payload_type == 0 else b"\xd5") * 160
+            seq = ts = 0
             for i in range(packets):
-                rtp.sendto(build_rtp(payload_type, i, 160 * i, 0x1234, silence, i == 0),
+                rtp.sendto(build_rtp(payload_type, seq, ts, 0x1234, silence, i == 0),
                            (self.server[0], port))
+                seq, ts = seq + 1, ts + 160
                 time.sleep(0.02)
+            for key in keys:
+                code = "0123456789*#ABCD".index(key)
+                for step in (1, 2, 3, 3, 3):
+                    end = 0x80 if step == 3 else 0
+                    payload = struct.pack("!BBH", code, end | 10, 160 * step)
+                    rtp.sendto(build_rtp(dtmf_payload_type, seq, ts, 0x1234, payload,
+                                         step == 1), (self.server[0], port))
+                    seq += 1
+                    time.sleep(0.02)
+                ts += 480
 
     def close(self) -> None:
         self.sock.close()

@@ -116,3 +116,28 @@ def test_fuzzed_datagrams_get_parsable_answers_and_the_server_keeps_answering(
         peer.close()
     assert full_server.process.metrics()[MALFORMED] > before
 
+
+
+DTMF_AGENT = Path(__file__).with_name("dtmf_agent.py")
+
+
+def test_key_presses_reach_the_agent_as_sip_dtmf_received(tmp_path: Path) -> None:
+    server = start_sip_server(tmp_path / "calls", "--agent", str(DTMF_AGENT))
+    peer = SipPeer(server.address)
+    try:
+        peer.send(request("INVITE", port=peer.port, call_id="keys-1", body=G711_OFFER))
+        ok, _ = peer.until("200")
+        peer.send(request("ACK", port=peer.port, call_id="keys-1", branch="z9hG4bK-k",
+                          to_tag=ok.to_tag))
+        peer.send_rtp(media_port(ok), 25, keys="1#")
+        peer.send(request("BYE", port=peer.port, call_id="keys-1", branch="z9hG4bK-b",
+                          cseq=2, to_tag=ok.to_tag))
+        peer.until("200")
+        assert settled(server, "voxpipe_calls_active", 0.0) == 0.0
+    finally:
+        peer.close()
+        server.process.stop()
+    [record] = [p for p in (tmp_path / "calls").iterdir() if p.name.startswith("sip-")]
+    attributes = [e["attributes"] for e in read_event_log(record / "events.jsonl")
+                  if e["type"] == "participant_attributes" and "dtmf" in e["attributes"]]
+    assert attributes[-1] == {"dtmf": "1:1,#:11", "dtmf.participant": "peer"}, attributes
