@@ -1,9 +1,10 @@
 """``voxpipe serve``'s life: one runtime and one HTTP server for as long as it runs.
 
-Start the stages, then listen (the bound URL is printed on stdout, so a caller that
-asked for port 0 learns the port); on ``stop`` (SIGTERM/SIGINT): refuse new offers
-(503), end every call (sessions closed, recordings finalized), close the listener,
-stop the stages. A stage that keeps crashing stops the server (exit 3).
+Start the stages, then listen (the bound URL, and with ``--sip`` the SIP address
+before it, are printed on stdout, so a caller that asked for port 0 learns the port);
+on ``stop`` (SIGTERM/SIGINT): refuse new offers (503), hang up every phone call (BYE),
+end every call (sessions closed, recordings finalized), close the listeners, stop
+the stages. A stage that keeps crashing stops the server (exit 3).
 """
 
 from __future__ import annotations
