@@ -43,11 +43,12 @@ class SippRun:
 
 def run_scenario(sipp: Path, scenario: str, target: tuple[str, int], workdir: Path, *,
                  inject: list[str] | None = None, timeout_s: float = 60.0,
-                 local_ip: str = "127.0.0.1", extra: tuple[str, ...] = ()) -> SippRun:
-    """One call of ``scenarios/<scenario>.xml`` against ``target``; ``inject``: the
-    rows (``a;b;c``) of its injection file (``[field0]``...)."""
+                 local_ip: str = "127.0.0.1", calls: int = 1,
+                 extra: tuple[str, ...] = ()) -> SippRun:
+    """``calls`` calls (one by default) of ``scenarios/<scenario>.xml`` against
+    ``target``; ``inject``: the rows (``a;b;c``) of its injection file (``[field0]``...)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [str(sipp), "-sf", str(SCENARIOS / f"{scenario}.xml"), "-m", "1",
+    cmd = [str(sipp), "-sf", str(SCENARIOS / f"{scenario}.xml"), "-m", str(calls),
            "-i", local_ip, "-mi", local_ip, "-p", str(free_udp_port()),
            "-mp", str(free_udp_port()), "-nostdin", "-trace_msg", "-trace_err",
            "-message_file", str(workdir / "messages.log"),
