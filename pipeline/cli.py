@@ -139,6 +139,12 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument("--room", type=int, default=None, metavar="ID",
                        help="the AudioBridge room of --janus (it must allow plain-RTP "
                             "participants); joined at start-up, rejoined if the call ends")
+    serve.add_argument("--sip", default=None, metavar="HOST:PORT",
+                       help="also answer SIP calls (UDP) on HOST:PORT (port 0: any; the bound "
+                       "address is printed); media is RTP G.711 from the edge stage")
+    serve.add_argument("--sip-allow", action="append", default=[], metavar="CIDR",
+                       help="who may place SIP calls (repeatable; default loopback only; "
+                       "others get 403)")
     _add_model_flags(serve)
     _add_agent_flags(serve, "every call")
 
@@ -252,13 +258,16 @@ async def _agent_from_flags(args: argparse.Namespace) -> AsyncIterator[Entrypoin
 async def _serve(args: argparse.Namespace) -> int:
     """``voxpipe serve``: the agent answers every browser call until SIGTERM/SIGINT."""
     from pipeline.serve import ServeError, ServeOptions, ServeUsageError, serve
+    from pipeline.serve.options import sip_address
 
-    options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
-                           max_sessions=args.max_sessions, token=args.token,
-                           insecure=args.insecure, ice_servers=tuple(args.ice_server),
-                           rtc_hosts=tuple(args.rtc_host), janus_url=args.janus,
-                           janus_room=args.room)
     try:
+        options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
+                               max_sessions=args.max_sessions, token=args.token,
+                               insecure=args.insecure, ice_servers=tuple(args.ice_server),
+                               rtc_hosts=tuple(args.rtc_host),
+                               sip=sip_address(args.sip) if args.sip else None,
+                               sip_allow=tuple(args.sip_allow), janus_url=args.janus,
+                               janus_room=args.room)
         options.check()
     except ServeUsageError as exc:
         return _fail(str(exc), EXIT_USAGE)

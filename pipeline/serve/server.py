@@ -1,10 +1,11 @@
 """``voxpipe serve``'s life: one runtime and one HTTP server for as long as it runs.
 
-Start the stages, then listen (the bound URL is printed on stdout, so a caller that
-asked for port 0 learns the port) and, with ``--janus``, seat the agent in its
-AudioBridge room (``janus.py``); on ``stop`` (SIGTERM/SIGINT): refuse new offers
-(503), end every call (sessions closed, recordings finalized; the room left), close
-the listener, stop the stages. A stage that keeps crashing stops the server (exit 3).
+Start the stages, then listen (the bound URL, and with ``--sip`` the SIP address
+before it, are printed on stdout, so a caller that asked for port 0 learns the port)
+and, with ``--janus``, seat the agent in its AudioBridge room (``janus.py``); on
+``stop`` (SIGTERM/SIGINT): refuse new offers (503), hang up every phone call (BYE),
+end every call (sessions closed, recordings finalized; the room left), close the
+listeners, stop the stages. A stage that keeps crashing stops the server (exit 3).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pipeline.serve.calls import Calls
 from pipeline.serve.janus import JanusSeat
 from pipeline.serve.metrics import ServerMetrics
 from pipeline.serve.options import ServeOptions
+from pipeline.serve.sip import SipMetrics, SipServer
 from pipeline.supervisor.runtime import Runtime
 
 log = logging.getLogger("voxpipe.serve")
@@ -53,6 +55,7 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
     calls = Calls(runtime, entry, options, metrics)
     leave = asyncio.Event()  # the Janus room's agent: end its call
     seated: asyncio.Task[None] | None = None
+    sip: SipServer | None = None
     runner = web.AppRunner(build_app(calls, runtime, metrics, options),
                            shutdown_timeout=HTTP_SHUTDOWN_S)
     try:
@@ -63,6 +66,7 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         except OSError as exc:
             raise ServeError(f"cannot listen on {options.host}:{options.port}: "
                              f"{exc.strerror or exc}", EXIT_USAGE) from None
+        sip = await _start_sip(options, calls, metrics, on_listening)
         host, port = runner.addresses[0][:2]
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
         log.info("serving on %s; stage pids %s", url, runtime.pids())
@@ -78,6 +82,9 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         for w in waiters:
             w.cancel()
         log.info("stopping: %d calls to end", len(calls.live) + (seated is not None))
+        calls.accepting = False
+        if sip is not None:
+            sip.end_all()  # BYE every answered phone call
         leave.set()
         ending: list[asyncio.Future[None]] = [asyncio.ensure_future(calls.end_all())]
         if seated is not None:
@@ -87,9 +94,32 @@ async def serve(options: ServeOptions, entry: Entrypoint, stop: asyncio.Event,
         if seated is not None:
             seated.cancel()
         calls.accepting = False
+        if sip is not None:
+            sip.close()
         await runner.cleanup()
         await runtime.stop()
     if runtime.fault:
         log.error("%s", runtime.fault)
         return EXIT_CRASH_LOOP
     return EXIT_OK
+
+
+async def _start_sip(options: ServeOptions, calls: Calls, metrics: ServerMetrics,
+                     on_listening: Callable[[str], None] | None) -> SipServer | None:
+    """``--sip``: the UAS on its UDP socket; the bound address logged and printed."""
+    if options.sip is None:
+        return None
+    host, port = options.sip
+    server = SipServer(calls, SipMetrics(metrics.registry), options.sip_allow)
+    try:
+        await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: server, local_addr=(host, port))
+    except OSError as exc:
+        raise ServeError(f"cannot listen for SIP on {host}:{port}: {exc.strerror or exc}",
+                         EXIT_USAGE) from None
+    bound, bound_port = server.address
+    line = f"voxpipe: SIP on udp:{bound if ':' not in bound else f'[{bound}]'}:{bound_port}"
+    log.info("%s", line.removeprefix("voxpipe: "))
+    if on_listening is not None:
+        on_listening(line)
+    return server

@@ -1,4 +1,5 @@
-"""Debian's Janus as a plain subprocess, configured to stay on this machine.
+"""Debian's Janus (``tests/telephony/debian.py`` finds or installs it) as a subprocess
+configured to stay on this machine.
 
 Every configuration file is generated in a temporary directory (``-F``/``-C``): the
 only transport is plain HTTP on 127.0.0.1 at a free port (no admin API, no
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,28 +22,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-JANUS = Path("/usr/bin/janus")
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu/janus")
 READY_TIMEOUT_S = 20.0
-
-
-def find_or_install_janus() -> Path:
-    """``/usr/bin/janus``, installed from Debian's archive when missing."""
-    if JANUS.exists():
-        return JANUS
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        raise RuntimeError(f"{JANUS} is missing and cannot be installed here (needs apt-get "
-                           "as root): install Debian's janus package (apt-get install janus)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in ([apt, "update", "-q"], [apt, "install", "-y", "-q", "janus"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n"
-                               f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    if not JANUS.exists():
-        raise RuntimeError(f"apt-get installed janus but {JANUS} is still missing")
-    return JANUS
 
 
 def free_port() -> int:
