@@ -5,8 +5,9 @@ far end is learned from Janus: once the RTP socket is bound, the room is joined 
 a plain-RTP participant with the mix sent to that socket (``membership.py``), and
 the ``joined`` answer names Janus's RTP address, where the agent's voice goes.
 Janus sends a plain-RTP participant the mix only once it has had a packet from it
-(Janus 1.1.2: a participant that never sent hears nothing), so ``open`` sends one
-packet of silence at once, the first of the agent's stream. The mix leaves the
+(Janus 1.1.2: a participant that never sent hears nothing), so ``open`` sends a few
+packets of silence at once, the first of the agent's stream (one lost on the way
+would leave the agent deaf until it spoke, which it does not do unasked). The mix leaves the
 agent's own voice out, so the agent never hears itself. The session's input ends
 when the membership does (the room destroyed, the agent kicked, Janus gone) or
 after ``media_timeout_s`` without RTP (Janus sends the mix, silence included, every
@@ -16,12 +17,16 @@ the socket closes.
 
 from __future__ import annotations
 
+from typing import Final
+
 from ipc.schema import JanusTransport, SessionConfig
 from pipeline.transports.base import AudioFormat, EmitEvent
 from pipeline.transports.janus.membership import RoomMembership
 from pipeline.transports.rtp.codec import SAMPLE_RATE
 from pipeline.transports.rtp.connection import RtpConnection
 from pipeline.transports.rtp.latch import Address
+
+PRIMING_PACKETS: Final = 3
 
 
 class JanusConnection(RtpConnection):
@@ -41,8 +46,10 @@ class JanusConnection(RtpConnection):
 
     async def open(self) -> AudioFormat:
         fmt = await super().open()
-        # Tick -1: just before playout's first, so the stream's timestamps keep real time.
-        await self.send(-1, SAMPLE_RATE, bytes(2 * self.outbound.packet_samples))
+        # Ticks just before playout's first, so the stream's timestamps keep real time.
+        silence = bytes(2 * self.outbound.packet_samples)
+        for tick in range(-PRIMING_PACKETS, 0):
+            await self.send(tick, SAMPLE_RATE, silence)
         return fmt
 
     async def learn_remote(self, local: Address) -> Address | None:
