@@ -25,6 +25,8 @@ from pipeline.transports.janus.api import JanusSession
 from pipeline.transports.janus.audiobridge import AudioBridge, RtpJoin
 from tests.reference.g711_ref import ulaw_decode, ulaw_encode
 
+AGENT: Final = "voxpipe"  # JanusTransport's default display name
+JOIN_TIMEOUT_S: Final = 60.0
 RATE: Final = 8000
 PTIME_S: Final = 0.02
 SAMPLES: Final = int(RATE * PTIME_S)
@@ -143,3 +145,14 @@ class RtpParticipant:
             if at + len(payload) <= end:
                 out[at:at + len(payload)] = np.frombuffer(ulaw_decode(payload), "<i2") / 32768.0
         return out
+
+
+async def create_room(url: str, room: int) -> None:
+    """Create AudioBridge ``room`` (plain-RTP participants allowed) on the Janus at ``url``."""
+    async with aiohttp.ClientSession() as http:
+        session = JanusSession(url, http)
+        await session.open()
+        try:
+            await (await AudioBridge.attach(session)).create_room(room)
+        finally:
+            await session.destroy()

@@ -18,10 +18,8 @@ from pipeline.plugins.offline.realtime import RealtimeModel
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.transports.janus.room import JanusRoom
 from tests.janus.janus_server import JanusServer
-from tests.janus.participant import RtpParticipant
-from tests.janus.speech import RATE, three_turns
-from tests.janus.test_janus_call import AGENT, JOIN_TIMEOUT_S, _echo
-from tests.janus.test_room_harness import create_room
+from tests.janus.participant import AGENT, JOIN_TIMEOUT_S, RtpParticipant, create_room
+from tests.janus.speech import RATE, echo_score, three_turns
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT
 from tests.serve.harness import ServeProcess
 
@@ -76,7 +74,7 @@ def test_a_janus_room_call_from_the_agent_api_ends_with_the_room(
                 while not replies and caller.sent_packets * 0.02 < REPLY_TIMEOUT_S:
                     await caller.silence(0.5)
                 await caller.silence(0.5)
-                echo = _echo(caller.heard(), turns[0])
+                echo = echo_score(caller.heard(), turns[0])
                 print(f"caller: at most {caller.max_send_lag_s * 1000:.0f} ms late")
                 await caller.bridge_request({"request": "destroy", "room": ROOM})
             return await asyncio.wait_for(call, 30), echo

@@ -12,21 +12,11 @@ import pytest
 from pipeline.transports.janus.api import JanusError, JanusSession
 from pipeline.transports.janus.audiobridge import AudioBridge
 from tests.janus.janus_server import JanusServer
-from tests.janus.participant import RtpParticipant
+from tests.janus.participant import RtpParticipant, create_room
 from tests.janus.speech import RATE, three_turns
 from tests.transports.web.signal_match import best_correlation, rms_dbfs
 
 ROOM = 4321
-
-
-async def create_room(url: str, room: int) -> None:
-    async with aiohttp.ClientSession() as http:
-        session = JanusSession(url, http)
-        await session.open()
-        try:
-            await (await AudioBridge.attach(session)).create_room(room)
-        finally:
-            await session.destroy()
 
 
 async def _two_participants(url: str) -> tuple[float, float, int]:
