@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from ipc.schema import JanusTransport
-from pipeline.transports.janus.api import JanusSession
+from pipeline.transports.janus.api import POLL_TIMEOUT_S, JanusSession
 from pipeline.transports.janus.audiobridge import AudioBridge
 from pipeline.transports.janus.membership import RoomMembership
 from tests.janus.janus_server import JanusServer
@@ -47,6 +47,7 @@ class Observer:
 
 
 async def _member(url: str, then: Callable[[Observer, RoomMembership], Awaitable[None]],
+                  end_within_s: float = 15.0,
                   ) -> tuple[list[str], RoomMembership, list[dict[str, Any]]]:
     ended: list[str] = []
     gone = asyncio.Event()
@@ -63,7 +64,7 @@ async def _member(url: str, then: Callable[[Observer, RoomMembership], Awaitable
         seen = await observer.participants()
         await then(observer, member)
         if not ended and member.ended is None:
-            await asyncio.wait_for(gone.wait(), 15)
+            await asyncio.wait_for(gone.wait(), end_within_s)
         await member.leave()
     return ended, member, seen
 
@@ -118,3 +119,19 @@ def test_janus_gone_ends_the_membership(janus: JanusServer) -> None:
     ended, member = asyncio.run(run())
     assert len(ended) == 1 and ended[0].startswith("janus unreachable"), ended
     assert member.counters()["janus_poll_failures"] >= 1
+
+
+def test_a_session_janus_forgot_ends_the_membership(janus: JanusServer) -> None:
+    """Someone destroyed the agent's Janus session (error 458 on the next poll)."""
+    async def forget(observer: Observer, member: RoomMembership) -> None:
+        assert member._janus is not None
+        sid = member._janus.id
+        async with observer.http.post(f"{janus.url}/{sid}",
+                                      json={"janus": "destroy", "transaction": "x"}) as r:
+            assert (await r.json(content_type=None))["janus"] == "success"
+
+    # Janus answers the poll it holds at its 30 s keepalive; the next one learns it.
+    ended, member, _ = asyncio.run(_member(janus.url, forget, end_within_s=POLL_TIMEOUT_S))
+    assert ended == ["janus forgot the session"], ended
+    counters = member.counters()  # one answer ended it: no poll retried against a 404
+    assert counters["janus_poll_failures"] == 0, counters

@@ -8,8 +8,9 @@ an event carrying the request's ``transaction``. Events are fetched by long-poll
 after ``session_timeout``, 60 s by default, without a request; a poll returns after
 30 s with a ``keepalive`` when nothing happened). One poller task per session
 routes each event to the request waiting for its transaction, else to the handle it
-came from (``sender``). A session Janus no longer knows (error 458), or a server that
-stops answering, ends every handle (``on_gone``).
+came from (``sender``). A session Janus no longer knows (error 458; a poll gets HTTP
+404), or a server that stops answering or keeps refusing polls, ends every handle
+(``on_gone``); a refused poll is retried after a pause, never in a tight loop.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ MAX_POLL_FAILURES: Final = 5
 POLL_RETRY_S: Final = 0.5
 EVENTS_PER_POLL: Final = 10
 NO_SUCH_SESSION: Final = 458
+HTTP_NOT_FOUND: Final = 404
 
 Json = dict[str, Any]
 
@@ -188,25 +190,36 @@ class JanusSession:
         timeout = aiohttp.ClientTimeout(total=POLL_TIMEOUT_S)
         failures = 0
         while True:
+            failure = ""
             try:
                 async with self.http.get(f"{self.url}/{self.id}",
                                          params={"maxev": str(EVENTS_PER_POLL)},
                                          timeout=timeout) as resp:
-                    reply = await resp.json(content_type=None)
+                    status = resp.status
+                    reply = await resp.json(content_type=None) if status == 200 else None
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                failures += 1
-                self.poll_failures += 1
-                log.warning("janus session %d: poll failed (%d): %s", self.id, failures,
-                            exc or type(exc).__name__)
-                if failures >= MAX_POLL_FAILURES:
-                    self._end(f"janus unreachable: {exc or type(exc).__name__}")
+                failure = f"janus unreachable: {exc or type(exc).__name__}"
+            else:
+                if status == HTTP_NOT_FOUND:  # how the HTTP transport says 458 to a poll
+                    self._end("janus forgot the session")
                     return
-                await asyncio.sleep(POLL_RETRY_S)
+                events = reply if isinstance(reply, list) else [reply]
+                for event in events:
+                    if isinstance(event, dict) and not self._dispatch(event):
+                        return
+                if status != 200 or not all(isinstance(e, dict) and e.get("janus") != "error"
+                                            for e in events):
+                    failure = f"janus refused the poll: HTTP {status} {str(reply)[:200]}"
+            if not failure:
+                failures = 0
                 continue
-            failures = 0
-            for event in reply if isinstance(reply, list) else [reply]:
-                if isinstance(event, dict) and not self._dispatch(event):
-                    return
+            failures += 1
+            self.poll_failures += 1
+            log.warning("janus session %d: poll failed (%d): %s", self.id, failures, failure)
+            if failures >= MAX_POLL_FAILURES:
+                self._end(failure)
+                return
+            await asyncio.sleep(POLL_RETRY_S)
 
     def _dispatch(self, event: Json) -> bool:
         """Route one event; False once the session is gone."""
