@@ -33,6 +33,9 @@ log = logging.getLogger("voxpipe.edge.rtp")
 CALLER_FORMAT: Final = AudioFormat(SAMPLE_RATE, 1)
 MEDIA_TIMEOUT_S: Final = 10.0
 WATCH_INTERVAL_S: Final = 0.25
+# playout sends a frame every 10-20 ms while the agent speaks: this long without one,
+# the buffered remainder (under a packet) goes out rather than wait for the next.
+PARTIAL_AFTER_S: Final = 0.1
 _END: Final = b""
 
 
@@ -77,6 +80,7 @@ class RtpConnection(EdgeConnectionDefaults):
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._last_media = 0.0
         self._watch: asyncio.Task[None] | None = None
+        self._partial_timer: asyncio.TimerHandle | None = None
 
     async def learn_remote(self, local: Address) -> Address | None:
         """Where the far end is (``None``: unknown until its first packet), once the
@@ -106,6 +110,10 @@ class RtpConnection(EdgeConnectionDefaults):
     async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
         for packet in self.outbound.push(seq, sample_rate, pcm):
             self._send(packet)
+        if self._partial_timer is not None:
+            self._partial_timer.cancel()
+        self._partial_timer = asyncio.get_running_loop().call_later(
+            PARTIAL_AFTER_S, self._send_partial)
 
     async def flush(self) -> None:
         self.outbound.flush()
@@ -117,6 +125,8 @@ class RtpConnection(EdgeConnectionDefaults):
 
     async def close(self) -> None:
         self._end("closed by the session")
+        if self._partial_timer is not None:
+            self._partial_timer.cancel()
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -142,6 +152,11 @@ class RtpConnection(EdgeConnectionDefaults):
                      extra=session_extra(self.session))
             self.emit(press)
 
+    def _send_partial(self) -> None:
+        self._partial_timer = None
+        for packet in self.outbound.send_partial():
+            self._send(packet)
+
     def _send(self, packet: bytes) -> None:
         remote = self.latch.remote
         if self._transport is None or remote is None or self._transport.is_closing():
@@ -150,10 +165,15 @@ class RtpConnection(EdgeConnectionDefaults):
         self._transport.sendto(packet, remote)
 
     async def _watch_media(self) -> None:
+        """Ends the call after ``media_timeout_s`` without RTP; after a shorter pause,
+        releases what the jitter buffer holds behind a gap."""
         while not self.ended_reason:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            if time.monotonic() - self._last_media > self.media_timeout_s:
+            quiet = time.monotonic() - self._last_media
+            if quiet > self.media_timeout_s:
                 self._end(f"no RTP for {self.media_timeout_s:g} s")
+            elif quiet > WATCH_INTERVAL_S and self.inbound.jitter.held:
+                self._deliver(self.inbound.release())
 
     def _end(self, reason: str) -> None:
         """The caller is gone: what the jitter buffer held, then ``b""`` to ``receive``."""

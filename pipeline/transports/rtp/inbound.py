@@ -97,10 +97,16 @@ class RtpInbound:
         self._take(self.jitter.push(packet.seq, packet), out)
         return out
 
-    def end(self) -> Received:
-        """The stream is over: what the jitter buffer held, and a press still down."""
+    def release(self) -> Received:
+        """The caller paused behind a gap: what the jitter buffer held comes out now
+        (the gap as lost) rather than wait for packets that may be seconds away."""
         out = Received()
         self._take(self.jitter.drain(), out)
+        return out
+
+    def end(self) -> Received:
+        """The stream is over: what the jitter buffer held, and a press still down."""
+        out = self.release()
         out.presses += self.events.flush()
         return out
 

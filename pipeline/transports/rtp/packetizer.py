@@ -3,10 +3,11 @@
 playout hands over paced frames (24 kHz mono by default, 10 or 20 ms each): they are
 resampled with one stateful resampler (no seams between frames), buffered, and cut
 into packets of ``ptime_ms`` (160 samples at 20 ms). The RTP timestamp counts 8 kHz
-samples and keeps counting through the agent's silences (a gap in playout's ticks
-advances it by the ticks' duration), so the caller's jitter buffer sees real time;
+samples and keeps counting through the agent's silences (each talkspurt starts at
+its first tick's place on playout's clock), so the caller's jitter buffer sees real time;
 the first packet of each talkspurt (after a silence or a barge-in flush) carries the
-marker bit, and a talkspurt's last partial packet goes out padded with silence.
+marker bit, and a talkspurt's last partial packet goes out padded with silence (the
+padding does not advance the timestamp: the stream stays on playout's clock).
 """
 
 from __future__ import annotations
@@ -37,24 +38,26 @@ class Packetizer:
         self._pcm = bytearray()  # 8 kHz int16 not yet sent
         self._out = bytearray()  # the resampler's output buffer, reused
         self._resampler: Resampler | None = None
-        self._last_tick: int | None = None
+        self._last_tick = 0
+        self._anchor: tuple[int, int] | None = None  # (tick, timestamp) of the first frame
         self._marker = True
 
     def push(self, tick: int, sample_rate: int, pcm: bytes) -> list[bytes]:
         """Playout's frame of ``tick``; the packets now complete."""
         packets: list[bytes] = []
-        if self._last_tick is not None and tick != self._last_tick + 1:
-            packets += self._end_talkspurt()
-            gap = tick - self._last_tick - 1
-            if gap > 0:
-                self.timestamp += gap * (len(pcm) // 2) * SAMPLE_RATE // sample_rate
+        if self._anchor is None:
+            self._anchor = (tick, self.timestamp)
+        elif tick != self._last_tick + 1:
+            packets += self.end_talkspurt()
+            # The new talkspurt starts where playout's clock says (never back over
+            # what was sent).
+            frame = (len(pcm) // 2) * SAMPLE_RATE // sample_rate
+            on_clock = (self._anchor[1] + (tick - self._anchor[0]) * frame) & 0xFFFFFFFF
+            if 0 < (on_clock - self.timestamp) & 0xFFFFFFFF < 0x80000000:
+                self.timestamp = on_clock
         self._last_tick = tick
         self._pcm += self._resample(sample_rate, pcm)
-        size = 2 * self.packet_samples
-        while len(self._pcm) >= size:
-            packets.append(self._packet(self._pcm[:size]))
-            del self._pcm[:size]
-        return packets
+        return packets + self._whole_packets()
 
     def flush(self) -> None:
         """Barge-in: what is buffered is dropped; the next packet starts a talkspurt."""
@@ -64,20 +67,36 @@ class Packetizer:
             self._resampler.reset()
         self._marker = True
 
-    def _end_talkspurt(self) -> list[bytes]:
-        """The agent fell silent: the resampler's tail and the last partial packet,
-        padded; a marker next time."""
-        packets = []
+    def end_talkspurt(self) -> list[bytes]:
+        """The agent fell silent (a gap in playout's ticks): the resampler's tail and
+        the last partial packet go out; the next packet carries the marker."""
         if self._resampler is not None:
             tail = bytearray(2 * self._resampler.delay_samples)
             self._pcm += tail[: 2 * self._resampler.flush_s16(tail)]
+        packets = self._whole_packets()
+        packets += self.send_partial()
+        self._marker = True
+        return packets
+
+    def send_partial(self) -> list[bytes]:
+        """No frame for a while: the buffered remainder goes out padded with silence,
+        so the caller hears the end of what was said without waiting for more. The
+        timestamp goes back over the padding: should the talkspurt go on, its next
+        packet takes up where the audio, not the padding, ended."""
+        if not self._pcm:
+            return []
+        padding = self.packet_samples - len(self._pcm) // 2
+        packet = self._packet(self._pcm + bytes(2 * padding))
+        self._pcm.clear()
+        self.timestamp = (self.timestamp - padding) & 0xFFFFFFFF
+        return [packet]
+
+    def _whole_packets(self) -> list[bytes]:
         size = 2 * self.packet_samples
-        if len(self._pcm) % size:
-            self._pcm += bytes(size - len(self._pcm) % size)
-        while self._pcm:
+        packets = []
+        while len(self._pcm) >= size:
             packets.append(self._packet(self._pcm[:size]))
             del self._pcm[:size]
-        self._marker = True
         return packets
 
     def _resample(self, sample_rate: int, pcm: bytes) -> bytes | bytearray | memoryview:

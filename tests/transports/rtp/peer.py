@@ -1,6 +1,7 @@
 """A test RTP peer: the far end of a call's media (a phone, a PBX) on 127.0.0.1.
 
-It sends G.711 audio as 20 ms packets (paced in real time by :meth:`RtpPeer.play`),
+It sends G.711 audio as 20 ms packets (paced in real time by :meth:`RtpPeer.play`, on
+a thread of its own: a phone's clock does not wait for the test's event loop),
 RFC 4733 key presses as a phone sends them (repeated starts, three end packets), and
 records every packet it receives, with its source, so a test can rebuild what the
 phone would have played (packets placed by RTP timestamp).
@@ -9,7 +10,9 @@ phone would have played (packets placed by RTP timestamp).
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
+import time
 from typing import Any
 
 import numpy as np
@@ -34,18 +37,22 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.received: list[RtpPacket] = []
         self.sources: set[tuple[str, int]] = set()
         self.malformed = 0
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> tuple[str, int]:
+        """Bind 127.0.0.1 (the socket both ways: symmetric RTP); its address."""
+        self._sock.bind(("127.0.0.1", 0))
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=("127.0.0.1", 0))
-        host, port = self._transport.get_extra_info("sockname")[:2]
+        self._transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=self._sock)
+        host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
 
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+        else:
+            self._sock.close()
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self.sources.add((str(addr[0]), int(addr[1])))
@@ -54,12 +61,18 @@ class RtpPeer(asyncio.DatagramProtocol):
         except ValueError:
             self.malformed += 1
 
+    def send_raw(self, data: bytes) -> None:
+        """Any datagram (a crafted packet, garbage) to the remote."""
+        assert self.remote is not None
+        self._sock.sendto(data, self.remote)
+
     def send_packet(self, payload_type: int, payload: bytes, marker: bool = False,
                     timestamp: int | None = None) -> None:
-        assert self._transport is not None and self.remote is not None
+        assert self.remote is not None
         ts = self.timestamp if timestamp is None else timestamp
-        self._transport.sendto(build_rtp(payload_type, self.seq, ts, self.ssrc, payload,
-                                         marker), self.remote)
+        # Straight on the socket (thread-safe, unlike the transport's sendto).
+        self._sock.sendto(build_rtp(payload_type, self.seq, ts, self.ssrc, payload, marker),
+                          self.remote)
         self.seq = (self.seq + 1) & 0xFFFF
 
     def send_audio(self, pcm: bytes) -> None:
@@ -68,13 +81,15 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.timestamp += len(pcm) // 2
 
     async def play(self, pcm: bytes) -> None:
-        """``pcm`` (8 kHz int16) as 20 ms packets, paced by the loop's clock."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        """``pcm`` (8 kHz int16) as 20 ms packets, paced in real time on a thread."""
+        await asyncio.to_thread(self._play, pcm)
+
+    def _play(self, pcm: bytes) -> None:
+        start = time.monotonic()
         size = 2 * PACKET_SAMPLES
         for k in range(0, len(pcm) // size):
             self.send_audio(pcm[k * size : (k + 1) * size])
-            await asyncio.sleep(max(0.0, start + (k + 1) * PACKET_S - loop.time()))
+            time.sleep(max(0.0, start + (k + 1) * PACKET_S - time.monotonic()))
 
     def press(self, code: int, duration_ms: int = 100) -> None:
         """A key press in the place of ``duration_ms`` of audio, sent all at once."""
@@ -87,14 +102,15 @@ class RtpPeer(asyncio.DatagramProtocol):
                              False, ts)
         self.timestamp += samples
 
-    def received_audio(self) -> npt.NDArray[np.int16]:
-        """What a phone would play: each audio packet decoded at its timestamp's place."""
+    def received_audio(self, tail_s: float = 1.0) -> npt.NDArray[np.int16]:
+        """What a phone would play: each audio packet decoded at its timestamp's place,
+        then ``tail_s`` of the silence that follows the last one."""
         audio = [p for p in self.received if p.payload_type == self.codec.payload_type]
         if not audio:
             return np.zeros(0, np.int16)
         first = audio[0].timestamp
         offsets = [(p.timestamp - first) & 0xFFFFFFFF for p in audio]
-        out = np.zeros(max(offsets) + PACKET_SAMPLES, np.int16)
+        out = np.zeros(max(offsets) + PACKET_SAMPLES + int(tail_s * 8000), np.int16)
         for offset, p in zip(offsets, audio, strict=True):
             pcm = np.frombuffer(self.codec.decode(p.payload), "<i2")
             out[offset : offset + len(pcm)] = pcm

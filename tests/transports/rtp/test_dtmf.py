@@ -61,7 +61,7 @@ def test_a_press_still_down_at_the_end_is_flushed_once() -> None:
 def test_stragglers_of_a_reported_press_are_ignored() -> None:
     dec = TelephoneEvents()
     packets = press(1000, 3, [0])
-    got = decode(dec, packets + [(1000, event(3, False, 480))])  # a start arriving late
+    got = decode(dec, [*packets, (1000, event(3, False, 480))])  # a start arriving late
     assert got == [DtmfReceived("3", 3, 20)] and dec.presses == 1
 
 

@@ -115,6 +115,16 @@ def test_a_new_ssrc_restarts_the_stream() -> None:
     assert (c["ssrc_changes"], c["packets_duplicate"], c["stream_resyncs"]) == (1, 1, 0)
 
 
+def test_release_gives_what_waits_behind_a_gap_and_the_stream_goes_on() -> None:
+    rx = inbound()
+    assert pcm_of(rx, [audio(0), audio(2)]) == tone(0)
+    half = (np.frombuffer(tone(0), "<i2") * 0.5).round().astype("<i2").tobytes()
+    assert b"".join(rx.release().pcm) == half + tone(2)
+    assert rx.release().pcm == []
+    assert pcm_of(rx, [audio(3)]) == tone(3)
+    assert rx.counters()["packets_lost"] == 1
+
+
 def test_end_releases_what_is_held_and_a_press_still_down() -> None:
     rx = inbound()
     pcm_of(rx, [audio(0), audio(2)])

@@ -60,22 +60,34 @@ def test_8khz_frames_pass_without_resampling() -> None:
     assert packet.payload == g711.alaw_encode(pcm)
 
 
-def test_a_silence_sends_the_partial_packet_and_advances_the_timestamp() -> None:
+def test_a_talkspurt_after_a_silence_starts_on_playouts_clock() -> None:
     pz = packetizer()
     ts0 = pz.timestamp
-    first = parsed(pz.push(0, 24000, sine(720, 24000)))  # 30 ms: one packet, 10 ms held
-    assert len(first) == 1
-    # Ticks 1..49 were silent (20 ms frames): the talkspurt ends, the clock runs on.
-    second = parsed(pz.push(50, 24000, sine(480, 24000)))
-    assert [p.marker for p in second] == [False, True]
-    tail = second[0]
-    assert tail.timestamp == ts0 + 160 and len(tail.payload) == 160
-    assert [p.seq for p in first + second] == [(first[0].seq + i) & 0xFFFF
-                                               for i in range(len(first + second))]
-    more = parsed(pz.push(51, 24000, sine(480, 24000)))
-    talkspurt = second[1:] + more
-    assert talkspurt[0].marker and talkspurt[0].timestamp == ts0 + 320 + 49 * 160
-    assert not any(p.marker for p in talkspurt[1:])
+    first = parsed(pz.push(0, 24000, sine(480, 24000)) + pz.push(1, 24000, sine(480, 24000)))
+    assert [p.timestamp for p in first] == [ts0, ts0 + 160]
+    # Ticks 2..49 were silent: the resampler's tail goes out (padded), then tick 50's
+    # packet is at 50 * 20 ms on the clock, with the marker.
+    tail, start = parsed(pz.push(50, 24000, sine(480, 24000)))
+    assert (tail.timestamp, tail.marker) == (ts0 + 320, False)
+    assert (start.timestamp, start.marker) == (ts0 + 50 * 160, True)
+    assert [p.seq for p in [*first, tail, start]] == [(first[0].seq + i) & 0xFFFF
+                                                      for i in range(4)]
+    (more,) = parsed(pz.push(51, 24000, sine(480, 24000)))
+    assert (more.timestamp, more.marker) == (ts0 + 51 * 160, False)
+
+
+def test_a_partial_packet_goes_out_padded_without_moving_the_clock() -> None:
+    pz = packetizer()
+    (first,) = parsed(pz.push(0, 24000, sine(720, 24000)))  # 240 samples at 8 kHz
+    (partial,) = parsed(pz.send_partial())  # the 80 left over, padded to 160
+    assert partial.timestamp == first.timestamp + 160 and not partial.marker
+    pcm = np.frombuffer(g711.alaw_decode(partial.payload), "<i2")
+    assert np.any(pcm[:80]) and np.all(pcm[80:] == pcm[159])  # padding: A-law's 0
+    assert pz.send_partial() == []
+    # The talkspurt goes on: its next packet starts where the audio ended.
+    (after,) = parsed(pz.push(1, 24000, sine(480, 24000, 720)))
+    assert after.timestamp == first.timestamp + 240 and not after.marker
+    assert after.seq == (partial.seq + 1) & 0xFFFF
 
 
 def test_flush_drops_buffered_audio_and_marks_the_next_packet() -> None:

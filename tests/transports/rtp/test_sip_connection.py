@@ -20,6 +20,7 @@ from ipc.schema import (
 )
 from native import g711
 from pipeline.transports.registry import edge_connector
+from pipeline.transports.rtp.packet import build_rtp
 from pipeline.transports.sip.connection import SipConnection
 from tests.transports.rtp.peer import RtpPeer
 
@@ -70,8 +71,8 @@ def test_a_call_both_ways_with_a_key_press_then_the_caller_vanishes(
             assert conn.local_address is not None
             assert events == [RtpReady("sip-test", *conn.local_address)]
             # Before the caller sends anything, the agent's audio goes to the offer's address.
-            for tick in range(5):
-                await conn.send(tick, 24000, bytes(960))
+            for tick in range(5):  # 10 ms frames: two packets and a half
+                await conn.send(tick, 24000, bytes(480))
             peer.remote = conn.local_address
             await peer.play(tone(1600))
             peer.press(5, 120)
@@ -80,8 +81,12 @@ def test_a_call_both_ways_with_a_key_press_then_the_caller_vanishes(
             assert conn.ended_reason == "no RTP for 0.5 s"
             await conn.close()
         assert events[1:] == [DtmfReceived("5", 5, 120)]
-        assert len(peer.received) == 5 and peer.sources == {conn.local_address}
-        assert peer.received[0].marker and peer.received[0].payload_type == payload_type
+        # 50 ms of agent audio: two packets, and with no frame after it the last 10 ms
+        # padded in a third.
+        assert len(peer.received) == 3 and peer.sources == {conn.local_address}
+        assert [p.marker for p in peer.received] == [True, False, False]
+        assert [p.timestamp - peer.received[0].timestamp for p in peer.received] == [0, 160, 320]
+        assert all(p.payload_type == payload_type for p in peer.received)
         # The caller's audio, G.711 round trip, with the key press's 120 ms as silence.
         codec_rt = g711.ulaw_decode if codec_name == "PCMU" else g711.alaw_decode
         encode = g711.ulaw_encode if codec_name == "PCMU" else g711.alaw_encode
@@ -90,7 +95,7 @@ def test_a_call_both_ways_with_a_key_press_then_the_caller_vanishes(
         assert heard == want
         counters = conn.counters()
         assert counters["packets_in"] == 10 + 5 + 3 + 5 and counters["dtmf_presses"] == 1
-        assert counters["packets_out"] == 5 and counters["samples_filled"] == 960
+        assert counters["packets_out"] == 3 and counters["samples_filled"] == 960
         assert counters["packets_lost"] == 0 and counters["packets_wrong_source"] == 0
 
     asyncio.run(call())
@@ -120,6 +125,38 @@ def test_packets_from_another_source_after_latching_are_ignored(tmp_path: Path) 
         assert conn.counters()["packets_wrong_source"] == 1 + 4 + 3
         assert [p.marker for p in peer.received] == [True] and stranger.received == []
         assert events == [RtpReady("sip-test", *conn.local_address)]
+
+    asyncio.run(call())
+
+
+def test_reordering_loss_and_garbage_over_the_socket(tmp_path: Path) -> None:
+    async def call() -> None:
+        async with peer_of() as (peer, address):
+            conn = connection(tmp_path, address, [])
+            await conn.open()
+            peer.remote = conn.local_address
+            chunks = [tone(160, 300.0 + 100 * i) for i in range(5)]
+
+            def packet(i: int) -> bytes:
+                return build_rtp(0, 500 + i, 160 * i, 7, g711.ulaw_encode(chunks[i]))
+
+            for data in [packet(0), b"\x00garbage", packet(2), packet(1), packet(4)]:
+                peer.send_raw(data)
+            # Packet 3 never comes: after a pause, what waits behind it is released
+            # (the call goes on; the media timeout is 0.5 s).
+            got = b""
+            for _ in range(5):
+                got += await asyncio.wait_for(conn.receive(), 5)
+            assert not conn.ended_reason
+            assert await asyncio.wait_for(conn.receive(), 5) == b""
+            await conn.close()
+        rt = [g711.ulaw_decode(g711.ulaw_encode(c)) for c in chunks]
+        half = (np.frombuffer(rt[2], "<i2") * 0.5).round().astype("<i2").tobytes()
+        assert got == rt[0] + rt[1] + rt[2] + half + rt[4]
+        counters = conn.counters()
+        assert (counters["packets_in"], counters["packets_malformed"]) == (4, 1)
+        assert (counters["packets_reordered"], counters["packets_lost"]) == (1, 1)
+        assert counters["packets_concealed"] == 1
 
     asyncio.run(call())
 
