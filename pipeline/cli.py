@@ -109,7 +109,8 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
 
 def _add_serve_parser(sub: Any) -> None:
     serve = sub.add_parser(
-        "serve", help="serve calls from browsers over WebRTC (a page, signalling, metrics)",
+        "serve", help="serve calls from browsers over WebRTC (a page, signalling, metrics) "
+        "and, with --sip, phone calls over SIP/RTP",
         description="Run the pipeline as a server: GET / is a page that calls the agent "
         "over WebRTC; POST/PATCH /api/offer (pipecat SmallWebRTC signalling), GET /healthz, "
         "GET /metrics (Prometheus). Each call is one session running the agent.")
@@ -119,7 +120,8 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
     serve.add_argument("--record", type=Path, default=None, metavar="DIR",
                        help="keep each call's DIR/<session-id>/conversation.wav and "
-                       "events.jsonl (a call's session id is its pc_id) "
+                       "events.jsonl (a call's session id is its pc_id, or sip-<hex> for a "
+                       "SIP call) "
                        "(default: recorded to a temporary directory, removed after the call)")
     serve.add_argument("--max-sessions", type=int, default=None, metavar="N",
                        help="calls at once; more are refused with 503 (default: no limit)")

@@ -33,10 +33,15 @@ from pipeline.transports.sip.message import (
     parse,
     parse_headers,
     uri_of,
+    warning,
 )
 from pipeline.transports.sip.room import SipRoom
 from pipeline.transports.sip.sdp import NoCommonCodec, SdpError, parse_offer
-from pipeline.transports.sip.transactions import ServerTransactions, transaction_key
+from pipeline.transports.sip.transactions import (
+    LIFETIME_S,
+    ServerTransactions,
+    transaction_key,
+)
 
 log = logging.getLogger("voxpipe.serve.sip")
 
@@ -85,8 +90,7 @@ class SipServer(asyncio.DatagramProtocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, peer)
 
-    def _respond(self, req: SipMessage, peer: Address, data: bytes,
-                 key: tuple[str, str]) -> None:
+    def _respond(self, peer: Address, data: bytes, key: tuple[str, str]) -> None:
         self.transactions.record(key, data)
         self.metrics.responses.labels(status=data[8:11].decode()).inc()
         self._send(data, peer)
@@ -96,7 +100,7 @@ class SipServer(asyncio.DatagramProtocol):
         """A response outside any dialog (a fresh To tag when it is final)."""
         data = build_response(req, status, reason, received=peer, headers=headers,
                               to_tag=secrets.token_hex(6) if status >= 200 else "")
-        self._respond(req, peer, data, transaction_key(req))
+        self._respond(peer, data, transaction_key(req))
 
     # -- receiving ----------------------------------------------------------------------
     def datagram_received(self, data: bytes, peer: Address) -> None:
@@ -162,14 +166,13 @@ class SipServer(asyncio.DatagramProtocol):
         except SipParseError:
             return
         if salvaged.is_request and salvaged.method != "ACK" and salvaged.get("via"):
-            self._reply(salvaged, peer, 400, "Bad Request", ("Warning", f'399 voxpipe "{exc}"'))
+            self._reply(salvaged, peer, 400, "Bad Request", warning(399, exc))
 
     def _bad_request(self, msg: SipMessage, peer: Address, exc: Exception) -> None:
         self.metrics.rejected.labels(reason="malformed").inc()
         log.debug("bad SIP %s from %s:%d: %s", msg.method, *peer, exc)
         if msg.is_request and msg.method != "ACK" and msg.get("via"):
-            reason = str(exc).replace('"', "'")[:200]
-            self._reply(msg, peer, 400, "Bad Request", ("Warning", f'399 voxpipe "{reason}"'))
+            self._reply(msg, peer, 400, "Bad Request", warning(399, exc))
 
     # -- methods ------------------------------------------------------------------------
     def _options(self, msg: SipMessage, peer: Address) -> None:
@@ -185,8 +188,8 @@ class SipServer(asyncio.DatagramProtocol):
             try:
                 offer = parse_offer(msg.body)
             except NoCommonCodec as exc:
-                dialog.reply(488, "Not Acceptable Here", ("Warning", f'304 voxpipe "{exc}"'),
-                             msg=msg, key=transaction_key(msg))
+                dialog.reply(488, "Not Acceptable Here", warning(304, exc), msg=msg,
+                             key=transaction_key(msg))
                 return
             except SdpError as exc:
                 raise SipParseError(f"bad SDP: {exc}") from None
@@ -199,7 +202,7 @@ class SipServer(asyncio.DatagramProtocol):
         try:
             offer = parse_offer(msg.body)
         except NoCommonCodec as exc:
-            self._reply(msg, peer, 488, "Not Acceptable Here", ("Warning", f'304 voxpipe "{exc}"'))
+            self._reply(msg, peer, 488, "Not Acceptable Here", warning(304, exc))
             return
         except SdpError as exc:
             raise SipParseError(f"bad SDP: {exc}") from None
@@ -248,7 +251,7 @@ class SipServer(asyncio.DatagramProtocol):
     def _forget(self, dialog: SipDialog) -> None:
         """The call is over: the dialog lives on only while its BYE is in flight."""
         async def later() -> None:
-            await asyncio.sleep(32.0)
+            await asyncio.sleep(LIFETIME_S)
             dialog.close()
             if self.dialogs.get(dialog.invite.call_id) is dialog:
                 del self.dialogs[dialog.invite.call_id]

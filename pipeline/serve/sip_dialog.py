@@ -25,6 +25,7 @@ from pipeline.transports.sip.message import (
     build_response,
     new_branch,
     new_tag,
+    warning,
 )
 from pipeline.transports.sip.sdp import AudioOffer, answer_sdp, new_session_id
 from pipeline.transports.sip.transactions import Retransmission, TransactionKey
@@ -42,7 +43,7 @@ class UasContext:
     """What every dialog shares with the server: how to send, where it is."""
 
     send: Callable[[bytes, Address], None]
-    respond: Callable[[SipMessage, Address, bytes, TransactionKey], None]
+    respond: Callable[[Address, bytes, TransactionKey], None]  # sent and remembered
     contact: str  # our Contact URI
     via_host: str  # our sent-by (host:port) in requests we send
 
@@ -82,7 +83,7 @@ class SipDialog:
         """Respond within the dialog (our To tag) to ``msg`` (default: the INVITE)."""
         data = build_response(msg or self.invite, status, reason, to_tag=self.local_tag,
                               received=self.peer, headers=headers, body=body)
-        self.ctx.respond(msg or self.invite, self.peer, data, key or self.key)
+        self.ctx.respond(self.peer, data, key or self.key)
         return data
 
     async def run(self, calls: Calls, room_call: Callable[[], Call]) -> None:
@@ -123,7 +124,7 @@ class SipDialog:
         log.info("call %s: %d %s (%s)", self.session_id, status, reason, exc,
                  extra=self.log_extra)
         self.final_sent = self.ended = True
-        self.reply(status, reason, *headers, ("Warning", f'399 voxpipe "{_quote(exc)}"'))
+        self.reply(status, reason, *headers, warning(399, exc))
 
     def _answer(self, msg: SipMessage, key: TransactionKey) -> None:
         """200 OK with our SDP, repeated until the ACK comes."""
@@ -216,6 +217,3 @@ class SipDialog:
             if timer is not None:
                 timer.stop()
 
-
-def _quote(exc: Exception) -> str:
-    return str(exc).replace('"', "'").replace("\r", " ").replace("\n", " ")[:200]

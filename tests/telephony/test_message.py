@@ -4,6 +4,7 @@ each edge case with the whole result checked, and a seeded mutation fuzz (only
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 
@@ -25,7 +26,11 @@ from pipeline.transports.sip.sdp import (
     answer_sdp,
     parse_offer,
 )
-from pipeline.transports.sip.transactions import ServerTransactions, transaction_key
+from pipeline.transports.sip.transactions import (
+    Retransmission,
+    ServerTransactions,
+    transaction_key,
+)
 from tests.telephony.messages import G711_OFFER, request
 
 
@@ -209,3 +214,28 @@ def test_fuzzed_messages_parse_or_fail_with_a_parse_error_only(seed: int) -> Non
                 parse_headers(data)
     print(outcomes)
     assert outcomes["parsed"] > 0 and outcomes["refused"] > 0
+
+
+def test_retransmission_doubles_to_t2_and_gives_up_after_64_t1() -> None:
+    async def run(stop_after: int | None) -> tuple[int, int]:
+        sent, timeouts = [0], [0]
+        done = asyncio.Event()
+
+        def send() -> None:
+            sent[0] += 1
+            if stop_after is not None and sent[0] == stop_after:
+                timer.stop()
+                done.set()
+
+        def timed_out() -> None:
+            timeouts[0] += 1
+            done.set()
+
+        timer = Retransmission(send, timed_out, t1_s=0.001, t2_s=0.004)
+        await asyncio.wait_for(done.wait(), 5.0)
+        await asyncio.sleep(0.08)  # past 64*T1: a stopped timer stays quiet
+        return sent[0], timeouts[0]
+
+    # Sends at 1, 3, 7, 11, ... 63 ms (intervals 1, 2, 4, 4, ...): 17 before 64*T1.
+    assert asyncio.run(run(None)) == (17, 1)
+    assert asyncio.run(run(2)) == (2, 0)

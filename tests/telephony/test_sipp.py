@@ -1,6 +1,7 @@
 """SIPp places calls on a real ``voxpipe serve --sip`` (echo engine): OPTIONS, CANCEL
 before the answer, hold and unhold by re-INVITE, an offer with no G.711 (488),
-malformed SDP (400), a full server (486) and a caller outside ``--sip-allow`` (403)."""
+malformed SDP (400), a full server (486), no headroom (503 with Retry-After), a caller
+outside ``--sip-allow`` (403), and the caller hanging up during a reply."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from scipy.signal import resample_poly
 
 from native.g711 import ulaw_encode
 from pipeline.record.event_log import read_event_log
-from tests.telephony.conftest import SipServer
+from tests.telephony.conftest import SipServer, start_sip_server
 from tests.telephony.sipp import run_scenario
 from tests.transports.web.signal_match import best_correlation
 
@@ -143,3 +144,21 @@ def test_the_caller_hanging_up_during_a_reply_ends_the_session_with_its_recordin
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
         user = resample_poly(pcm[:, 0].astype(np.float64) / 32768.0, 8000, w.getframerate())
     assert best_correlation(user, turn) >= 0.8  # the caller's turn, on the record
+
+
+def test_no_headroom_is_503_with_retry_after(sipp: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Admission control refusing every session: the runtime's own limit, not --max-sessions.
+    monkeypatch.setenv("VOXPIPE_ADMISSION", "max_sessions=0")
+    server = start_sip_server(tmp_path / "calls")
+    try:
+        run = run_scenario(sipp, "refused", server.address, tmp_path / "sipp",
+                           inject=[G711_LINES])
+        refused = server.process.metrics()["voxpipe_calls_refused_total{reason=max_sessions}"]
+    finally:
+        server.process.stop()
+    assert run.returncode == 0, run.output
+    assert run.statuses()[-1] == 503
+    [final] = run.responses(503)
+    assert re.search(r"^Retry-After: \d+$", final, re.M), final
+    assert refused == 1

@@ -108,6 +108,12 @@ def uri_of(name_addr: str) -> str:
     return (found.group(1) if found else name_addr.split(";")[0]).strip()
 
 
+def warning(code: int, text: object) -> tuple[str, str]:
+    """A Warning header (RFC 3261 20.43) saying why, quoted safely on one line."""
+    quoted = str(text).replace('"', "'").replace("\r", " ").replace("\n", " ")[:200]
+    return "Warning", f'{code} voxpipe "{quoted}"'
+
+
 def new_tag() -> str:
     return secrets.token_hex(6)
 

@@ -10,7 +10,6 @@ and gives up after 64*T1 (timers H and F).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 
@@ -92,7 +91,3 @@ class Retransmission:
     def stop(self) -> None:
         self._task.cancel()
 
-    async def stopped(self) -> None:
-        self.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
