@@ -109,7 +109,8 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
 
 def _add_serve_parser(sub: Any) -> None:
     serve = sub.add_parser(
-        "serve", help="serve calls from browsers over WebRTC (a page, signalling, metrics)",
+        "serve", help="serve calls from browsers over WebRTC (a page, signalling, metrics) "
+        "and, with --sip, phone calls over SIP/RTP",
         description="Run the pipeline as a server: GET / is a page that calls the agent "
         "over WebRTC; POST/PATCH /api/offer (pipecat SmallWebRTC signalling), GET /healthz, "
         "GET /metrics (Prometheus). Each call is one session running the agent.")
@@ -119,7 +120,8 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any)")
     serve.add_argument("--record", type=Path, default=None, metavar="DIR",
                        help="keep each call's DIR/<session-id>/conversation.wav and "
-                       "events.jsonl (a call's session id is its pc_id) "
+                       "events.jsonl (a call's session id is its pc_id, or sip-<hex> for a "
+                       "SIP call) "
                        "(default: recorded to a temporary directory, removed after the call)")
     serve.add_argument("--max-sessions", type=int, default=None, metavar="N",
                        help="calls at once; more are refused with 503 (default: no limit)")
@@ -133,6 +135,18 @@ def _add_serve_parser(sub: Any) -> None:
     serve.add_argument("--rtc-host", action="append", default=[], metavar="ADDRESS",
                        help="local IP address the calls' media may use (repeatable; default: "
                        "every interface but loopback; 127.0.0.1 keeps calls on this machine)")
+    serve.add_argument("--janus", default=None, metavar="URL",
+                       help="also seat the agent in a Janus AudioBridge room: Janus's HTTP "
+                            "API (e.g. http://127.0.0.1:8088/janus); needs --room")
+    serve.add_argument("--room", type=int, default=None, metavar="ID",
+                       help="the AudioBridge room of --janus (it must allow plain-RTP "
+                            "participants); joined at start-up, rejoined if the call ends")
+    serve.add_argument("--sip", default=None, metavar="HOST:PORT",
+                       help="also answer SIP calls (UDP) on HOST:PORT (port 0: any; the bound "
+                       "address is printed); media is RTP G.711 from the edge stage")
+    serve.add_argument("--sip-allow", action="append", default=[], metavar="CIDR",
+                       help="who may place SIP calls (repeatable; default loopback only; "
+                       "others get 403)")
     _add_model_flags(serve)
     _add_agent_flags(serve, "every call")
 
@@ -246,12 +260,16 @@ async def _agent_from_flags(args: argparse.Namespace) -> AsyncIterator[Entrypoin
 async def _serve(args: argparse.Namespace) -> int:
     """``voxpipe serve``: the agent answers every browser call until SIGTERM/SIGINT."""
     from pipeline.serve import ServeError, ServeOptions, ServeUsageError, serve
+    from pipeline.serve.options import sip_address
 
-    options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
-                           max_sessions=args.max_sessions, token=args.token,
-                           insecure=args.insecure, ice_servers=tuple(args.ice_server),
-                           rtc_hosts=tuple(args.rtc_host))
     try:
+        options = ServeOptions(host=args.host, port=args.port, record_dir=args.record,
+                               max_sessions=args.max_sessions, token=args.token,
+                               insecure=args.insecure, ice_servers=tuple(args.ice_server),
+                               rtc_hosts=tuple(args.rtc_host),
+                               sip=sip_address(args.sip) if args.sip else None,
+                               sip_allow=tuple(args.sip_allow), janus_url=args.janus,
+                               janus_room=args.room)
         options.check()
     except ServeUsageError as exc:
         return _fail(str(exc), EXIT_USAGE)

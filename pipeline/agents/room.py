@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 # livekit's room events, plus voxpipe's "session_bound" (session id): the call's
 # pipeline session has started, and "session_failed" (the exception): it could not start.
 RoomEvent = Literal["participant_connected", "participant_disconnected", "track_published",
-                    "track_subscribed", "disconnected", "session_bound", "session_failed"]
+                    "track_subscribed", "disconnected", "session_bound", "session_failed",
+                    "sip_dtmf_received"]
 SOURCE_MICROPHONE = "microphone"
 ATTRIBUTE_AGENT_STATE = "lk.agent.state"
 

@@ -16,6 +16,19 @@ class ServeUsageError(ValueError):
     """The options cannot be served as given (exit 2 with this message)."""
 
 
+def sip_address(value: str) -> tuple[str, int]:
+    """``--sip HOST:PORT`` (``[v6]:PORT`` for IPv6; port 0: any)."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ServeUsageError(f"--sip {value!r}: expected HOST:PORT (e.g. 127.0.0.1:5060)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ServeUsageError(f"--sip {value!r}: {host!r} is not an IP address") from None
+    return host, int(port)
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     """The server's flags. ``record_dir`` None: each call is recorded into a temporary
@@ -35,6 +48,13 @@ class ServeOptions:
     max_body_bytes: int = MAX_BODY_BYTES
     # SIGTERM/SIGINT: what calls get to end (their sessions' files finalized).
     end_calls_grace_s: float = 1.5
+    # ``--janus URL --room ID``: the agent sits in this AudioBridge room (Janus's HTTP API).
+    janus_url: str | None = None
+    janus_room: int | None = None
+    # ``--sip HOST:PORT``: answer SIP calls on this UDP address (None: no SIP).
+    sip: tuple[str, int] | None = None
+    # ``--sip-allow CIDR``: who may call (empty: loopback only).
+    sip_allow: tuple[str, ...] = field(default_factory=tuple)
 
     def check(self) -> None:
         """A server reachable from other machines must check a token (or be told not to)."""
@@ -45,6 +65,17 @@ class ServeOptions:
                 ipaddress.ip_address(address)
             except ValueError:
                 raise ServeUsageError(f"--rtc-host {address!r} is not an IP address") from None
+        if (self.janus_url is None) != (self.janus_room is None):
+            raise ServeUsageError("--janus and --room go together")
+        if self.janus_url is not None and not self.janus_url.startswith(("http://",
+                                                                          "https://")):
+            raise ServeUsageError(f"--janus {self.janus_url!r} is not an http(s) URL "
+                                  "(Janus's HTTP API, e.g. http://127.0.0.1:8088/janus)")
+        for cidr in self.sip_allow:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ServeUsageError(f"--sip-allow {cidr!r} is not a CIDR") from None
         if not is_loopback(self.host) and not self.token and not self.insecure:
             raise ServeUsageError(
                 f"--host {self.host} is reachable from other machines: give --token "

@@ -6,6 +6,8 @@ the livekit-shaped rest lives here once: one remote participant publishing a
 microphone, subscribing to it fires ``track_subscribed`` (the agent then starts
 the pipeline session), and what the agent publishes (state attributes,
 transcriptions) goes on the session timeline, held until the session is bound.
+A key the caller presses (``DtmfReceived``: RFC 4733 on SIP/RTP, a media stream's
+``dtmf``) is LiveKit's ``"sip_dtmf_received"`` room event, an ``SipDTMF``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ipc.schema import ParticipantAttributes, SessionEvent, Transcription
+from ipc.schema import DtmfReceived, ParticipantAttributes, SessionEvent, StageEvent, Transcription
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.room import SOURCE_MICROPHONE, RoomEvent
 
@@ -53,6 +55,15 @@ class CallerParticipant:
     identity: str
     track_publications: dict[str, CallerPublication] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SipDTMF:
+    """A key the caller pressed, shaped as ``livekit.rtc.SipDTMF``."""
+
+    code: int
+    digit: str
+    participant: CallerParticipant | None = None
 
 
 class AgentParticipant:
@@ -125,10 +136,19 @@ class CallerRoom(EventEmitter[RoomEvent], ABC):
     def bind_session(self, runtime: Runtime, session_id: str) -> None:
         """The pipeline session that carries this call; flushes what waited for it."""
         self.runtime, self.session_id = runtime, session_id
+        session = runtime.sessions.get(session_id)
+        if session is not None:
+            session.on(self._on_session_event)
         for event in self._unsent:
             self.publish(event)
         self._unsent.clear()
         self.emit("session_bound", session_id)
+
+    def _on_session_event(self, ev: StageEvent) -> None:
+        e = ev.event
+        if isinstance(e, DtmfReceived):
+            caller = self.remote_participants.get(self.caller_identity)
+            self.emit("sip_dtmf_received", SipDTMF(e.code, e.digit, caller))
 
     def publish(self, event: SessionEvent) -> None:
         """Put an event on the call's timeline (events.jsonl)."""

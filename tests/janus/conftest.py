@@ -1,0 +1,20 @@
+"""A Janus per test (module-scoped would share rooms between tests), stopped in teardown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.janus.janus_server import JanusServer
+from tests.telephony.debian import find_or_install_janus
+
+
+@pytest.fixture
+def janus(tmp_path: Path) -> Iterator[JanusServer]:
+    server = JanusServer(find_or_install_janus(), tmp_path / "janus")
+    try:
+        yield server
+    finally:
+        server.stop()
