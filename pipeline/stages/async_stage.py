@@ -26,7 +26,6 @@ import zmq.asyncio
 
 from ipc.control import standard_reply
 from ipc.heartbeat import ParentWatch, PeerLiveness
-from ipc.runtime_dir import STAGE_INBOXES
 from ipc.schema import (
     ControlMsg,
     DataMsg,
@@ -40,11 +39,11 @@ from ipc.schema import (
     control_encoder,
     data_encoder,
 )
+from ipc.shards import PushRoute, connect_routes, parse_workers
 from ipc.sockets import (
     bind_pull,
     connect_dealer,
     connect_pub,
-    connect_push,
     decode_control,
     decode_data,
     send_data,
@@ -52,7 +51,7 @@ from ipc.sockets import (
 )
 from ipc.stats import StageStats
 from pipeline.process import prepare_stage_process
-from pipeline.stages.runner import stage_arg_parser
+from pipeline.stages.runner import stage_arg_parser, worker_identity
 
 WATCHDOG_INTERVAL_S: Final = 0.2
 
@@ -67,6 +66,7 @@ class AsyncStage:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.worker = worker_identity(self.name, args)
         self.log = logging.getLogger(f"voxpipe.{self.name}")
         self.stats = StageStats()
         self.sessions: dict[str, SessionConfig] = {}
@@ -75,15 +75,12 @@ class AsyncStage:
         self.ctx = zmq.asyncio.Context()
         sync_ctx: Any = self.ctx  # the factories only call .socket()
         # zmq.asyncio sockets, typed loosely: pyzmq's stubs type recv/send as sync.
-        self.inbox: Any = bind_pull(sync_ctx, f"ipc://{rd}/{self.name}.in")
-        self.control: Any = connect_dealer(sync_ctx, f"ipc://{rd}/control", self.name)
+        self.inbox: Any = bind_pull(sync_ctx, f"ipc://{rd}/{self.worker}.in")
+        self.control: Any = connect_dealer(sync_ctx, f"ipc://{rd}/control", self.worker)
         self.out_ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.shadow(self.ctx.underlying)
         self.events = connect_pub(self.out_ctx, f"ipc://{rd}/events")
-        self.push: dict[str, zmq.Socket[bytes]] = {}
-        for dst in self.pushes_to:
-            if dst not in STAGE_INBOXES:
-                raise ValueError(f"unknown stage inbox {dst!r}")
-            self.push[dst] = connect_push(self.out_ctx, f"ipc://{rd}/{dst}.in")
+        self.push: dict[str, PushRoute] = connect_routes(
+            self.out_ctx, rd, self.pushes_to, parse_workers(args.workers))
         self.supervisor = PeerLiveness(args.supervisor_timeout)
         self.parent = ParentWatch(args.parent_pid)
         self.stopping = asyncio.Event()
@@ -104,8 +101,13 @@ class AsyncStage:
         self.stats.count("control_dropped.unexpected_type")
 
     # -- services for subclasses ---------------------------------------------
-    def send(self, dst: str, msg: msgspec.Struct) -> bool:
-        return send_data(self.push[dst], data_encoder.encode(msg), self.stats, dst)
+    def send(self, dst: str, msg: DataMsg) -> bool:
+        """Send ``msg`` to the ``dst`` worker serving its session."""
+        sock = self.push[dst].socket(msg.session)
+        if sock is None:  # a session this stage does not know (ended): nowhere to go
+            self.stats.count(f"send_dropped.{dst}.unrouted")
+            return False
+        return send_data(sock, data_encoder.encode(msg), self.stats, dst)
 
     def emit(self, session: str, event: SessionEvent) -> None:
         """Publish a session event on the bus (straight to the supervisor)."""
@@ -119,6 +121,8 @@ class AsyncStage:
         if self.sessions.pop(session, None) is not None:
             self.ended.append(session)
             await self._guarded("on_session_end", self.on_session_end(session))
+            for route in self.push.values():
+                route.close(session)
 
     async def _guarded(self, hook: str, work: Any) -> None:
         try:
@@ -137,7 +141,7 @@ class AsyncStage:
                 await self._handle_control(msg)
 
     async def _handle_control(self, msg: ControlMsg) -> None:
-        reply = standard_reply(msg, self.name, self.stats)
+        reply = standard_reply(msg, self.worker, self.stats)
         if reply is not None:
             await self.send_control(reply)
         elif isinstance(msg, SessionStart):
@@ -145,6 +149,8 @@ class AsyncStage:
             known = cfg.session in self.sessions
             self.sessions[cfg.session] = cfg
             if not known:
+                for dst, route in self.push.items():
+                    route.open(cfg.session, cfg.workers.get(dst, 0))
                 await self._guarded("on_session_start",
                                     self.on_session_start(cfg, msg.resumed))
         elif isinstance(msg, SessionEnd):
@@ -178,7 +184,7 @@ class AsyncStage:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
-        await self.send_control(Hello(self.name, os.getpid()))
+        await self.send_control(Hello(self.worker, os.getpid()))
         tasks = [asyncio.create_task(c) for c in
                  (self._control_loop(), self._inbox_loop(), self._watchdog())]
         try:
@@ -190,7 +196,8 @@ class AsyncStage:
             # Graceful stop: every live session's connections are closed, not dropped.
             for session in list(self.sessions):
                 await self.end_session(session)
-            for sock in (self.inbox, self.control, self.events, *self.push.values()):
+            for sock in (self.inbox, self.control, self.events,
+                         *(s for route in self.push.values() for s in route.sockets)):
                 sock.close(linger=0)
             self.ctx.term()
         return 0
@@ -199,7 +206,7 @@ class AsyncStage:
 def run_async_stage(cls: type[AsyncStage], argv: list[str] | None) -> int:
     """Process entry for an asyncio stage: title, logging, then the loop."""
     args = stage_arg_parser(cls.name).parse_args(argv)
-    prepare_stage_process(cls.name, args.log_level, args.parent_pid)
+    prepare_stage_process(worker_identity(cls.name, args), args.log_level, args.parent_pid)
 
     async def _main() -> int:
         return await cls(args).run()

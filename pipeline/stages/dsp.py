@@ -176,8 +176,8 @@ class DspStage(HotStage):
             out = UserAudio(cfg.session, chain.chunk_seq, cfg.model_rate, bytes(chain.chunk),
                             chain.chunk_capture_ns, time.monotonic_ns(), chain.position)
             payload = data_encoder.encode(out)
-            self.send_encoded("model", payload)
-            self.send_encoded("playout", payload)
+            self.send_encoded("model", cfg.session, payload)
+            self.send_encoded("playout", cfg.session, payload)
             chain.chunk_seq += 1
             chain.position += len(chain.chunk) // 2
             chain.chunk_capture_ns = capture_ns

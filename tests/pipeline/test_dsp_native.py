@@ -63,7 +63,7 @@ class _Capture(DspStage):
 
         self.stats = StageStats()
 
-    def send_encoded(self, dst: str, payload: bytes) -> bool:
+    def send_encoded(self, dst: str, session: str, payload: bytes) -> bool:
         self.sent.append((dst, payload))
         return True
 
