@@ -35,8 +35,8 @@ from pipeline.logs import setup_logging
 from pipeline.plugins.openai.realtime import OPENAI_BASE_URL
 from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
 from pipeline.supervisor.admission import ADMISSION_ENV, AdmissionRefused, limits_from_env
-from pipeline.supervisor.shards import WORKERS_ENV, workers_from, workers_from_env
 from pipeline.supervisor.session import SessionSummary
+from pipeline.supervisor.shards import WORKERS_ENV, workers_from, workers_from_env
 
 if TYPE_CHECKING:
     from pipeline.agents.runner import Entrypoint

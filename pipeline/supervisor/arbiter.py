@@ -119,7 +119,9 @@ class Arbiter:
         ]
         sharded = format_workers(self.workers)
         if sharded:  # every process routes to every sharded stage's workers
-            command += ["--worker", str(index), "--workers", sharded]
+            command += ["--workers", sharded]
+        if self.workers[stage] > 1:
+            command += ["--worker", str(index)]
         return command
 
     def spawn(self, st: StageProcess) -> None:
