@@ -102,7 +102,8 @@ def _same_as_clean(run: Run, clean: Run, sid: str) -> None:
     user, agent = _tracks(summary)
     clean_user, clean_agent = _tracks(clean.summaries[sid])
     n = min(len(user), len(clean_user))  # the session ends when its last reply has played
-    assert np.array_equal(user[:n], clean_user[:n]), summary.session
+    differ = np.flatnonzero(user[:n] != clean_user[:n])
+    assert not len(differ), f"{sid}: user channel differs from {differ[0] / 24000:.3f} s"
     assert len(_voiced(agent)) > 0 and np.array_equal(_voiced(agent), _voiced(clean_agent)), \
         summary.session
 
