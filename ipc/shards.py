@@ -99,7 +99,9 @@ class PushRoute:
 
     def socket(self, session: str) -> zmq.Socket[bytes] | None:
         """The session's worker's socket; None for a session this route never opened."""
-        return self.only or self._by_session.get(session)
+        if self.only is not None:
+            return self.only
+        return self._by_session.get(session)
 
 
 def connect_routes(ctx: zmq.Context[zmq.Socket[bytes]], runtime_dir: str,
