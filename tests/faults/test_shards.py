@@ -44,6 +44,7 @@ class Run:
     pids: dict[str, int]  # at the end
     restarts: dict[str, int]
     counters: dict[str, dict[str, int]]  # each worker's, at the end
+    label: str
 
     def user_lost(self, sid: str) -> int:
         """Input frames the session lost to a host too busy for real time: capture's
@@ -59,9 +60,9 @@ class Run:
 
 def _require_real_time(*runs: tuple[Run, str], user_only: bool = False) -> None:
     """Bit-exact comparisons need runs that lost nothing to the host's load."""
-    lost = {sid: n for run, sid in runs
+    lost = {f"{run.label} {sid}": n for run, sid in runs
             if (n := run.user_lost(sid) if user_only else run.lost(sid))}
-    assert not lost, f"host too busy for real time, frames lost by session: {lost}"
+    assert not lost, f"host too busy for real time, frames lost: {lost}"
 
 
 async def _run(model_url: str, wav: Path, out: Path, workers: Mapping[str, int],
@@ -83,7 +84,8 @@ async def _run(model_url: str, wav: Path, out: Path, workers: Mapping[str, int],
         stats = await rt.stage_stats(counters_only=True)
         return Run({s.session: s for s in done}, {s.id: dict(s.config.workers) for s in sessions},
                    rt.pids(), {n: st.restarts for n, st in rt.arbiter.stages.items()},
-                   {n: dict(r.counters) for n, r in stats.items()})
+                   {n: dict(r.counters) for n, r in stats.items()},
+                   f"kill {kill}" if kill else f"workers {dict(workers)}")
 
 
 def _tracks(summary: SessionSummary) -> tuple[Int16s, Int16s]:

@@ -1,6 +1,7 @@
 """Stage workers without a pipeline: names and the --workers grammar, the supervisor's
 session assignment, the arbiter's workers (fake processes), the per-session routing over
-real zmq sockets, and headroom/admission per stage. End to end: tests/faults/test_shards.py."""
+real zmq sockets, headroom/admission per stage, /metrics per worker. End to end:
+tests/faults/test_shards.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+from prometheus_client import generate_latest
 
 from ipc.schema import (
     CaptureFrame,
@@ -21,6 +23,7 @@ from ipc.schema import (
 )
 from ipc.shards import connect_routes, parse_workers, split_worker, worker_name, worker_names
 from ipc.sockets import bind_pull
+from pipeline.serve.metrics import ServerMetrics, StageSnapshot
 from pipeline.supervisor.admission import (
     AdmissionLimits,
     AdmissionPolicy,
@@ -179,3 +182,15 @@ def test_a_stages_cpu_is_its_workers_summed_and_limited_per_worker() -> None:
     policy.check(Headroom({"dsp": 1.6, "model": 0.5}, 0.0, 3, {"dsp": 2}))  # 80 % each
     with pytest.raises(AdmissionRefused, match="stage dsp uses 95% of a core per worker of 2"):
         policy.check(Headroom({"dsp": 1.9, "model": 0.5}, 0.0, 3, {"dsp": 2}))
+
+
+def test_metrics_label_each_worker_and_sum_the_glitch_totals() -> None:
+    metrics = ServerMetrics()
+    metrics._stages.snapshot = StageSnapshot(counters={
+        "playout.0": {"glitch_frames.late": 3}, "playout.1": {"glitch_frames.late": 4},
+        "dsp.1": {"frames_in": 7}})
+    lines = generate_latest(metrics.registry).decode().splitlines()
+    assert 'voxpipe_glitch_frames_total{cause="late"} 7.0' in lines
+    assert 'voxpipe_stage_events_total{counter="frames_in",stage="dsp.1"} 7.0' in lines
+    assert 'voxpipe_stage_events_total{counter="glitch_frames.late",stage="playout.1"} 4.0' \
+        in lines
