@@ -24,6 +24,7 @@ import numpy as np
 import psutil
 import pytest
 
+from ipc.shards import STAGE_KINDS, worker_names
 from pipeline.record.event_log import read_event_log
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec, SessionSummary
@@ -31,8 +32,15 @@ from pipeline.transports.file.spec import file_transport
 from tests.pipeline.test_end_to_end import FAST_HEARTBEAT, check_turns
 
 SHARDED: Final = {"dsp": 2, "model": 2}
+EVERY_STAGE: Final = {stage: 2 for stage in STAGE_KINDS}
 COPIES: Final = 4
 KILL_AT_S: Final = 7.0  # during the second turn: the third is said after the restart
+RATE: Final = 24000
+# Capture starts a session's input where its clock stands when it hears of the session
+# (t0 is 50 ms after the start): on a busy host a few frames late, and dsp's resampler
+# starts cold there. That is the same with one worker or two; the comparison starts
+# after it (the call's first words are at 1.0 s).
+START: Final = int(0.2 * RATE)
 
 Int16s = np.ndarray[Any, np.dtype[np.int16]]
 
@@ -49,9 +57,13 @@ class Run:
     def user_lost(self, sid: str) -> int:
         """Input frames the session lost to a host too busy for real time: capture's
         skips, its dsp worker's sequence gaps."""
-        dsp = f"dsp.{self.shards[sid].get('dsp', 0)}" if "dsp.0" in self.counters else "dsp"
-        return (self.counters.get("capture", {}).get("frames_skipped", 0)
-                + self.counters.get(dsp, {}).get("seq_gap_frames", 0))
+        return (self._of("capture", sid).get("frames_skipped", 0)
+                + self._of("dsp", sid).get("seq_gap_frames", 0))
+
+    def _of(self, stage: str, sid: str) -> dict[str, int]:
+        """The counters of the ``stage`` worker that served ``sid``."""
+        index = self.shards[sid].get(stage)
+        return self.counters.get(stage if index is None else f"{stage}.{index}", {})
 
     def lost(self, sid: str) -> int:
         """Those and the agent frames playout could not play in time (its glitches)."""
@@ -108,8 +120,8 @@ def _same_as_clean(run: Run, clean: Run, sid: str) -> None:
     user, agent = _tracks(summary)
     clean_user, clean_agent = _tracks(clean.summaries[sid])
     n = min(len(user), len(clean_user))  # the session ends when its last reply has played
-    differ = np.flatnonzero(user[:n] != clean_user[:n])
-    assert not len(differ), f"{sid}: user channel differs from {differ[0] / 24000:.3f} s"
+    differ = START + np.flatnonzero(user[START:n] != clean_user[START:n])
+    assert not len(differ), f"{sid}: user channel differs from {differ[0] / RATE:.3f} s"
     assert len(_voiced(agent)) > 0 and np.array_equal(_voiced(agent), _voiced(clean_agent)), \
         summary.session
 
@@ -120,15 +132,17 @@ def clean(model_url: str, three_turns: Any, tmp_path_factory: pytest.TempPathFac
     return asyncio.run(_run(model_url, wav, tmp_path_factory.mktemp("clean"), {}))
 
 
+@pytest.mark.parametrize("workers", [SHARDED, EVERY_STAGE], ids=["dsp+model", "every"])
 def test_sharded_sessions_record_what_one_worker_records(
-        model_url: str, three_turns: Any, tmp_path: Path, clean: Run) -> None:
+        model_url: str, three_turns: Any, tmp_path: Path, clean: Run,
+        workers: dict[str, int]) -> None:
     wav, labels = three_turns
-    run = asyncio.run(_run(model_url, wav, tmp_path, SHARDED))
-    assert sorted(run.pids) == ["capture", "dsp.0", "dsp.1", "edge", "model.0", "model.1",
-                                "playout"]
+    run = asyncio.run(_run(model_url, wav, tmp_path, workers))
+    assert sorted(run.pids) == sorted(name for stage in STAGE_KINDS
+                                      for name in worker_names(stage, workers.get(stage, 1)))
     # The least-loaded worker of each sharded stage, in turn.
     assert [run.shards[f"call-{i}"] for i in range(COPIES)] == [
-        {"dsp": i % 2, "model": i % 2} for i in range(COPIES)]
+        {stage: i % 2 for stage in workers} for i in range(COPIES)]
     assert not any(run.restarts.values())
     for sid, summary in run.summaries.items():
         assert summary.error is None
@@ -163,15 +177,14 @@ def test_a_killed_worker_cuts_only_its_own_sessions(
             _require_real_time((clean, sid), user_only=True)
             # The user channel is the clean run's up to the kill and differs after it
             # (frames lost with the worker, a chain rebuilt from cold).
-            rate = 24000
-            before = int((KILL_AT_S - 1.0) * rate)
-            assert np.array_equal(user[:before], clean_user[:before]), sid
+            before = int((KILL_AT_S - 1.0) * RATE)
+            assert np.array_equal(user[START:before], clean_user[START:before]), sid
             assert not np.array_equal(user, clean_user[:len(user)]), sid
         else:
             # dsp was not touched: the user channel is the clean run's; the model worker
             # opened a new connection (a new conversation on the model's side).
             _require_real_time((run, sid), (clean, sid), user_only=True)
             n = min(len(user), len(clean_user))
-            assert np.array_equal(user[:n], clean_user[:n]), sid
+            assert np.array_equal(user[START:n], clean_user[START:n]), sid
             assert len(connected) == 2, sid
             assert not np.array_equal(_voiced(agent), _voiced(clean_agent)), sid
