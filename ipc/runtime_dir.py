@@ -10,9 +10,6 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Final
-
-STAGE_INBOXES: Final = ("capture", "dsp", "model", "playout", "edge")
 
 
 class RuntimeDir:
@@ -34,9 +31,10 @@ class RuntimeDir:
         """The ``ipc://`` endpoint called ``name`` inside this directory."""
         return f"ipc://{self.path / name}"
 
-    def inbox(self, stage: str) -> str:
-        """The data PULL endpoint a stage binds."""
-        return self.endpoint(f"{stage}.in")
+    def inbox(self, worker: str) -> str:
+        """The data PULL endpoint a stage worker binds (``dsp``, or ``dsp.1`` of a sharded
+        stage: ``ipc/shards.py``)."""
+        return self.endpoint(f"{worker}.in")
 
     @property
     def control(self) -> str:

@@ -1,7 +1,8 @@
 """Socket factories and the receive boundary.
 
 Topology (see docs/architecture.md): every stage binds one PULL inbox
-(``<stage>.in``) and PUSHes to the inboxes it feeds; the supervisor binds the
+(``<stage>.in``; each worker of a sharded stage its own, ``ipc/shards.py``) and PUSHes
+to the inboxes it feeds; the supervisor binds the
 control ROUTER and the event SUB; stages connect a DEALER (identity = stage
 name) and a PUB. Downstream binds, upstream connects, so a restarted stage
 re-binds the same path and its peers reconnect on their own.

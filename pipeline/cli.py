@@ -36,6 +36,7 @@ from pipeline.plugins.openai.realtime import OPENAI_BASE_URL
 from pipeline.plugins.openai.realtime import RealtimeModel as OpenAIRealtimeModel
 from pipeline.supervisor.admission import ADMISSION_ENV, AdmissionRefused, limits_from_env
 from pipeline.supervisor.session import SessionSummary
+from pipeline.supervisor.shards import WORKERS_ENV, workers_from, workers_from_env
 
 if TYPE_CHECKING:
     from pipeline.agents.runner import Entrypoint
@@ -105,6 +106,10 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
                    help="admission control: refuse a new session when the runtime has no "
                    "headroom (a stage near a full core, playout running late); default on "
                    "(also VOXPIPE_ADMISSION=off)")
+    p.add_argument("--workers", default=None, metavar="STAGE=N,...",
+                   help="worker processes per stage, sessions sharded across them, e.g. "
+                   "dsp=2,model=2 (stages not named: one); 'auto' (default, also "
+                   f"{WORKERS_ENV}): one dsp and one model worker per 4 cores; 'off': one each")
 
 
 def _add_serve_parser(sub: Any) -> None:
@@ -167,7 +172,11 @@ def main(argv: list[str] | None = None, *, entry: Entrypoint | None = None) -> i
     if args.admission == "off":
         os.environ[ADMISSION_ENV] = "off"  # every Runtime of this process reads it
     try:
+        if args.workers is not None:
+            workers_from(args.workers, "--workers")
+            os.environ[WORKERS_ENV] = args.workers  # every Runtime of this process reads it
         limits_from_env()
+        workers_from_env()
     except ValueError as exc:
         return _fail(str(exc), EXIT_USAGE)
     try:

@@ -21,6 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # runs: no test may be refused because the host was busy. Tests of admission set their
 # limits explicitly (RuntimeOptions.admission, or VOXPIPE_ADMISSION for a CLI run).
 os.environ.setdefault("VOXPIPE_ADMISSION", "off")
+# One process per stage whatever the host's cores (the default shards dsp and model on a
+# host with 8+): tests that shard say so (RuntimeOptions.workers, --workers).
+os.environ.setdefault("VOXPIPE_WORKERS", "off")
 EXAMPLES = ROOT / "examples" / "audio"
 
 

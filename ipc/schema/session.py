@@ -241,4 +241,7 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     # Local VAD in dsp (barge-in before the model hears the user); 0 disables it.
     local_vad_min_speech_ms: int = 0
     local_vad_threshold_db: float = 0.0  # 0: the kernel's default
+    # The worker serving this session in each sharded stage (ipc/shards.py): stage ->
+    # index, chosen by the supervisor at start; a stage absent here has one worker.
+    workers: dict[str, int] = msgspec.field(default_factory=dict)
 

@@ -2,7 +2,8 @@
 
 Calls (active, total, refused) and barge-ins are counted by the server as they
 happen; what the stages know (CPU, hop latencies, playout's glitch counters) is
-read at scrape time: psutil on the stage pids, ``Runtime.stage_stats()``.
+read at scrape time: psutil on the stage pids, ``Runtime.stage_stats()``. A sharded
+stage's workers are labelled apart (``stage="dsp.1"``); the glitch totals sum them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ipc.schema import GLITCH_CAUSES, StatsReply
 from ipc.stats import percentiles
 from pipeline.supervisor.admission import REFUSAL_REASONS as ADMISSION_REASONS
 from pipeline.supervisor.runtime import Runtime
+from pipeline.supervisor.shards import sum_counters
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # playout's counters of what a caller hears as a glitch.
@@ -39,7 +41,8 @@ class StageSnapshot:
 
     @property
     def playout_counters(self) -> dict[str, int]:
-        return self.counters.get("playout", {})
+        """playout's counters (a sharded playout's workers summed)."""
+        return sum_counters(self.counters, "playout")
 
     @classmethod
     def of(cls, runtime: Runtime, replies: Mapping[str, StatsReply]) -> StageSnapshot:

@@ -26,7 +26,6 @@ import zmq.asyncio
 
 from ipc.control import standard_reply
 from ipc.heartbeat import ParentWatch, PeerLiveness
-from ipc.runtime_dir import STAGE_INBOXES
 from ipc.schema import (
     ControlMsg,
     DataMsg,
@@ -39,18 +38,18 @@ from ipc.schema import (
     StageEvent,
     control_encoder,
 )
+from ipc.shards import PushRoute, connect_routes, parse_workers
 from ipc.sockets import (
     Outbox,
     bind_pull,
     connect_dealer,
     connect_pub,
-    connect_push,
     decode_control,
     decode_data_batch,
 )
 from ipc.stats import StageStats
 from pipeline.process import prepare_stage_process
-from pipeline.stages.runner import stage_arg_parser
+from pipeline.stages.runner import stage_arg_parser, worker_identity
 
 WATCHDOG_INTERVAL_S: Final = 0.2
 
@@ -65,6 +64,7 @@ class AsyncStage:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.worker = worker_identity(self.name, args)
         self.log = logging.getLogger(f"voxpipe.{self.name}")
         self.stats = StageStats()
         self.sessions: dict[str, SessionConfig] = {}
@@ -73,17 +73,13 @@ class AsyncStage:
         self.ctx = zmq.asyncio.Context()
         sync_ctx: Any = self.ctx  # the factories only call .socket()
         # zmq.asyncio sockets, typed loosely: pyzmq's stubs type recv/send as sync.
-        self.inbox: Any = bind_pull(sync_ctx, f"ipc://{rd}/{self.name}.in")
-        self.control: Any = connect_dealer(sync_ctx, f"ipc://{rd}/control", self.name)
+        self.inbox: Any = bind_pull(sync_ctx, f"ipc://{rd}/{self.worker}.in")
+        self.control: Any = connect_dealer(sync_ctx, f"ipc://{rd}/control", self.worker)
         self.out_ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.shadow(self.ctx.underlying)
         self.events = connect_pub(self.out_ctx, f"ipc://{rd}/events")
-        self.push: dict[str, zmq.Socket[bytes]] = {}
-        for dst in self.pushes_to:
-            if dst not in STAGE_INBOXES:
-                raise ValueError(f"unknown stage inbox {dst!r}")
-            self.push[dst] = connect_push(self.out_ctx, f"ipc://{rd}/{dst}.in")
-        self.outbox = {dst: Outbox(sock, dst, self.stats) for dst, sock in self.push.items()}
-        self.outbox["events"] = Outbox(self.events, "events", self.stats)
+        self.push: dict[str, PushRoute] = connect_routes(
+            self.out_ctx, rd, self.pushes_to, parse_workers(args.workers), self.stats)
+        self.events_out = Outbox(self.events, "events", self.stats)
         self._flush_scheduled = False
         self.supervisor = PeerLiveness(args.supervisor_timeout)
         self.parent = ParentWatch(args.parent_pid)
@@ -105,14 +101,19 @@ class AsyncStage:
         self.stats.count("control_dropped.unexpected_type")
 
     # -- services for subclasses ---------------------------------------------
-    def send(self, dst: str, msg: msgspec.Struct) -> bool:
-        """Queue a data message for ``dst``: what this loop iteration sends each hop goes
-        as one batch, flushed once the iteration's ready callbacks have run. False: the
-        hop is full (the caller keeps its message)."""
-        return self._queue(dst, msg)
+    def send(self, dst: str, msg: DataMsg) -> bool:
+        """Queue ``msg`` for the ``dst`` worker serving its session: what this loop
+        iteration sends each hop goes as one batch, flushed once the iteration's ready
+        callbacks have run. False: the hop is full (the caller keeps its message), or
+        the session is not routed (ended)."""
+        box = self.push[dst].outbox(msg.session)
+        if box is None:  # a session this stage does not know (ended): nowhere to go
+            self.stats.count(f"send_dropped.{dst}.unrouted")
+            return False
+        return self._queue(box, msg)
 
-    def _queue(self, hop: str, msg: msgspec.Struct) -> bool:
-        if not self.outbox[hop].add(msg):
+    def _queue(self, box: Outbox, msg: msgspec.Struct) -> bool:
+        if not box.add(msg):
             return False
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -121,12 +122,13 @@ class AsyncStage:
 
     def _flush_outboxes(self) -> None:
         self._flush_scheduled = False
-        for outbox in self.outbox.values():
-            outbox.flush()
+        for route in self.push.values():
+            route.flush()
+        self.events_out.flush()
 
     def emit(self, session: str, event: SessionEvent) -> None:
         """Publish a session event on the bus (batched with the iteration's others)."""
-        self._queue("events", StageEvent(session, self.name, time.monotonic_ns(), event))
+        self._queue(self.events_out, StageEvent(session, self.name, time.monotonic_ns(), event))
 
     async def send_control(self, msg: msgspec.Struct) -> None:
         await self.control.send(control_encoder.encode(msg))
@@ -135,6 +137,8 @@ class AsyncStage:
         if self.sessions.pop(session, None) is not None:
             self.ended.append(session)
             await self._guarded("on_session_end", self.on_session_end(session))
+            for route in self.push.values():
+                route.close(session)
 
     async def _guarded(self, hook: str, work: Any) -> None:
         try:
@@ -153,7 +157,7 @@ class AsyncStage:
                 await self._handle_control(msg)
 
     async def _handle_control(self, msg: ControlMsg) -> None:
-        reply = standard_reply(msg, self.name, self.stats)
+        reply = standard_reply(msg, self.worker, self.stats)
         if reply is not None:
             await self.send_control(reply)
         elif isinstance(msg, SessionStart):
@@ -161,6 +165,8 @@ class AsyncStage:
             known = cfg.session in self.sessions
             self.sessions[cfg.session] = cfg
             if not known:
+                for dst, route in self.push.items():
+                    route.open(cfg.session, cfg.workers.get(dst, 0))
                 await self._guarded("on_session_start",
                                     self.on_session_start(cfg, msg.resumed))
         elif isinstance(msg, SessionEnd):
@@ -192,7 +198,7 @@ class AsyncStage:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
-        await self.send_control(Hello(self.name, os.getpid()))
+        await self.send_control(Hello(self.worker, os.getpid()))
         tasks = [asyncio.create_task(c) for c in
                  (self._control_loop(), self._inbox_loop(), self._watchdog())]
         try:
@@ -205,7 +211,8 @@ class AsyncStage:
             for session in list(self.sessions):
                 await self.end_session(session)
             self._flush_outboxes()
-            for sock in (self.inbox, self.control, self.events, *self.push.values()):
+            for sock in (self.inbox, self.control, self.events,
+                         *(s for route in self.push.values() for s in route.sockets)):
                 sock.close(linger=0)
             self.ctx.term()
         return 0
@@ -214,7 +221,7 @@ class AsyncStage:
 def run_async_stage(cls: type[AsyncStage], argv: list[str] | None) -> int:
     """Process entry for an asyncio stage: title, logging, then the loop."""
     args = stage_arg_parser(cls.name).parse_args(argv)
-    prepare_stage_process(cls.name, args.log_level, args.parent_pid)
+    prepare_stage_process(worker_identity(cls.name, args), args.log_level, args.parent_pid)
 
     async def _main() -> int:
         return await cls(args).run()

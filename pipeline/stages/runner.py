@@ -21,7 +21,6 @@ import zmq
 
 from ipc.control import standard_reply
 from ipc.heartbeat import ParentWatch, PeerLiveness
-from ipc.runtime_dir import STAGE_INBOXES
 from ipc.schema import (
     ControlMsg,
     DataMsg,
@@ -34,12 +33,12 @@ from ipc.schema import (
     StageEvent,
     control_encoder,
 )
+from ipc.shards import PushRoute, connect_routes, parse_workers, worker_name
 from ipc.sockets import (
     Outbox,
     bind_pull,
     connect_dealer,
     connect_pub,
-    connect_push,
     decode_control,
     decode_data_batch,
 )
@@ -60,7 +59,16 @@ def stage_arg_parser(stage: str) -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--parent-pid", type=int, default=None,
                    help="the supervisor's pid (exit at once if it is already gone)")
+    p.add_argument("--worker", type=int, default=0,
+                   help="which of the stage's workers this process is (0-based)")
+    p.add_argument("--workers", default="",
+                   help="every sharded stage's worker count, e.g. dsp=2,model=2")
     return p
+
+
+def worker_identity(stage: str, args: argparse.Namespace) -> str:
+    """This process's name among the stage's workers: its inbox and control identity."""
+    return worker_name(stage, args.worker, parse_workers(args.workers)[stage])
 
 
 class HotStage:
@@ -72,6 +80,7 @@ class HotStage:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
+        self.worker = worker_identity(self.name, args)
         self.log = logging.getLogger(f"voxpipe.{self.name}")
         self.stats = StageStats()
         self.sessions: dict[str, SessionConfig] = {}
@@ -79,21 +88,14 @@ class HotStage:
         self._stopping = False
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         rd = args.runtime_dir
-        self.inbox = bind_pull(self._ctx, f"ipc://{rd}/{self.name}.in")
-        self.control = connect_dealer(self._ctx, f"ipc://{rd}/control", self.name)
+        self.inbox = bind_pull(self._ctx, f"ipc://{rd}/{self.worker}.in")
+        self.control = connect_dealer(self._ctx, f"ipc://{rd}/control", self.worker)
         self.events = connect_pub(self._ctx, f"ipc://{rd}/events")
-        self.push: dict[str, zmq.Socket[bytes]] = {
-            dst: self._push_socket(rd, dst) for dst in self.pushes_to
-        }
-        self.outbox = {dst: Outbox(sock, dst, self.stats) for dst, sock in self.push.items()}
-        self.outbox["events"] = Outbox(self.events, "events", self.stats)
+        self.push: dict[str, PushRoute] = connect_routes(
+            self._ctx, rd, self.pushes_to, parse_workers(args.workers), self.stats)
+        self.events_out = Outbox(self.events, "events", self.stats)
         self.supervisor = PeerLiveness(args.supervisor_timeout)
         self.parent = ParentWatch(args.parent_pid)
-
-    def _push_socket(self, rd: str, dst: str) -> zmq.Socket[bytes]:
-        if dst not in STAGE_INBOXES:
-            raise ValueError(f"unknown stage inbox {dst!r}")
-        return connect_push(self._ctx, f"ipc://{rd}/{dst}.in")
 
     # -- hooks ---------------------------------------------------------------
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
@@ -116,30 +118,38 @@ class HotStage:
             self.end_session(session)
 
     # -- services for subclasses ---------------------------------------------
-    def send(self, dst: str, msg: msgspec.Struct) -> bool:
-        """Queue a data message for ``dst``; the wake-up's messages for each hop go as one
-        batch when it ends. False: the hop is full (the caller keeps its message)."""
-        return self.outbox[dst].add(msg)
+    def send(self, dst: str, msg: DataMsg) -> bool:
+        """Queue a data message for the ``dst`` worker serving its session; the wake-up's
+        messages for each hop go as one batch when it ends. False: the hop is full (the
+        caller keeps its message), or the session is not routed (ended)."""
+        box = self.push[dst].outbox(msg.session)
+        if box is None:  # a session this stage does not know (ended): nowhere to go
+            self.stats.count(f"send_dropped.{dst}.unrouted")
+            return False
+        return box.add(msg)
 
     def flush_outboxes(self) -> None:
-        for outbox in self.outbox.values():
-            outbox.flush()
+        for route in self.push.values():
+            route.flush()
+        self.events_out.flush()
 
     def emit(self, session: str, event: SessionEvent, t_ms: float | None = None,
              origin: str = "") -> None:
         """Publish a session event on the bus (``t_ms``, ``origin``: placed on the timeline)."""
         ev = StageEvent(session, self.name, time.monotonic_ns(), event, t_ms, origin)
-        self.outbox["events"].add(ev)
+        self.events_out.add(ev)
 
     def end_session(self, session: str) -> None:
         if session in self.sessions:
             self.on_session_end(session)
             del self.sessions[session]
             self._ended.append(session)
+            for route in self.push.values():
+                route.close(session)
 
     # -- loop ----------------------------------------------------------------
     def _handle_control(self, msg: ControlMsg) -> None:
-        reply = standard_reply(msg, self.name, self.stats)
+        reply = standard_reply(msg, self.worker, self.stats)
         if reply is not None:
             self._send_control(reply)
         elif isinstance(msg, SessionStart):
@@ -147,6 +157,8 @@ class HotStage:
             known = cfg.session in self.sessions
             self.sessions[cfg.session] = cfg
             if not known:
+                for dst, route in self.push.items():
+                    route.open(cfg.session, cfg.workers.get(dst, 0))
                 self.on_session_start(cfg, resumed=msg.resumed)
         elif isinstance(msg, SessionEnd):
             self.end_session(msg.session)
@@ -191,7 +203,7 @@ class HotStage:
                     self.on_data(dmsg)
 
     def run(self) -> int:
-        self._send_control(Hello(self.name, os.getpid()))
+        self._send_control(Hello(self.worker, os.getpid()))
         poller = zmq.Poller()
         poller.register(self.inbox, zmq.POLLIN)
         poller.register(self.control, zmq.POLLIN)
@@ -217,7 +229,8 @@ class HotStage:
             self.flush_outboxes()
             return 0
         finally:
-            for sock in (self.inbox, self.control, self.events, *self.push.values()):
+            for sock in (self.inbox, self.control, self.events,
+                         *(s for route in self.push.values() for s in route.sockets)):
                 sock.close(linger=0)
             self._ctx.term()
 
@@ -228,7 +241,7 @@ class HotStage:
 def run_stage(cls: type[HotStage], argv: list[str] | None) -> int:
     """Process entry for a hot stage: title, signals, logging, then the loop."""
     args = stage_arg_parser(cls.name).parse_args(argv)
-    prepare_stage_process(cls.name, args.log_level, args.parent_pid)
+    prepare_stage_process(worker_identity(cls.name, args), args.log_level, args.parent_pid)
     stage = cls(args)
     signal.signal(signal.SIGTERM, stage.request_stop)
     return stage.run()

@@ -27,7 +27,7 @@ REFUSAL_REASONS: Final = ("cpu", "lateness", "max_sessions")
 class AdmissionLimits:
     """Refuse above any of these; ``max_sessions`` None: no cap."""
 
-    max_stage_cpu: float = 0.9  # of one core, the busiest stage process
+    max_stage_cpu: float = 0.9  # of one core per worker, the busiest stage
     max_late_ms: float = 40.0  # playout wake-ups' lateness, p99 over the last interval
     max_sessions: int | None = None
     resume_ratio: float = 0.8  # refusing stops below this fraction of the threshold
@@ -61,6 +61,13 @@ class Headroom:
     stage_cpu: Mapping[str, float] = field(default_factory=dict)  # cores, per stage
     late_p99_ms: float = 0.0
     sessions: int = 0
+    # Worker processes per stage (absent: one): a stage's CPU is its workers' sum, and
+    # the limit applies to it per worker (sessions are spread evenly over them).
+    workers: Mapping[str, int] = field(default_factory=dict)
+
+    def per_worker_cpu(self) -> dict[str, float]:
+        return {stage: share / max(1, self.workers.get(stage, 1))
+                for stage, share in self.stage_cpu.items()}
 
     def describe(self) -> str:
         busiest = sorted(self.stage_cpu.items(), key=lambda kv: -kv[1])[:3]
@@ -90,7 +97,8 @@ class AdmissionPolicy:
 
     def observe(self, headroom: Headroom) -> None:
         lim = self.limits
-        self._update("cpu", max(headroom.stage_cpu.values(), default=0.0), lim.max_stage_cpu)
+        self._update("cpu", max(headroom.per_worker_cpu().values(), default=0.0),
+                     lim.max_stage_cpu)
         self._update("lateness", headroom.late_p99_ms, lim.max_late_ms)
 
     def check(self, headroom: Headroom) -> None:
@@ -100,8 +108,10 @@ class AdmissionPolicy:
                                    f"the cap is {lim.max_sessions}", headroom)
         self.observe(headroom)
         if "cpu" in self.refusing:
-            busiest, share = max(headroom.stage_cpu.items(), key=lambda kv: kv[1])
-            raise AdmissionRefused("cpu", f"stage {busiest} uses {share:.0%} of a core "
+            busiest, share = max(headroom.per_worker_cpu().items(), key=lambda kv: kv[1])
+            workers = headroom.workers.get(busiest, 1)
+            each = f" per worker of {workers}" if workers > 1 else ""
+            raise AdmissionRefused("cpu", f"stage {busiest} uses {share:.0%} of a core{each} "
                                    f"(limit {lim.max_stage_cpu:.0%})", headroom)
         if "lateness" in self.refusing:
             raise AdmissionRefused("lateness", f"playout runs {headroom.late_p99_ms:.1f} ms "

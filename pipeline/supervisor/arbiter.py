@@ -20,15 +20,16 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from ipc.heartbeat import PeerLiveness
+from ipc.shards import STAGE_KINDS, check_workers, format_workers, split_worker, worker_names
 
 log = logging.getLogger("voxpipe.supervisor")
 
-STAGES: Final = ("capture", "dsp", "model", "playout", "edge")
+STAGES: Final = STAGE_KINDS
 ABORT_GRACE_S: Final = 0.5
 
 
@@ -93,23 +94,35 @@ class Arbiter:
         clock: Clock = time.monotonic,
         spawn_process: SpawnProcess = popen_stage,
         send_signal: SendSignal = os.kill,
+        workers: Mapping[str, int] | None = None,
     ) -> None:
         self.runtime_dir = runtime_dir
         self.opts = opts
         self.clock = clock
         self.spawn_process = spawn_process
         self.send_signal = send_signal
-        self.stages = {name: StageProcess(name) for name in STAGES}
+        # Every stage's workers (ipc/shards.py): ``dsp`` alone, or ``dsp.0``, ``dsp.1``, ...
+        self.workers = check_workers(workers or {})
+        self.stages = {name: StageProcess(name) for stage in STAGES
+                       for name in worker_names(stage, self.workers[stage])}
         self.fault: str | None = None  # set when the run must stop (crash loop)
 
     def command(self, name: str) -> list[str]:
-        return [
-            sys.executable, "-m", f"pipeline.stages.{name}",
+        """The command line of worker ``name`` (``dsp``, or ``dsp.1`` of a sharded stage)."""
+        stage, index = split_worker(name)
+        command = [
+            sys.executable, "-m", f"pipeline.stages.{stage}",
             "--runtime-dir", self.runtime_dir,
             "--supervisor-timeout", str(max(2.0, self.opts.heartbeat_timeout_s * 2)),
             "--log-level", self.opts.log_level,
             "--parent-pid", str(os.getpid()),
         ]
+        sharded = format_workers(self.workers)
+        if sharded:  # every process routes to every sharded stage's workers
+            command += ["--workers", sharded]
+        if self.workers[stage] > 1:
+            command += ["--worker", str(index)]
+        return command
 
     def spawn(self, st: StageProcess) -> None:
         now = self.clock()

@@ -1,8 +1,10 @@
 """The supervisor: owns the stage processes, the sessions and the event bus.
 
 Runs on the caller's asyncio loop (user code lives here, never audio). Control
-goes out on a ROUTER (one DEALER per stage, identity = stage name); events come
-in on a SUB that every stage's PUB connects to.
+goes out on a ROUTER (one DEALER per stage worker, identity = worker name: ``dsp``,
+or ``dsp.1`` of a sharded stage); events come in on a SUB that every stage's PUB
+connects to. A session's control goes to the worker of each stage serving it
+(``shards.py``); pings, stats requests and shutdown to every worker.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +58,7 @@ from pipeline.supervisor.admission import AdmissionLimits, AdmissionPolicy, limi
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, CrashLoop
 from pipeline.supervisor.headroom import HeadroomMonitor
 from pipeline.supervisor.session import Session, SessionSpec
+from pipeline.supervisor.shards import ShardMap, workers_from_env
 from pipeline.supervisor.stale import remove_stale_runtime_dirs
 
 log = logging.getLogger("voxpipe.supervisor")
@@ -84,6 +88,9 @@ class RuntimeOptions:
     # Admission control (None: admit every session); headroom is measured this often.
     admission: AdmissionLimits | None = field(default_factory=limits_from_env)
     headroom_interval_s: float = 1.0
+    # Worker processes per stage, e.g. {"dsp": 2, "model": 2} (stages not named: one);
+    # None: VOXPIPE_WORKERS, else the default from the cores (supervisor/shards.py).
+    workers: Mapping[str, int] | None = None
 
 
 class Runtime:
@@ -107,7 +114,9 @@ class Runtime:
         self._ready = asyncio.Event()
         limits = self.opts.admission
         self.admission = AdmissionPolicy(limits) if limits is not None else None
-        self.headroom = HeadroomMonitor(self.pids, self._playout_stats)
+        self.shards = ShardMap(self.opts.workers if self.opts.workers is not None
+                               else workers_from_env())
+        self.headroom = HeadroomMonitor(self.pids, self._playout_stats, self.shards.counts)
         beat = self.opts.arbiter
         # A pong still counts while it answers a ping sent within the stage's deadline.
         self._pings = PingSchedule(beat.heartbeat_interval_s, remember=math.ceil(
@@ -128,7 +137,8 @@ class Runtime:
         ctx: Any = self._ctx
         self._router = bind_router(ctx, self.dir.control)
         self._sub = bind_sub(ctx, self.dir.events)
-        self.arbiter = Arbiter(str(self.dir.path), self.opts.arbiter)
+        self.arbiter = Arbiter(str(self.dir.path), self.opts.arbiter,
+                               workers=self.shards.counts)
         self.arbiter.spawn_all()
         loops = [self._control_loop(), self._event_loop(), self._manage_loop()]
         if self.admission is not None:
@@ -200,11 +210,12 @@ class Runtime:
             provider=spec.provider, model=spec.model_spec(), agent=spec.agent,
             local_vad_min_speech_ms=spec.local_vad_min_speech_ms,
             local_vad_threshold_db=spec.local_vad_threshold_db,
+            workers=self.shards.assign(sid),
         )
         session = Session(sid, spec, cfg)
         self.sessions[sid] = session
         for name in START_ORDER:
-            self._send_control(name, SessionStart(cfg))
+            self._send_session(name, sid, SessionStart(cfg))
         log.info("session started: %s transport -> %s", transport_kind(spec.transport),
                  spec.out_dir, extra=session_extra(sid))
         return session
@@ -217,52 +228,54 @@ class Runtime:
         s.ending_at = time.monotonic()
         # Upstream first, so playout finalises after the last audio it will get.
         for name in reversed(START_ORDER):
-            self._send_control(name, SessionEnd(sid))
+            self._send_session(name, sid, SessionEnd(sid))
 
     # -- commands from the agent layer -----------------------------------------
     def send_model_commands(self, sid: str, commands: list[ModelCommand]) -> None:
         """Commands for the session's model connection, in order."""
-        self._send_control("model", ModelCommands(sid, commands))
+        self._send_session("model", sid, ModelCommands(sid, commands))
 
     def interrupt(self, sid: str, reason: str = "interrupt", item_id: str = "") -> None:
         """Silence the session's agent audio at playout's next frame (and ``item_id``'s,
         should its audio arrive later)."""
-        self._send_control("playout", PlayoutInterrupt(sid, reason, item_id))
+        self._send_session("playout", sid, PlayoutInterrupt(sid, reason, item_id))
 
     def note(self, sid: str, event: SessionEvent) -> None:
         """Put an agent-layer event on the session timeline (events.jsonl); a live
         caller (an edge-served transport) gets the same line from the edge."""
         s = self.sessions.get(sid)
         if s is None:
-            self._send_control("playout", SessionNote(sid, event))
+            self._send_session("playout", sid, SessionNote(sid, event))
             return
         # Stamped here, once, so events.jsonl and the caller's copy are the same line.
         t_ms = round((time.monotonic_ns() - s.config.t0_ns) / 1e6, 1)
         note = SessionNote(sid, event, t_ms)
-        self._send_control("playout", note)
+        self._send_session("playout", sid, note)
         if not isinstance(s.config.transport, FileTransport):
-            self._send_control("edge", note)
+            self._send_session("edge", sid, note)
 
     def candidate(self, sid: str, candidate: str, sdp_mid: str | None = None,
                   sdp_mline_index: int | None = None) -> None:
         """A trickled ICE candidate for the session's WebRTC peer (``""``: no more)."""
-        self._send_control("edge", EdgeCandidate(sid, candidate, sdp_mid, sdp_mline_index))
+        self._send_session("edge", sid, EdgeCandidate(sid, candidate, sdp_mid, sdp_mline_index))
 
     def _close(self, s: Session) -> None:
         if not s.closed.done():
             s.closed.set_result(s.summary())
             log.info("session closed", extra=session_extra(s.id))
-        self.sessions.pop(s.id, None)
+        if self.sessions.pop(s.id, None) is not None:
+            self.shards.release(s.id)
 
     # -- queries ---------------------------------------------------------------
     async def stage_stats(self, timeout_s: float = 2.0, *, counters_only: bool = False,
                           stages: tuple[str, ...] = (),
                           hops: tuple[str, ...] = ()) -> dict[str, StatsReply]:
-        """Counters and hop latencies from every stage (or from ``stages``;
-        ``counters_only``: no latencies; ``hops``: only those hops' latencies)."""
+        """Counters and hop latencies from every stage worker (or from ``stages``: a
+        stage stands for all its workers; ``counters_only``: no latencies; ``hops``: only
+        those hops' latencies), keyed by worker name (``shards.by_stage`` folds them)."""
         assert self.arbiter is not None
         waiters = {}
-        for name in stages or tuple(self.arbiter.stages):
+        for name in self.shards.expand(stages) if stages else tuple(self.arbiter.stages):
             rid = next(self._request_ids)
             fut = self._stats_waiters[rid] = asyncio.get_running_loop().create_future()
             waiters[name] = (rid, fut)
@@ -277,11 +290,15 @@ class Runtime:
     def pids(self) -> dict[str, int]:
         return self.arbiter.pids() if self.arbiter else {}
 
-    async def _playout_stats(self) -> StatsReply | None:
-        replies = await self.stage_stats(1.0, stages=("playout",), hops=(TICK_LATENESS_HOP,))
-        return replies.get("playout")
+    async def _playout_stats(self) -> dict[str, StatsReply]:
+        return await self.stage_stats(1.0, stages=("playout",), hops=(TICK_LATENESS_HOP,))
 
     # -- loops -----------------------------------------------------------------
+    def _send_session(self, stage: str, sid: str, msg: msgspec.Struct) -> None:
+        """A session's control message to the ``stage`` worker serving the session."""
+        s = self.sessions.get(sid)
+        self._send_control(self.shards.worker(stage, s.config if s else None), msg)
+
     def _send_control(self, stage: str, msg: msgspec.Struct) -> None:
         if self._router is None:
             return
@@ -331,9 +348,9 @@ class Runtime:
         if st is None:
             return
         log.info("stage %s ready (pid %d)", msg.stage, msg.pid)
-        # A restarted stage gets every live session back, positioned where it stands.
+        # A restarted stage worker gets its live sessions back, positioned where they stand.
         for s in self.sessions.values():
-            if not s.ending:
+            if not s.ending and self.shards.serves(msg.stage, s.config):
                 cfg = msgspec.structs.replace(s.config, resume_frame=s.progress_frame)
                 self._send_control(msg.stage, SessionStart(cfg, resumed=True))
         if all(x.ready for x in self.arbiter.stages.values()):

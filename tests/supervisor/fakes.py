@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import signal
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions
@@ -60,6 +61,8 @@ class FakeProcesses:
 
     def spawn(self, command: list[str]) -> FakeProcess:
         name = command[command.index("-m") + 1].rsplit(".", 1)[-1]
+        if "--worker" in command:  # one of a sharded stage's workers: dsp.1
+            name = f"{name}.{command[command.index('--worker') + 1]}"
         proc = FakeProcess(name, command, returncode=self.crash_at_boot.get(name))
         self.started.append(proc)
         return proc
@@ -78,9 +81,10 @@ class FakeProcesses:
         return [p for p in self.started if p.name == name]
 
 
-def fake_arbiter(opts: ArbiterOptions | None = None
+def fake_arbiter(opts: ArbiterOptions | None = None, workers: Mapping[str, int] | None = None
                  ) -> tuple[Arbiter, FakeClock, FakeProcesses]:
     clock, procs = FakeClock(), FakeProcesses()
     arbiter = Arbiter("/run/voxpipe-test", opts or ArbiterOptions(), clock=clock,
-                      spawn_process=procs.spawn, send_signal=procs.send_signal)
+                      spawn_process=procs.spawn, send_signal=procs.send_signal,
+                      workers=workers)
     return arbiter, clock, procs

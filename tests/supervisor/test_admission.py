@@ -92,8 +92,9 @@ def _reply(total: int, ring: list[int]) -> StatsReply:
 def test_lateness_counts_only_the_wake_ups_since_the_last_reading() -> None:
     replies: list[StatsReply | None] = []
 
-    async def playout() -> StatsReply | None:
-        return replies.pop(0)
+    async def playout() -> dict[str, StatsReply]:
+        reply = replies.pop(0)
+        return {} if reply is None else {"playout": reply}
 
     async def readings() -> list[float]:
         monitor = HeadroomMonitor(dict, playout)

@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 
 from pipeline.supervisor.runtime import Runtime
+from pipeline.supervisor.shards import by_stage
 
 # Skipped playout audio per reading at which the worker counts as fully loaded.
 LATE_FULL_S = 0.2
@@ -62,7 +63,7 @@ class StageLoad:
         late_share = 0.0
         if self.runtime.arbiter is not None:
             replies = await self.runtime.stage_stats(timeout_s=1.0, counters_only=True)
-            playout = replies.get("playout")
+            playout = by_stage(replies).get("playout")
             if playout is not None:
                 late = playout.counters.get("late_frames_skipped", 0)
                 if self._last_late is not None and late >= self._last_late:
