@@ -18,11 +18,10 @@ from ipc.schema import (
     FileTransport,
     SessionConfig,
     StatsReply,
-    data_decoder,
-    data_encoder,
 )
 from ipc.shards import connect_routes, parse_workers, split_worker, worker_name, worker_names
-from ipc.sockets import bind_pull
+from ipc.sockets import bind_pull, decode_data_batch
+from ipc.stats import StageStats
 from pipeline.serve.metrics import ServerMetrics, StageSnapshot
 from pipeline.supervisor.admission import (
     AdmissionLimits,
@@ -119,30 +118,31 @@ def test_the_arbiter_runs_each_worker_and_restarts_only_the_dead_one() -> None:
 def test_each_session_is_pushed_to_its_own_worker(tmp_path: Path) -> None:
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     inboxes = [bind_pull(ctx, f"ipc://{tmp_path}/dsp.{i}.in") for i in range(2)]
-    routes = connect_routes(ctx, str(tmp_path), ("dsp", "playout"), {"dsp": 2})
+    stats = StageStats()
+    routes = connect_routes(ctx, str(tmp_path), ("dsp", "playout"), {"dsp": 2}, stats)
     try:
         route = routes["dsp"]
         route.open("a", 0)
         route.open("b", 1)
         for sid in ("a", "b", "a"):
-            sock = route.socket(sid)
-            assert sock is not None
-            sock.send(_frame(sid))
-        got = [[data_decoder.decode(box.recv()).session for _ in range(n)]
-               for box, n in zip(inboxes, (2, 1), strict=True)]
+            box = route.outbox(sid)
+            assert box is not None and box.add(_frame(sid))
+        route.flush()  # one batch per worker
+        got = [[m.session for m in decode_data_batch([inbox.recv()], stats)]
+               for inbox in inboxes]
         assert got == [["a", "a"], ["b"]]
         route.close("a")
-        assert route.socket("a") is None
+        assert route.outbox("a") is None
         one = routes["playout"]
-        assert one.socket("never-opened") is one.sockets[0]  # one worker: no lookup
+        assert one.outbox("never-opened") is one.outboxes[0]  # one worker: no lookup
     finally:
         for sock in [*inboxes, *(s for r in routes.values() for s in r.sockets)]:
             sock.close(linger=0)
         ctx.term()
 
 
-def _frame(sid: str) -> bytes:
-    return data_encoder.encode(CaptureFrame(sid, 0, 16000, 1, b"\0\0" * 160, 0))
+def _frame(sid: str) -> CaptureFrame:
+    return CaptureFrame(sid, 0, 16000, 1, b"\0\0" * 160, 0)
 
 
 def test_workers_stats_fold_into_one_per_stage() -> None:
