@@ -116,6 +116,10 @@ class SipServer(asyncio.DatagramProtocol):
             self._dispatch(msg, peer)
         except SipParseError as exc:
             self._bad_request(msg, peer, exc)
+        except Exception:  # a bug met by some input: this datagram only, never the server
+            self.metrics.rejected.labels(reason="malformed").inc()
+            log.exception("SIP %s from %s:%d could not be handled", msg.method or msg.status,
+                          *peer)
 
     def _dispatch(self, msg: SipMessage, peer: Address) -> None:
         if not msg.is_request:
