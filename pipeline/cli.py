@@ -136,8 +136,8 @@ def _add_serve_parser(sub: Any) -> None:
                        help="local IP address the calls' media may use (repeatable; default: "
                        "every interface but loopback; 127.0.0.1 keeps calls on this machine)")
     serve.add_argument("--sip", default=None, metavar="HOST:PORT",
-                       help="also answer SIP calls (UDP) on HOST:PORT (port 0: any; the bound "
-                       "address is printed); media is RTP G.711 from the edge stage")
+                       help="also answer SIP calls (UDP and TCP) on HOST:PORT (port 0: any; "
+                       "the bound address is printed); media is RTP G.711 from the edge stage")
     serve.add_argument("--sip-allow", action="append", default=[], metavar="CIDR",
                        help="who may place SIP calls (repeatable; default loopback only; "
                        "others get 403)")

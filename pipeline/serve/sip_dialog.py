@@ -46,6 +46,7 @@ class UasContext:
     respond: Callable[[Address, bytes, TransactionKey], None]  # sent and remembered
     contact: str  # our Contact URI
     via_host: str  # our sent-by (host:port) in requests we send
+    transport_of: Callable[[Address], str]  # "UDP", or "TCP" for a peer on a stream
 
 
 @dataclass(eq=False)
@@ -200,7 +201,8 @@ class SipDialog:
         self.local_cseq += 1
         self._bye_branch = new_branch()
         data = build_request("BYE", self.invite.contact_uri or self.invite.uri, [
-            ("Via", f"SIP/2.0/UDP {self.ctx.via_host};branch={self._bye_branch};rport"),
+            ("Via", f"SIP/2.0/{self.ctx.transport_of(self.peer)} {self.ctx.via_host};"
+                    f"branch={self._bye_branch};rport"),
             ("Max-Forwards", "70"),
             ("From", f"{self.invite.get('to')};tag={self.local_tag}"),
             ("To", self.invite.get("from") or ""),

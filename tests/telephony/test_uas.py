@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import signal
+import socket
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.record.event_log import read_event_log
+from pipeline.transports.sip.message import parse
 from tests.telephony.conftest import SipServer, start_sip_server
 from tests.telephony.messages import G711_OFFER, request
 from tests.telephony.peer import SipPeer, media_port
@@ -145,3 +147,15 @@ def test_key_presses_reach_the_agent_as_sip_dtmf_received(tmp_path: Path) -> Non
     attributes = [e["attributes"] for e in read_event_log(record / "events.jsonl")
                   if e["type"] == "participant_attributes" and "dtmf" in e["attributes"]]
     assert attributes[-1] == {"dtmf": "1:1,#:11", "dtmf.participant": "peer"}, attributes
+
+
+def test_tcp_framing_needs_content_length(sip_server: SipServer) -> None:
+    before = sip_server.process.metrics()[MALFORMED]
+    unframed = b"\r\n".join(ln for ln in request("OPTIONS").split(b"\r\n")
+                            if not ln.startswith(b"Content-Length"))
+    with socket.create_connection(sip_server.address, timeout=15) as s:
+        s.sendall(b"\r\n\r\n" + request("OPTIONS", branch="z9hG4bK-tcp"))  # a keep-alive first
+        assert parse(s.recv(65535)).status == 200
+        s.sendall(unframed)
+        assert s.recv(65535) == b""  # the stream cannot be framed: closed
+    assert sip_server.process.metrics()[MALFORMED] == before + 1
