@@ -147,8 +147,8 @@ def _add_serve_parser(sub: Any) -> None:
                        help="the AudioBridge room of --janus (it must allow plain-RTP "
                             "participants); joined at start-up, rejoined if the call ends")
     serve.add_argument("--sip", default=None, metavar="HOST:PORT",
-                       help="also answer SIP calls (UDP) on HOST:PORT (port 0: any; the bound "
-                       "address is printed); media is RTP G.711 from the edge stage")
+                       help="also answer SIP calls (UDP and TCP) on HOST:PORT (port 0: any; "
+                       "the bound address is printed); media is RTP G.711 from the edge stage")
     serve.add_argument("--sip-allow", action="append", default=[], metavar="CIDR",
                        help="who may place SIP calls (repeatable; default loopback only; "
                        "others get 403)")

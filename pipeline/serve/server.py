@@ -23,6 +23,7 @@ from pipeline.serve.janus import JanusSeat
 from pipeline.serve.metrics import ServerMetrics
 from pipeline.serve.options import ServeOptions
 from pipeline.serve.sip import SipMetrics, SipServer
+from pipeline.serve.sip_tcp import serve_tcp
 from pipeline.supervisor.runtime import Runtime
 
 log = logging.getLogger("voxpipe.serve")
@@ -118,8 +119,15 @@ async def _start_sip(options: ServeOptions, calls: Calls, metrics: ServerMetrics
         raise ServeError(f"cannot listen for SIP on {host}:{port}: {exc.strerror or exc}",
                          EXIT_USAGE) from None
     bound, bound_port = server.address
-    line = f"voxpipe: SIP on udp:{bound if ':' not in bound else f'[{bound}]'}:{bound_port}"
-    log.info("%s", line.removeprefix("voxpipe: "))
-    if on_listening is not None:
-        on_listening(line)
+    shown = f"{bound if ':' not in bound else f'[{bound}]'}:{bound_port}"
+    lines = [f"voxpipe: SIP on udp:{shown}"]
+    try:
+        server.tcp = await serve_tcp(server, bound, bound_port)
+        lines.append(f"voxpipe: SIP on tcp:{shown}")
+    except OSError as exc:  # the UDP port is taken for TCP: UDP only
+        log.warning("no SIP over TCP on %s: %s", shown, exc.strerror or exc)
+    for line in lines:
+        log.info("%s", line.removeprefix("voxpipe: "))
+        if on_listening is not None:
+            on_listening(line)
     return server

@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from prometheus_client import CollectorRegistry, Counter
@@ -75,8 +75,11 @@ class SipServer(asyncio.DatagramProtocol):
         self.dialogs: dict[str, SipDialog] = {}  # by SIP Call-ID
         self.transport: asyncio.DatagramTransport | None = None
         self.address: Address = ("", 0)
-        self.ctx = UasContext(self._send, self._respond, "", "")
+        # Peers on a stream (SIP over TCP): how to write to them (see ``sip_tcp``).
+        self.streams: dict[Address, Callable[[bytes], object]] = {}
+        self.ctx = UasContext(self._send, self._respond, "", "", self._transport_of)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.tcp: asyncio.Server | None = None  # SIP over TCP on the same port
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -86,7 +89,14 @@ class SipServer(asyncio.DatagramProtocol):
         self.ctx.contact, self.ctx.via_host = f"sip:agent@{shown}:{port}", f"{shown}:{port}"
 
     # -- sending ------------------------------------------------------------------------
+    def _transport_of(self, peer: Address) -> str:
+        return "TCP" if peer in self.streams else "UDP"
+
     def _send(self, data: bytes, peer: Address) -> None:
+        write = self.streams.get(peer)
+        if write is not None:
+            write(data)
+            return
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, peer)
 
@@ -116,6 +126,10 @@ class SipServer(asyncio.DatagramProtocol):
             self._dispatch(msg, peer)
         except SipParseError as exc:
             self._bad_request(msg, peer, exc)
+        except Exception:  # a bug met by some input: this datagram only, never the server
+            self.metrics.rejected.labels(reason="malformed").inc()
+            log.exception("SIP %s from %s:%d could not be handled", msg.method or msg.status,
+                          *peer)
 
     def _dispatch(self, msg: SipMessage, peer: Address) -> None:
         if not msg.is_request:
@@ -295,3 +309,5 @@ class SipServer(asyncio.DatagramProtocol):
             task.cancel()
         if self.transport is not None:
             self.transport.close()
+        if self.tcp is not None:
+            self.tcp.close()

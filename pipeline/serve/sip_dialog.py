@@ -46,6 +46,7 @@ class UasContext:
     respond: Callable[[Address, bytes, TransactionKey], None]  # sent and remembered
     contact: str  # our Contact URI
     via_host: str  # our sent-by (host:port) in requests we send
+    transport_of: Callable[[Address], str]  # "UDP", or "TCP" for a peer on a stream
 
 
 @dataclass(eq=False)
@@ -130,8 +131,11 @@ class SipDialog:
         """200 OK with our SDP, repeated until the ACK comes."""
         body = answer_sdp(self.offer, *self.media, session_id=self.sdp_id,
                           version=self.sdp_version)
-        data = self.reply(200, "OK", ("Contact", f"<{self.ctx.contact}>"), ("Allow", ALLOW),
-                          ("Content-Type", "application/sdp"), body=body, msg=msg, key=key)
+        # A proxy that asked to stay on the path (Record-Route) gets it back (12.1.1).
+        routes = [("Record-Route", r) for r in self.invite.all("record-route")]
+        data = self.reply(200, "OK", *routes, ("Contact", f"<{self.ctx.contact}>"),
+                          ("Allow", ALLOW), ("Content-Type", "application/sdp"), body=body,
+                          msg=msg, key=key)
         self.final_sent, self.confirmed = True, False
         if self._pending_2xx is not None:
             self._pending_2xx.stop()
@@ -197,12 +201,15 @@ class SipDialog:
         self.local_cseq += 1
         self._bye_branch = new_branch()
         data = build_request("BYE", self.invite.contact_uri or self.invite.uri, [
-            ("Via", f"SIP/2.0/UDP {self.ctx.via_host};branch={self._bye_branch};rport"),
+            ("Via", f"SIP/2.0/{self.ctx.transport_of(self.peer)} {self.ctx.via_host};"
+                    f"branch={self._bye_branch};rport"),
             ("Max-Forwards", "70"),
             ("From", f"{self.invite.get('to')};tag={self.local_tag}"),
             ("To", self.invite.get("from") or ""),
             ("Call-ID", self.invite.call_id), ("CSeq", f"{self.local_cseq} BYE"),
-            ("Contact", f"<{self.ctx.contact}>")])
+            ("Contact", f"<{self.ctx.contact}>"),
+            # The dialog's route set: the INVITE's Record-Route, in order (12.1.1).
+            *[("Route", r) for r in self.invite.all("record-route")]])
         log.info("call %s: hanging up (BYE)", self.session_id, extra=self.log_extra)
         self.ctx.send(data, self.peer)
         self._bye = Retransmission(lambda: self.ctx.send(data, self.peer), lambda: None)

@@ -162,3 +162,12 @@ def test_no_headroom_is_503_with_retry_after(sipp: Path, tmp_path: Path,
     [final] = run.responses(503)
     assert re.search(r"^Retry-After: \d+$", final, re.M), final
     assert refused == 1
+
+
+@pytest.mark.parametrize("scenario", ["options", "reinvite", "cancel"])
+def test_sip_over_tcp(sipp: Path, sip_server: SipServer, tmp_path: Path,
+                      scenario: str) -> None:
+    assert any(line.startswith("voxpipe: SIP on tcp:") for line in sip_server.process.lines)
+    run = run_scenario(sipp, scenario, sip_server.address, tmp_path, extra=("-t", "t1"))
+    assert run.returncode == 0, run.output
+    assert all("SIP/2.0/TCP" in m for m in run.received()), run.received()

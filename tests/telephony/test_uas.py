@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import signal
+import socket
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.record.event_log import read_event_log
+from pipeline.transports.sip.message import parse
 from tests.telephony.conftest import SipServer, start_sip_server
 from tests.telephony.messages import G711_OFFER, request
 from tests.telephony.peer import SipPeer, media_port
@@ -47,7 +49,9 @@ def test_malformed_sip_is_answered_400_when_routable_else_dropped_and_counted(
 def test_a_retransmitted_invite_is_absorbed_and_an_unanswered_call_gets_our_bye(
         sip_server: SipServer, peer: SipPeer) -> None:
     calls = sip_server.process.metrics()["voxpipe_calls_total"]
-    invite = request("INVITE", port=peer.port, call_id="retrans-1", body=G711_OFFER)
+    proxies = ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]  # as if it came through two
+    invite = request("INVITE", port=peer.port, call_id="retrans-1", body=G711_OFFER,
+                     extra=(f"Record-Route: {proxies[0]}, {proxies[1]}",))
     peer.send(invite)
     first, early = peer.until("180")
     peer.send(invite)  # the same transaction again: its last response, no second call
@@ -55,6 +59,7 @@ def test_a_retransmitted_invite_is_absorbed_and_an_unanswered_call_gets_our_bye(
     assert [m.status for m in early] == [100]
     assert all(m.status in (180, 200) for m in between), between
     assert media_port(ok) > 0 and ok.to_tag == first.to_tag
+    assert ok.all("record-route") == proxies
     repeat, _ = peer.until("200")  # no ACK yet: the 200 comes again (timer G)
     assert repeat.body == ok.body
     peer.send(request("ACK", port=peer.port, call_id="retrans-1", branch="z9hG4bK-ack",
@@ -63,6 +68,7 @@ def test_a_retransmitted_invite_is_absorbed_and_an_unanswered_call_gets_our_bye(
     # No RTP ever comes: the edge ends the call after its media timeout; we get a BYE.
     bye, _ = peer.until("BYE", timeout_s=60.0)
     assert (bye.call_id, bye.from_tag, bye.cseq[1]) == ("retrans-1", ok.to_tag, "BYE")
+    assert bye.uri == f"sip:peer@127.0.0.1:{peer.port}" and bye.all("route") == proxies
     peer.answer(bye)
     assert settled(sip_server, "voxpipe_calls_active", 0.0) == 0.0
 
@@ -141,3 +147,15 @@ def test_key_presses_reach_the_agent_as_sip_dtmf_received(tmp_path: Path) -> Non
     attributes = [e["attributes"] for e in read_event_log(record / "events.jsonl")
                   if e["type"] == "participant_attributes" and "dtmf" in e["attributes"]]
     assert attributes[-1] == {"dtmf": "1:1,#:11", "dtmf.participant": "peer"}, attributes
+
+
+def test_tcp_framing_needs_content_length(sip_server: SipServer) -> None:
+    before = sip_server.process.metrics()[MALFORMED]
+    unframed = b"\r\n".join(ln for ln in request("OPTIONS").split(b"\r\n")
+                            if not ln.startswith(b"Content-Length"))
+    with socket.create_connection(sip_server.address, timeout=15) as s:
+        s.sendall(b"\r\n\r\n" + request("OPTIONS", branch="z9hG4bK-tcp"))  # a keep-alive first
+        assert parse(s.recv(65535)).status == 200
+        s.sendall(unframed)
+        assert s.recv(65535) == b""  # the stream cannot be framed: closed
+    assert sip_server.process.metrics()[MALFORMED] == before + 1

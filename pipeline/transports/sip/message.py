@@ -22,6 +22,8 @@ MAX_MESSAGE_BYTES = 65_535
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact",
            "l": "content-length", "c": "content-type", "k": "supported", "s": "subject",
            "e": "content-encoding"}
+# Headers whose comma-separated values are kept one per entry.
+MULTI_VALUED = ("via", "contact", "route", "record-route")
 # Headers a message cannot be matched to a transaction or dialog without.
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
@@ -157,7 +159,7 @@ def _parse(data: bytes) -> tuple[SipMessage, bytes]:
         if not colon or not _TOKEN.match(name):
             raise SipParseError(f"bad header line {line[:60]!r}")
         name = COMPACT.get(name, name)
-        values = _split_commas(value) if name in ("via", "contact", "route") else [value]
+        values = _split_commas(value) if name in MULTI_VALUED else [value]
         msg.headers.extend((name, v.strip()) for v in values)
     return msg, body
 

@@ -27,8 +27,8 @@ def transaction_key(msg: SipMessage, method: str | None = None) -> TransactionKe
     cookie) or, from an RFC 2543 peer, its Call-ID, From tag and CSeq number. An ACK
     to a failure and a CANCEL share the INVITE's branch: ``method`` names the one."""
     branch = msg.branch
-    if not branch.startswith(BRANCH_COOKIE):
-        branch = f"{msg.call_id}|{msg.from_tag}|{msg.cseq[0]}"
+    if not branch.startswith(BRANCH_COOKIE):  # the CSeq as written: it may be malformed
+        branch = f"{msg.call_id}|{msg.from_tag}|{(msg.get('cseq') or '').split(' ')[0]}"
     sent_by = (msg.get("via") or "").split(";")[0].strip()
     return f"{branch}|{sent_by}", method or msg.method
 
