@@ -111,27 +111,12 @@ class Calls:
         A ``client_pc_id`` naming a live call asks to renegotiate it: not supported."""
         if client_pc_id is not None and client_pc_id in self.live:
             raise CallConflict(f"call {client_pc_id} is live: renegotiation is not supported")
-        limit = self.options.max_sessions
-        if not self.accepting or (limit is not None and len(self.live) >= limit):
-            self.metrics.calls_refused.labels(
-                reason="shutting_down" if not self.accepting else "full").inc()
-            raise CallRefused("the server is shutting down" if not self.accepting else
-                              f"the server is full ({limit} calls)")
-        try:  # calls admitted whose sessions have not started yet count as live
-            self.runtime.admit(pending=sum(c.room.session_id is None for c in self.live.values()))
-        except AdmissionRefused as exc:
-            self.metrics.calls_refused.labels(reason=exc.reason).inc()
-            raise CallRefused(str(exc)) from None
+        self.admit()
         pc_id = f"pc-{secrets.token_hex(8)}"
-        room = room_for_offer(pc_id, sdp, self._out_dir(pc_id), offer_type=offer_type,
+        room = room_for_offer(pc_id, sdp, self.out_dir(pc_id), offer_type=offer_type,
                               ice_servers=self.options.ice_servers,
                               host_addresses=self.options.rtc_hosts)
-        call = Call(pc_id, room)
-        self.live[pc_id] = call
-        self.metrics.calls_total.inc()
-        self.metrics.calls_active.inc()
-        log.info("call %s admitted (%d live)", pc_id, len(self.live), extra=call.log_extra)
-        call.task = asyncio.create_task(self._run(call), name=f"call-{pc_id}")
+        call = self.launch(pc_id, room)
         try:
             answer = await asyncio.wait_for(asyncio.shield(call.answer),
                                             self.options.answer_timeout_s)
@@ -144,6 +129,31 @@ class Calls:
             raise
         log.info("call %s answered", pc_id, extra=call.log_extra)
         return call, answer
+
+    def admit(self) -> None:
+        """Raise ``CallRefused`` unless one more call fits: the server is accepting, under
+        ``--max-sessions``, and admission control finds the headroom."""
+        limit = self.options.max_sessions
+        if not self.accepting or (limit is not None and len(self.live) >= limit):
+            self.metrics.calls_refused.labels(
+                reason="shutting_down" if not self.accepting else "full").inc()
+            raise CallRefused("the server is shutting down" if not self.accepting else
+                              f"the server is full ({limit} calls)")
+        try:  # calls admitted whose sessions have not started yet count as live
+            self.runtime.admit(pending=sum(c.room.session_id is None for c in self.live.values()))
+        except AdmissionRefused as exc:
+            self.metrics.calls_refused.labels(reason=exc.reason).inc()
+            raise CallRefused(str(exc)) from None
+
+    def launch(self, call_id: str, room: Room) -> Call:
+        """Run an admitted call: the agent's entrypoint on ``room``, until it ends."""
+        call = Call(call_id, room)
+        self.live[call_id] = call
+        self.metrics.calls_total.inc()
+        self.metrics.calls_active.inc()
+        log.info("call %s admitted (%d live)", call_id, len(self.live), extra=call.log_extra)
+        call.task = asyncio.create_task(self._run(call), name=f"call-{call_id}")
+        return call
 
     def add_candidates(self, pc_id: str, candidates: list[Candidate]) -> None:
         """Trickle ICE: to the call's edge connection (held until its session starts)."""
@@ -165,7 +175,8 @@ class Calls:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- one call ---------------------------------------------------------------------
-    def _out_dir(self, pc_id: str) -> Path:
+    def out_dir(self, pc_id: str) -> Path:
+        """Where call ``pc_id`` is recorded (``--record DIR``, else a scratch folder)."""
         if self.options.record_dir is not None:
             return self.options.record_dir / pc_id
         if self._scratch is None:
