@@ -6,7 +6,10 @@ edge transports, to the edge stage, which writes it to the connection) and to th
 session record, the right channel of ``conversation.wav`` at the clock's position,
 with the user's audio on the left at its capture position. Events are stamped with
 the same clock and appended to ``events.jsonl``, then published to the supervisor.
-The record is written here for every transport.
+The record is written here for every transport. For a far end that buffers the
+agent's audio and acknowledges what it played (``EdgeHeard``, a media stream's
+marks), what it acknowledged is what played: truncation and progress follow it
+(``playout_heard.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ipc.schema import (
     AgentText,
     ControlMsg,
     DataMsg,
+    EdgeHeard,
     PlayoutFlush,
     PlayoutInterrupt,
     SessionClosed,
@@ -47,9 +51,10 @@ from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.playout_clock import SessionClock
 from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
+from pipeline.stages.playout_heard import HeardAudio
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
-from pipeline.transports.base import Sink, served_by_capture
+from pipeline.transports.base import Sink, acknowledges_playback, served_by_capture
 from pipeline.transports.edge_sink import EdgeSink
 from pipeline.transports.file.sink import FileSink
 
@@ -76,6 +81,7 @@ class SessionPlayout:
     sink: Sink
     frame: bytearray
     glitches: GlitchRuns
+    heard: HeardAudio | None = None  # a far end that acknowledges what it played
 
 
 class PlayoutStage(HotStage):
@@ -94,7 +100,8 @@ class PlayoutStage(HotStage):
         clock.tick = max(0, (time.monotonic_ns() - cfg.t0_ns) // clock.frame_ns)
         sp = SessionPlayout(cfg, clock, PlayoutQueue(),
                             SessionRecord(Path(cfg.out_dir), cfg.output_rate),
-                            self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns())
+                            self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns(),
+                            HeardAudio() if acknowledges_playback(cfg.transport) else None)
         self.playing[cfg.session] = sp
         self.due.schedule(cfg.session, clock.due_ns())
         opened = SessionResumed if resumed else SessionStarted
@@ -140,6 +147,9 @@ class PlayoutStage(HotStage):
             self._flush(sp, msg.reason, msg.onset_ns, now)
         elif isinstance(msg, StreamEvent):
             self._log_event(sp, msg.event, origin="model", publish=msg.publish)
+        elif isinstance(msg, EdgeHeard):
+            if sp.heard is not None:
+                sp.heard.heard_up_to(msg.seq)
         else:
             self.stats.count("frames_dropped.unexpected_type")
 
@@ -167,6 +177,10 @@ class PlayoutStage(HotStage):
         cut = sp.queue.flush()
         sp.sink.flush(reason)
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
+        if sp.heard is not None:
+            for item in cut:  # what the far end had not played yet is lost with its buffer
+                item.played = sp.heard.played(item)
+            sp.heard.forget(item.item_id for item in cut)
         for item in cut:
             self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
                                              item.played, item.received, sp.cfg.output_rate,
@@ -227,6 +241,8 @@ class PlayoutStage(HotStage):
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.tick, sp.frame)
+            if sp.heard is not None:
+                sp.heard.sent(sp.clock.tick, sp.queue.items.values())
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")
@@ -238,6 +254,8 @@ class PlayoutStage(HotStage):
             self._stopped(sp, item, t_ms=sp.clock.slot_ms())
         if result.finished:
             sp.queue.forget_stopped()
+            if sp.heard is not None:
+                sp.heard.forget(item.item_id for item in result.finished)
 
     def _underrun(self, sp: SessionPlayout, dry: bool) -> None:
         item = sp.queue.playing_item()
@@ -256,7 +274,8 @@ class PlayoutStage(HotStage):
         """Bus only (not events.jsonl): how much of each playing item has played."""
         for item in sp.queue.items.values():
             if item.started and not item.stopped:
-                self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, item.played),
+                played = item.played if sp.heard is None else sp.heard.played(item)
+                self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, played),
                           t_ms=sp.clock.t_ms(time.monotonic_ns()))
 
     def _stopped(self, sp: SessionPlayout, item: AgentItem, t_ms: float | None = None) -> None:
