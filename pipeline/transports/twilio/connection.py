@@ -7,7 +7,8 @@ process's. Inbound (``messages.py``): ``media`` payloads are the caller's audio
 echo of one of ours, ``stop`` or the socket's close the end of the call. Outbound, each
 paced agent frame goes as one ``media`` message followed by a ``mark`` named after its
 playout tick; the echoes are the clock of what the caller heard (``marks.py``),
-reported to playout. A barge-in sends ``clear`` and forgets the marks not echoed.
+reported to playout. A barge-in sends ``clear`` (if the far end still holds audio)
+and forgets the marks not echoed.
 
 Bad input (not JSON, an unknown event, a payload that is not base64, media before
 ``start``, binary frames) is counted and skipped; it never ends the call.
@@ -153,13 +154,15 @@ class TwilioConnection(EdgeConnectionDefaults):
         await self.ws.drain()
 
     async def flush(self) -> None:
-        """Barge-in: ``clear``; the marks not echoed are of audio nobody will hear."""
-        if self.ws is None or self.stream_sid is None:
+        """Barge-in: ``clear``; the marks not echoed are of audio nobody will hear. With
+        every mark echoed the far end holds nothing (playout flushes at every onset of
+        the caller's speech, the agent's or not): no ``clear`` then."""
+        self.encoder.reset()
+        if self.ws is None or self.stream_sid is None or not self.marks.pending:
             return
         self.ws.send_text(messages.clear(self.stream_sid))
         self.counts["clears"] += 1
         self.counts["marks_cleared"] += self.marks.clear()
-        self.encoder.reset()
         await self.ws.drain()
 
     async def close(self) -> None:
