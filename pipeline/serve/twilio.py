@@ -41,12 +41,16 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def request_head(request: web.Request) -> bytes:
-    """The HTTP request line and headers as the client sent them."""
+def request_bytes(request: web.Request) -> bytes:
+    """The HTTP request line and headers as the client sent them, then whatever the
+    client sent after them that aiohttp read already (a client that did not wait for
+    the 101: aiohttp keeps what follows an upgrade request in its protocol's
+    ``_message_tail``; reading it is the price of handing the socket over)."""
     version = f"HTTP/{request.version.major}.{request.version.minor}"
     lines = [f"{request.method} {request.raw_path} {version}".encode()]
     lines += [name + b": " + value for name, value in request.raw_headers]
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    tail = getattr(request.protocol, "_message_tail", b"")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + (tail if isinstance(tail, bytes) else b"")
 
 
 class TwilioStreams:
@@ -85,7 +89,7 @@ class TwilioStreams:
         # Nothing is read from the socket here any more: what comes is the edge's.
         transport.pause_reading()
         try:
-            await offer.give(sock.fileno(), request_head(request),
+            await offer.give(sock.fileno(), request_bytes(request),
                              self.options.answer_timeout_s)
         except (HandoffError, OSError) as exc:
             log.error("stream %s: %s", stream_id, exc, extra=call.log_extra)

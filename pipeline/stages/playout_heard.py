@@ -52,6 +52,11 @@ class HeardAudio:
         """Samples of ``item`` the caller has heard."""
         return min(item.played, self.heard.get(item.item_id, 0))
 
+    @property
+    def unheard(self) -> int:
+        """Entries waiting for the far end's acknowledgement."""
+        return len(self._sent)
+
     def forget(self, item_ids: Iterable[str]) -> None:
         """Items over: what is not heard of them now never will be."""
         gone = set(item_ids)

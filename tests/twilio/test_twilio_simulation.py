@@ -9,7 +9,10 @@ one call at a time; each call's record is the one folder ``--record`` gains.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from scipy.signal import resample_poly
+from websockets.frames import OP_TEXT, Frame
 
 from pipeline.record.event_log import read_event_log
 from tests.serve.harness import ServeProcess
@@ -207,7 +211,8 @@ def test_twilio_simulation_bad_input_is_counted_and_ignored(
 
     fe = asyncio.run(call())
     wait_closed(new_record(record, before))
-    assert best_correlation(fe.heard, core) >= 0.8
+    corr = best_correlation(fe.heard, core)
+    assert corr >= 0.8, f"after the bad input the reply correlates {corr:.3f} with the turn"
     now = edge_counters(srv, "media_before_start")
     for name in ("media_before_start", "bad_json", "unknown_events", "malformed_messages",
                  "binary_frames", "bad_dtmf"):
@@ -230,3 +235,32 @@ def test_twilio_simulation_refusals(server: tuple[ServeProcess, Path]) -> None:
     assert status("/twilio", upgrade) == 401  # no token
     assert status("/twilio/wrong", upgrade) == 401
     assert status(f"/twilio/{TOKEN}", {}) == 400  # not a websocket
+
+
+def test_twilio_simulation_serve_writes_nothing_on_a_handed_over_socket(
+        server: tuple[ServeProcess, Path]) -> None:
+    """Byte for byte, what the stream's socket carries is the edge's: the 101 answer,
+    then (no audio was said) only the edge's close frame, then the end of the
+    connection; not one byte of serve's own HTTP response. This client does not wait
+    for the 101 before its messages: what serve read of them goes to the edge too."""
+    srv, record = server
+    before = set(record.glob("tw-*"))
+    host, port = srv.url.removeprefix("http://").split(":")
+    key = base64.b64encode(secrets.token_bytes(16)).decode()
+    with socket.create_connection((host, int(port)), timeout=CALL_TIMEOUT_S) as sock:
+        sock.sendall(
+            f"GET /twilio/{TOKEN} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        for msg in ({"event": "connected", "protocol": "Call", "version": "1.0.0"},
+                    {"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1"}},
+                    {"event": "stop", "streamSid": "MZ1"}):
+            sock.sendall(Frame(OP_TEXT, json.dumps(msg).encode()).serialize(
+                mask=True, extensions=[]))
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), received
+    assert rest == b"\x88\x02\x03\xe8", rest  # a close frame, code 1000, and nothing else
+    wait_closed(new_record(record, before))

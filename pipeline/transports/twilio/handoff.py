@@ -21,8 +21,9 @@ import socket
 from pathlib import Path
 from typing import Final
 
-# An HTTP request's head, as aiohttp accepts it (8 KiB lines, some headers), fits.
-MAX_REQUEST_BYTES: Final = 64 * 1024
+# An HTTP request's head as aiohttp accepts it (8 KiB lines, some headers), and what a
+# hasty client sent after it, fit.
+MAX_REQUEST_BYTES: Final = 128 * 1024
 
 
 class HandoffError(RuntimeError):

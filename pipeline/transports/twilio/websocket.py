@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections import deque
 from typing import Final
 
-from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, Frame
+from websockets.frames import OP_BINARY, OP_CONT, OP_TEXT, Frame
 from websockets.http11 import Request
 from websockets.protocol import OPEN, State
 from websockets.server import ServerProtocol
@@ -38,16 +39,18 @@ class ServerWebSocket:
         self.reader, self.writer, self.protocol = reader, writer, protocol
         self._parts: list[bytes] = []
         self._binary = False
-        self._messages: list[tuple[bool, bytes]] = []
+        self._messages: deque[tuple[bool, bytes]] = deque()
         self._eof = False
 
     @classmethod
     async def accept(cls, sock: socket.socket, request: bytes) -> ServerWebSocket:
-        """Answer ``request`` (the HTTP request read from ``sock``) with 101 and open."""
+        """Answer ``request`` (the bytes already read from ``sock``: the HTTP request,
+        and any frames a client sent without waiting for the answer) with 101."""
         reader, writer = await asyncio.open_connection(sock=sock)
         protocol = ServerProtocol(max_size=MAX_MESSAGE_BYTES)
         ws = cls(reader, writer, protocol)
-        protocol.receive_data(request)
+        head, end, early = request.partition(b"\r\n\r\n")
+        protocol.receive_data(head + end)
         events = protocol.events_received()
         if not events or not isinstance(events[0], Request):
             ws._flush()
@@ -60,6 +63,8 @@ class ServerWebSocket:
             writer.close()
             raise HandshakeFailed(f"handshake refused: {response.status_code} "
                                   f"{protocol.handshake_exc}")
+        if early:
+            ws._receive(early)
         return ws
 
     @property
@@ -72,29 +77,30 @@ class ServerWebSocket:
         while not self._messages:
             if self._eof or self.protocol.state is not OPEN:
                 return None
-            data = await self.reader.read(READ_BYTES)
-            if data:
-                self.protocol.receive_data(data)
+            self._receive(await self.reader.read(READ_BYTES))
+        return self._messages.popleft()
+
+    def _receive(self, data: bytes) -> None:
+        """Bytes from the far end (``b""``: its end of the stream) into whole messages."""
+        if data:
+            self.protocol.receive_data(data)
+        else:
+            self._eof = True
+            self.protocol.receive_eof()
+        self._flush()
+        for frame in self.protocol.events_received():
+            if not isinstance(frame, Frame):
+                continue
+            if frame.opcode in (OP_TEXT, OP_BINARY):
+                self._binary = frame.opcode is OP_BINARY
+                self._parts = [bytes(frame.data)]
+            elif frame.opcode is OP_CONT:
+                self._parts.append(bytes(frame.data))
             else:
-                self._eof = True
-                self.protocol.receive_eof()
-            self._flush()
-            for frame in self.protocol.events_received():
-                if not isinstance(frame, Frame):
-                    continue
-                if frame.opcode in (OP_TEXT, OP_BINARY):
-                    self._binary = frame.opcode is OP_BINARY
-                    self._parts = [bytes(frame.data)]
-                elif frame.opcode is OP_CONT:
-                    self._parts.append(bytes(frame.data))
-                elif frame.opcode is OP_CLOSE:
-                    break
-                else:
-                    continue  # ping/pong: the protocol answered already
-                if frame.fin:
-                    self._messages.append((self._binary, b"".join(self._parts)))
-                    self._parts = []
-        return self._messages.pop(0)
+                continue  # ping/pong (answered by the protocol), close (its state says)
+            if frame.fin:
+                self._messages.append((self._binary, b"".join(self._parts)))
+                self._parts = []
 
     def send_text(self, data: bytes) -> None:
         """One text frame, into the stream's buffer (see :meth:`drain`)."""
