@@ -65,7 +65,7 @@ class TwilioFarEnd:
         self._pending: deque[PendingMark] = deque()
         self._play_end = 0.0
         self._tasks: list[asyncio.Task[None]] = []
-        self._marks_arrived = asyncio.Event()
+        self._arrived = asyncio.Event()
 
     # -- the stream -------------------------------------------------------------------
     async def connect(self, path: str = "/twilio") -> None:
@@ -145,8 +145,8 @@ class TwilioFarEnd:
         """Until ``samples`` of agent audio have arrived."""
         async def enough() -> None:
             while len(self.received) // 2 < samples:
-                self._marks_arrived.clear()
-                await self._marks_arrived.wait()
+                self._arrived.clear()
+                await self._arrived.wait()
 
         await asyncio.wait_for(enough(), timeout_s)
 
@@ -168,7 +168,7 @@ class TwilioFarEnd:
                 await self._clear()
             else:
                 self.unexpected.append(msg)
-            self._marks_arrived.set()
+            self._arrived.set()
 
     def _play(self, pcm: bytes) -> None:
         now = time.monotonic()

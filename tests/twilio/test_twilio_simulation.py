@@ -264,3 +264,31 @@ def test_twilio_simulation_serve_writes_nothing_on_a_handed_over_socket(
     assert head.startswith(b"HTTP/1.1 101 "), received
     assert rest == b"\x88\x02\x03\xe8", rest  # a close frame, code 1000, and nothing else
     wait_closed(new_record(record, before))
+
+
+def test_twilio_simulation_a_vanished_far_end_ends_the_call(
+        server: tuple[ServeProcess, Path]) -> None:
+    """No ``stop``, no close frame: the TCP connection just goes. The call ends and its
+    recording is finalized."""
+    srv, record = server
+    before = set(record.glob("tw-*"))
+    said, _ = turn_8k(0)
+
+    async def call() -> None:
+        fe = TwilioFarEnd(srv.url)
+        await fe.connect(f"/twilio/{TOKEN}")
+        await fe.start()
+        await fe.say(said)
+        await fe.say(silence(0.5))
+        assert fe.ws is not None
+        fe.ws.transport.abort()
+        await fe.close()
+
+    asyncio.run(call())
+    folder = new_record(record, before)
+    events = wait_closed(folder)
+    assert events[-1]["type"] == "session_closed"
+    with wave.open(str(folder / "conversation.wav")) as w:
+        assert w.getnchannels() == 2
+        user = np.frombuffer(w.readframes(w.getnframes()), "<i2")[0::2]
+    assert np.abs(user).max() > 1000  # what the caller said before vanishing is recorded
