@@ -6,10 +6,7 @@ edge transports, to the edge stage, which writes it to the connection) and to th
 session record, the right channel of ``conversation.wav`` at the clock's position,
 with the user's audio on the left at its capture position. Events are stamped with
 the same clock and appended to ``events.jsonl``, then published to the supervisor.
-The record is written here for every transport. For a far end that buffers the
-agent's audio and acknowledges what it played (``EdgeHeard``, a media stream's
-marks), what it acknowledged is what played: truncation and progress follow it
-(``playout_heard.py``).
+The record is written here for every transport.
 """
 
 from __future__ import annotations
@@ -81,7 +78,6 @@ class SessionPlayout:
     sink: Sink
     frame: bytearray
     glitches: GlitchRuns
-    heard: HeardAudio | None = None  # a far end that acknowledges what it played
 
 
 class PlayoutStage(HotStage):
@@ -92,6 +88,10 @@ class PlayoutStage(HotStage):
         super().__init__(args)
         self.playing: dict[str, SessionPlayout] = {}
         self.due = DeadlineQueue()
+        # Sessions whose far end buffers the agent's audio and acknowledges what it played
+        # (``EdgeHeard``, a media stream's marks): what it acknowledged is what played,
+        # for truncation and progress (``playout_heard.py``).
+        self.heard: dict[str, HeardAudio] = {}
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         frame_samples = cfg.output_rate * cfg.playout_frame_ms // 1000
@@ -100,9 +100,10 @@ class PlayoutStage(HotStage):
         clock.tick = max(0, (time.monotonic_ns() - cfg.t0_ns) // clock.frame_ns)
         sp = SessionPlayout(cfg, clock, PlayoutQueue(),
                             SessionRecord(Path(cfg.out_dir), cfg.output_rate),
-                            self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns(),
-                            HeardAudio() if acknowledges_playback(cfg.transport) else None)
+                            self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns())
         self.playing[cfg.session] = sp
+        if acknowledges_playback(cfg.transport):
+            self.heard[cfg.session] = HeardAudio()
         self.due.schedule(cfg.session, clock.due_ns())
         opened = SessionResumed if resumed else SessionStarted
         self._log_event(sp, opened(cfg.t0_ns, os.getpid()))
@@ -116,6 +117,7 @@ class PlayoutStage(HotStage):
     def on_session_end(self, session: str) -> None:
         sp = self.playing.pop(session, None)
         self.due.cancel(session)
+        self.heard.pop(session, None)
         if sp is None:
             return
         sp.sink.close()
@@ -148,8 +150,8 @@ class PlayoutStage(HotStage):
         elif isinstance(msg, StreamEvent):
             self._log_event(sp, msg.event, origin="model", publish=msg.publish)
         elif isinstance(msg, EdgeHeard):
-            if sp.heard is not None:
-                sp.heard.heard_up_to(msg.seq)
+            if (heard := self.heard.get(msg.session)) is not None:
+                heard.heard_up_to(msg.seq)
         else:
             self.stats.count("frames_dropped.unexpected_type")
 
@@ -177,10 +179,10 @@ class PlayoutStage(HotStage):
         cut = sp.queue.flush()
         sp.sink.flush(reason)
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
-        if sp.heard is not None:
+        if (heard := self.heard.get(sp.cfg.session)) is not None:
             for item in cut:  # what the far end had not played yet is lost with its buffer
-                item.played = sp.heard.played(item)
-            sp.heard.forget(item.item_id for item in cut)
+                item.played = heard.played(item)
+            heard.forget(item.item_id for item in cut)
         for item in cut:
             self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
                                              item.played, item.received, sp.cfg.output_rate,
@@ -241,8 +243,8 @@ class PlayoutStage(HotStage):
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.tick, sp.frame)
-            if sp.heard is not None:
-                sp.heard.sent(sp.clock.tick, sp.queue.items.values())
+            if (heard := self.heard.get(sp.cfg.session)) is not None:
+                heard.sent(sp.clock.tick, sp.queue.items.values())  # the sink's frame number
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")
@@ -254,8 +256,8 @@ class PlayoutStage(HotStage):
             self._stopped(sp, item, t_ms=sp.clock.slot_ms())
         if result.finished:
             sp.queue.forget_stopped()
-            if sp.heard is not None:
-                sp.heard.forget(item.item_id for item in result.finished)
+            if (heard := self.heard.get(sp.cfg.session)) is not None:
+                heard.forget(item.item_id for item in result.finished)
 
     def _underrun(self, sp: SessionPlayout, dry: bool) -> None:
         item = sp.queue.playing_item()
@@ -272,9 +274,10 @@ class PlayoutStage(HotStage):
 
     def _progress(self, sp: SessionPlayout) -> None:
         """Bus only (not events.jsonl): how much of each playing item has played."""
+        heard = self.heard.get(sp.cfg.session)
         for item in sp.queue.items.values():
             if item.started and not item.stopped:
-                played = item.played if sp.heard is None else sp.heard.played(item)
+                played = item.played if heard is None else heard.played(item)
                 self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, played),
                           t_ms=sp.clock.t_ms(time.monotonic_ns()))
 
