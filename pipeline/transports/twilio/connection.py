@@ -142,8 +142,11 @@ class TwilioConnection(EdgeConnectionDefaults):
         self.counts["dtmf_in"] += 1
         self._emit(DtmfReceived(digit.upper(), code))
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
-        """One agent frame as ``media``, then its tick's ``mark``."""
+    async def send(self, seq: int, sample_rate: int, pcm: bytes,
+                   position: int | None = None) -> None:
+        """One agent frame as ``media``, then its ``mark`` (named by ``seq``, which
+        playout's ``EdgeHeard`` reads back). ``position`` is not needed: the far end
+        plays what it is sent in order, at its own pace."""
         if self.ws is None or self.stream_sid is None:
             self.counts["egress_before_start"] += 1
             return
