@@ -116,7 +116,7 @@ class Calls:
         room = room_for_offer(pc_id, sdp, self.out_dir(pc_id), offer_type=offer_type,
                               ice_servers=self.options.ice_servers,
                               host_addresses=self.options.rtc_hosts)
-        call = self.launch(pc_id, room)
+        call = self.start(pc_id, room)
         try:
             answer = await asyncio.wait_for(asyncio.shield(call.answer),
                                             self.options.answer_timeout_s)
@@ -145,7 +145,7 @@ class Calls:
             self.metrics.calls_refused.labels(reason=exc.reason).inc()
             raise CallRefused(str(exc)) from None
 
-    def launch(self, call_id: str, room: Room) -> Call:
+    def start(self, call_id: str, room: Room) -> Call:
         """Run an admitted call: the agent's entrypoint on ``room``, until it ends."""
         call = Call(call_id, room)
         self.live[call_id] = call

@@ -84,7 +84,7 @@ class TwilioStreams:
         stream_id = f"tw-{secrets.token_hex(8)}"
         offer = HandoffOffer(self.runtime.dir.path / f"{stream_id}.sock")
         spec = TwilioTransport(stream_id=stream_id, handoff_path=str(offer.path))
-        call = self.calls.launch(stream_id, TwilioRoom(spec, self.calls.out_dir(stream_id)))
+        call = self.calls.start(stream_id, TwilioRoom(spec, self.calls.out_dir(stream_id)))
         assert call.task is not None
         # Nothing is read from the socket here any more: what comes is the edge's.
         transport.pause_reading()
