@@ -292,3 +292,58 @@ def test_twilio_simulation_a_vanished_far_end_ends_the_call(
         assert w.getnchannels() == 2
         user = np.frombuffer(w.readframes(w.getnframes()), "<i2")[0::2]
     assert np.abs(user).max() > 1000  # what the caller said before vanishing is recorded
+
+
+def test_twilio_simulation_two_streams_at_once_each_hear_their_own_echo(
+        server: tuple[ServeProcess, Path]) -> None:
+    srv, record = server
+    before = set(record.glob("tw-*"))
+    first, first_core = turn_8k(0)
+    second, second_core = turn_8k(2)
+
+    async def one(said: npt.NDArray[np.int16], core: npt.NDArray[np.float64]) -> TwilioFarEnd:
+        fe = TwilioFarEnd(srv.url)
+        await fe.connect(f"/twilio/{TOKEN}")
+        await fe.start()
+        await say_and_hear(fe, said, len(core))
+        await fe.say(silence(1.0))
+        await fe.stop()
+        return fe
+
+    async def both() -> list[TwilioFarEnd]:
+        return list(await asyncio.gather(one(first, first_core), one(second, second_core)))
+
+    a, b = asyncio.run(both())
+    found = set(record.glob("tw-*")) - before
+    assert len(found) == 2
+    for folder in found:
+        wait_closed(folder)
+    # Each far end hears its own turn, not the other's, and only its own stream's messages.
+    mine = (best_correlation(a.heard, first_core), best_correlation(b.heard, second_core))
+    theirs = (best_correlation(a.heard, second_core), best_correlation(b.heard, first_core))
+    print(f"own echoes {mine}, the other's {theirs}")
+    assert min(mine) >= 0.8 and max(theirs) < 0.5
+    assert a.unexpected == [] and b.unexpected == []
+
+
+def test_twilio_simulation_sigterm_ends_a_live_stream_and_finalizes_it(tmp_path: Path) -> None:
+    record = tmp_path / "calls"
+    said, _ = turn_8k(0)
+    with ServeProcess("--record", str(record)) as srv:
+        async def call() -> tuple[TwilioFarEnd, int]:
+            fe = TwilioFarEnd(srv.url)
+            await fe.connect()
+            await fe.start()
+            await fe.say(said[: RATE // 2])
+            code = await asyncio.to_thread(srv.stop)
+            assert fe.ws is not None
+            await asyncio.wait_for(fe.ws.wait_closed(), CALL_TIMEOUT_S)
+            await fe.close()
+            return fe, code
+
+        _, code = asyncio.run(call())
+    assert code == 0, srv.output
+    (folder,) = record.glob("tw-*")
+    events = read_event_log(folder / "events.jsonl")
+    assert events[-1]["type"] == "session_closed"
+    assert "Traceback" not in srv.output, srv.output
