@@ -88,9 +88,14 @@ class TwilioStreams:
         assert call.task is not None
         # Nothing is read from the socket here any more: what comes is the edge's.
         transport.pause_reading()
-        try:
-            await offer.give(sock.fileno(), request_bytes(request),
-                             self.options.answer_timeout_s)
+        given = asyncio.ensure_future(offer.give(sock.fileno(), request_bytes(request),
+                                                 self.options.answer_timeout_s))
+        try:  # the call may end before the edge takes the socket (refused, failed)
+            await asyncio.wait({given, call.task}, return_when=asyncio.FIRST_COMPLETED)
+            if not given.done():
+                given.cancel()
+                raise HandoffError("the call ended before its stream was taken")
+            given.result()
         except (HandoffError, OSError) as exc:
             log.error("stream %s: %s", stream_id, exc, extra=call.log_extra)
             call.stop.set()
