@@ -86,6 +86,14 @@ def wait_closed(folder: Path, timeout_s: float = CALL_TIMEOUT_S) -> list[dict[st
     raise AssertionError(f"the session did not close: {[e['type'] for e in events][-10:]}")
 
 
+def turns(events: list[dict[str, Any]]) -> list[str]:
+    """The call's speech and glitch events, in short (for a failure's message)."""
+    kinds = ("user_started_speaking", "user_stopped_speaking", "agent_started_speaking",
+             "agent_stopped_speaking", "playout_glitch")
+    return [f"{e['t_ms']:.0f}:{e['type']}{'(cut)' if e.get('interrupted') else ''}"
+            for e in events if e["type"] in kinds]
+
+
 def edge_counters(srv: ServeProcess, until: str, timeout_s: float = 10.0) -> dict[str, float]:
     """The edge's ``conn.*`` counters from ``/metrics``, once ``until`` shows (a call's
     connection counters are added when the edge closes it)."""
@@ -130,7 +138,7 @@ def test_twilio_simulation_echo_marks_and_dtmf(server: tuple[ServeProcess, Path]
     # The echo of the user's turn, through mu-law both ways and 8 <-> 24 kHz.
     corr = best_correlation(fe.heard, core)
     print(f"echo waveform correlation {corr:.3f}; {len(fe.marks_received)} marks")
-    assert corr >= 0.8, f"the reply correlates {corr:.3f} with the user's turn"
+    assert corr >= 0.8, f"the reply correlates {corr:.3f} with the turn: {turns(events)}"
     # Every media message came with its mark, named after a playout tick, in order.
     ticks = [int(name.removeprefix("vp")) for name in fe.marks_received]
     assert ticks == sorted(ticks) and len(set(ticks)) == len(ticks) > 0
@@ -210,9 +218,9 @@ def test_twilio_simulation_bad_input_is_counted_and_ignored(
         return fe
 
     fe = asyncio.run(call())
-    wait_closed(new_record(record, before))
+    events = wait_closed(new_record(record, before))
     corr = best_correlation(fe.heard, core)
-    assert corr >= 0.8, f"after the bad input the reply correlates {corr:.3f} with the turn"
+    assert corr >= 0.8, f"after bad input the reply correlates {corr:.3f}: {turns(events)}"
     now = edge_counters(srv, "media_before_start")
     for name in ("media_before_start", "bad_json", "unknown_events", "malformed_messages",
                  "binary_frames", "bad_dtmf"):
@@ -316,13 +324,12 @@ def test_twilio_simulation_two_streams_at_once_each_hear_their_own_echo(
     a, b = asyncio.run(both())
     found = set(record.glob("tw-*")) - before
     assert len(found) == 2
-    for folder in found:
-        wait_closed(folder)
+    calls = [turns(wait_closed(folder)) for folder in found]
     # Each far end hears its own turn, not the other's, and only its own stream's messages.
     mine = (best_correlation(a.heard, first_core), best_correlation(b.heard, second_core))
     theirs = (best_correlation(a.heard, second_core), best_correlation(b.heard, first_core))
     print(f"own echoes {mine}, the other's {theirs}")
-    assert min(mine) >= 0.8 and max(theirs) < 0.5
+    assert min(mine) >= 0.8 and max(theirs) < 0.5, calls
     assert a.unexpected == [] and b.unexpected == []
 
 
