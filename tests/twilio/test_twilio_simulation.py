@@ -1,119 +1,30 @@
 """Twilio media streams through a real ``voxpipe serve`` (offline echo engine), against a
 simulated Twilio (``far_end.py``: Twilio's documented messages over a real websocket;
-a simulation, as every test name here says).
-
-One server for the module (``--token``: the stream connects to ``/twilio/TOKEN``),
-one call at a time; each call's record is the one folder ``--record`` gains.
-"""
+a simulation, as every test name here says): the audio both ways, marks, DTMF,
+barge-in, bad input, calls at once."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import secrets
-import socket
-import time
-import urllib.error
-import urllib.request
-import wave
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pytest
-from scipy.signal import resample_poly
-from websockets.frames import OP_TEXT, Frame
 
-from pipeline.record.event_log import read_event_log
 from tests.serve.harness import ServeProcess
 from tests.transports.web.signal_match import best_correlation
-from tests.twilio.far_end import RATE, TwilioFarEnd
-
-ROOT = Path(__file__).resolve().parents[2]
-THREE_TURNS = ROOT / "examples" / "audio" / "three_turns.wav"
-LABELS = json.loads((ROOT / "examples" / "audio" / "three_turns.json").read_text())
-TOKEN = "s3cret"
-PAD_S = 0.3
-# One playout frame at the output rate (24 kHz, 20 ms): the truncation's resolution.
-FRAME_24K = 480
-CALL_TIMEOUT_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, Path]]:
-    record = tmp_path_factory.mktemp("twilio") / "calls"
-    with ServeProcess("--token", TOKEN, "--record", str(record)) as srv:
-        yield srv, record
-
-
-def turn_8k(index: int) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.float64]]:
-    """Turn ``index`` of the three-turn call at 8 kHz: with room tone either side (to
-    say), and the turn alone as floats (to find in what comes back)."""
-    turn = LABELS["turns"][index]
-    with wave.open(str(THREE_TURNS)) as src:
-        rate = src.getframerate()
-        src.setpos(int((turn["onset_s"] - PAD_S) * rate))
-        pcm = np.frombuffer(src.readframes(int((turn["duration_s"] + 2 * PAD_S) * rate)), "<i2")
-    x8 = resample_poly(pcm.astype(np.float64), RATE, rate)
-    said = np.clip(np.round(x8), -32768, 32767).astype(np.int16)
-    core = said[int(PAD_S * RATE) : int((PAD_S + turn["duration_s"]) * RATE)]
-    return said, core.astype(np.float64) / 32768.0
-
-
-def silence(seconds: float) -> npt.NDArray[np.int16]:
-    return np.zeros(int(seconds * RATE), dtype=np.int16)
-
-
-def new_record(record: Path, before: set[Path]) -> Path:
-    found = set(record.glob("tw-*")) - before
-    assert len(found) == 1, sorted(record.glob("*"))
-    return found.pop()
-
-
-def wait_closed(folder: Path, timeout_s: float = CALL_TIMEOUT_S) -> list[dict[str, Any]]:
-    """The call's events once its session closed (recording finalized)."""
-    deadline = time.monotonic() + timeout_s
-    events: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        path = folder / "events.jsonl"
-        events = read_event_log(path) if path.exists() else []
-        if events and events[-1]["type"] == "session_closed":
-            return events
-        time.sleep(0.1)
-    raise AssertionError(f"the session did not close: {[e['type'] for e in events][-10:]}")
-
-
-def turns(events: list[dict[str, Any]]) -> list[str]:
-    """The call's speech and glitch events, in short (for a failure's message)."""
-    kinds = ("user_started_speaking", "user_stopped_speaking", "agent_started_speaking",
-             "agent_stopped_speaking", "playout_glitch")
-    return [f"{e['t_ms']:.0f}:{e['type']}{'(cut)' if e.get('interrupted') else ''}"
-            for e in events if e["type"] in kinds]
-
-
-def edge_counters(srv: ServeProcess, until: str, timeout_s: float = 10.0) -> dict[str, float]:
-    """The edge's ``conn.*`` counters from ``/metrics``, once ``until`` shows (a call's
-    connection counters are added when the edge closes it)."""
-    deadline = time.monotonic() + timeout_s
-    prefix = "voxpipe_stage_events_total{counter=conn."
-    while True:
-        found = {k[len(prefix):].split(",")[0]: v for k, v in srv.metrics().items()
-                 if k.startswith(prefix) and "stage=edge" in k}
-        if until in found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
-
-async def say_and_hear(fe: TwilioFarEnd, said: npt.NDArray[np.int16], reply_samples: int) -> None:
-    """Say the turn, then room tone until ``reply_samples`` of the reply came back."""
-    await fe.say(said)
-    hearing = asyncio.create_task(fe.wait_for(reply_samples, CALL_TIMEOUT_S))
-    while not hearing.done():
-        await fe.say(silence(0.2))
-    await hearing
+from tests.twilio.calls import (
+    FRAME_24K,
+    TOKEN,
+    edge_counters,
+    new_record,
+    say_and_hear,
+    silence,
+    turn_8k,
+    turns,
+    wait_closed,
+)
+from tests.twilio.far_end import TwilioFarEnd
 
 
 def test_twilio_simulation_echo_marks_and_dtmf(server: tuple[ServeProcess, Path]) -> None:
@@ -227,81 +138,6 @@ def test_twilio_simulation_bad_input_is_counted_and_ignored(
         assert now.get(name, 0) - was.get(name, 0) == 1, (name, now)
 
 
-def test_twilio_simulation_refusals(server: tuple[ServeProcess, Path]) -> None:
-    srv, _ = server
-
-    def status(path: str, headers: dict[str, str]) -> int:
-        req = urllib.request.Request(srv.url + path, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=10) as res:
-                return int(res.status)
-        except urllib.error.HTTPError as err:
-            return int(err.code)
-
-    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
-    assert status("/twilio", upgrade) == 401  # no token
-    assert status("/twilio/wrong", upgrade) == 401
-    assert status(f"/twilio/{TOKEN}", {}) == 400  # not a websocket
-
-
-def test_twilio_simulation_serve_writes_nothing_on_a_handed_over_socket(
-        server: tuple[ServeProcess, Path]) -> None:
-    """Byte for byte, what the stream's socket carries is the edge's: the 101 answer,
-    then (no audio was said) only the edge's close frame, then the end of the
-    connection; not one byte of serve's own HTTP response. This client does not wait
-    for the 101 before its messages: what serve read of them goes to the edge too."""
-    srv, record = server
-    before = set(record.glob("tw-*"))
-    host, port = srv.url.removeprefix("http://").split(":")
-    key = base64.b64encode(secrets.token_bytes(16)).decode()
-    with socket.create_connection((host, int(port)), timeout=CALL_TIMEOUT_S) as sock:
-        sock.sendall(
-            f"GET /twilio/{TOKEN} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n".encode())
-        for msg in ({"event": "connected", "protocol": "Call", "version": "1.0.0"},
-                    {"event": "start", "streamSid": "MZ1", "start": {"streamSid": "MZ1"}},
-                    {"event": "stop", "streamSid": "MZ1"}):
-            sock.sendall(Frame(OP_TEXT, json.dumps(msg).encode()).serialize(
-                mask=True, extensions=[]))
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, rest = received.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 101 "), received
-    assert rest == b"\x88\x02\x03\xe8", rest  # a close frame, code 1000, and nothing else
-    wait_closed(new_record(record, before))
-
-
-def test_twilio_simulation_a_vanished_far_end_ends_the_call(
-        server: tuple[ServeProcess, Path]) -> None:
-    """No ``stop``, no close frame: the TCP connection just goes. The call ends and its
-    recording is finalized."""
-    srv, record = server
-    before = set(record.glob("tw-*"))
-    said, _ = turn_8k(0)
-
-    async def call() -> None:
-        fe = TwilioFarEnd(srv.url)
-        await fe.connect(f"/twilio/{TOKEN}")
-        await fe.start()
-        await fe.say(said)
-        await fe.say(silence(0.5))
-        assert fe.ws is not None
-        fe.ws.transport.abort()
-        await fe.close()
-
-    asyncio.run(call())
-    folder = new_record(record, before)
-    events = wait_closed(folder)
-    assert events[-1]["type"] == "session_closed"
-    with wave.open(str(folder / "conversation.wav")) as w:
-        assert w.getnchannels() == 2
-        user = np.frombuffer(w.readframes(w.getnframes()), "<i2")[0::2]
-    assert np.abs(user).max() > 1000  # what the caller said before vanishing is recorded
-
-
 def test_twilio_simulation_two_streams_at_once_each_hear_their_own_echo(
         server: tuple[ServeProcess, Path]) -> None:
     srv, record = server
@@ -331,26 +167,3 @@ def test_twilio_simulation_two_streams_at_once_each_hear_their_own_echo(
     print(f"own echoes {mine}, the other's {theirs}")
     assert min(mine) >= 0.8 and max(theirs) < 0.5, calls
     assert a.unexpected == [] and b.unexpected == []
-
-
-def test_twilio_simulation_sigterm_ends_a_live_stream_and_finalizes_it(tmp_path: Path) -> None:
-    record = tmp_path / "calls"
-    said, _ = turn_8k(0)
-    with ServeProcess("--record", str(record)) as srv:
-        async def call() -> tuple[TwilioFarEnd, int]:
-            fe = TwilioFarEnd(srv.url)
-            await fe.connect()
-            await fe.start()
-            await fe.say(said[: RATE // 2])
-            code = await asyncio.to_thread(srv.stop)
-            assert fe.ws is not None
-            await asyncio.wait_for(fe.ws.wait_closed(), CALL_TIMEOUT_S)
-            await fe.close()
-            return fe, code
-
-        _, code = asyncio.run(call())
-    assert code == 0, srv.output
-    (folder,) = record.glob("tw-*")
-    events = read_event_log(folder / "events.jsonl")
-    assert events[-1]["type"] == "session_closed"
-    assert "Traceback" not in srv.output, srv.output
