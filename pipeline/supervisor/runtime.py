@@ -25,6 +25,7 @@ from ipc.heartbeat import PingSchedule
 from ipc.runtime_dir import RuntimeDir
 from ipc.schema import (
     MAX_SESSION_ID_LEN,
+    DtmfReceived,
     EdgeCandidate,
     FileTransport,
     Hello,
@@ -334,6 +335,13 @@ class Runtime:
     def _on_event(self, ev: StageEvent) -> None:
         s = self.sessions.get(ev.session)
         if s is None:
+            return
+        if isinstance(ev.event, DtmfReceived) and not ev.origin:
+            # A key press the edge heard belongs on the record: playout logs it at the
+            # edge's moment and publishes it back, which is the copy listeners get
+            # (once, with its place on the timeline).
+            t_ms = round((ev.t_ns - s.config.t0_ns) / 1e6, 1)
+            self._send_control("playout", SessionNote(s.id, ev.event, t_ms))
             return
         s.apply(ev)
         if isinstance(ev.event, SessionError) and ev.event.fatal and not s.ending:
