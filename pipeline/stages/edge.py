@@ -10,8 +10,7 @@ the clock, queue, played-sample accounting and the record, pushes every paced
 agent frame here (``EdgeFrame``, ``EdgeFlush`` on barge-in) to be written out. A
 connection whose far end buffers that audio and acknowledges what it played (a media
 stream's marks) says so back to playout (``EdgeHeard``): what the caller heard is
-the clock of truncation there. A caller's key press (``DtmfReceived``) goes to
-playout too, to sit on the session's timeline (``events.jsonl``).
+the clock of truncation there.
 The supervisor sends the agent's notes (``SessionNote``: transcripts, agent state)
 here too, for connections with a side channel, and trickled ICE candidates
 (``EdgeCandidate``). A restarted edge reopens the connections of the sessions
@@ -23,13 +22,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from ipc.schema import (
     CaptureFrame,
     ControlMsg,
     DataMsg,
-    DtmfReceived,
     EdgeCandidate,
     EdgeFlush,
     EdgeFrame,
@@ -38,7 +35,6 @@ from ipc.schema import (
     SessionError,
     SessionEvent,
     SessionNote,
-    StreamEvent,
     transport_kind,
 )
 from pipeline.logs import session_extra
@@ -63,10 +59,7 @@ class EdgeStage(AsyncStage):
         session = cfg.session
 
         def emit(event: SessionEvent) -> None:
-            if isinstance(event, DtmfReceived):  # on the timeline, published by playout
-                self.send("playout", StreamEvent(session, event, time.monotonic_ns()))
-            else:
-                self.emit(session, event)
+            self.emit(session, event)
 
         try:
             conn = edge_connector(kind)(cfg, emit)
