@@ -82,7 +82,7 @@ class _Routes:
             call, answer = await self.calls.offer(sdp, offer_type, client_pc_id)
         except (BadRequest, CallError) as exc:
             return _error(exc.status, str(exc))
-        return web.json_response({"sdp": answer.sdp, "type": answer.sdp_type, "pc_id": call.pc_id,
+        return web.json_response({"sdp": answer.sdp, "type": answer.sdp_type, "pc_id": call.call_id,
                                   "session_id": call.room.session_id})
 
     async def candidates(self, request: web.Request) -> web.Response:

@@ -1,10 +1,11 @@
 """The server's calls: one offer, one room, one agent job, one pipeline session.
 
-``Calls.offer`` admits a browser's offer (``--max-sessions``), builds the call's
-``WebRoom``, runs the agent's entrypoint on it through ``run_agent`` (the road
-``voxpipe run`` takes) and waits for the edge's answer on the session's events.
-Trickled candidates go to the session's edge; ``end_all`` ends every call with its
-recording finalized (SIGTERM).
+``Calls.start`` admits a call (``--max-sessions``, admission control) on the room its
+signalling built and runs the agent's entrypoint on it through ``run_agent`` (the road
+``voxpipe run`` takes); ``Calls.answer`` waits for the edge's answer on the session's
+events (``WebAnswer`` for a browser, ``RtpReady`` for a SIP call). ``Calls.offer`` is
+the browser's road (a ``WebRoom`` per offer); trickled candidates go to the session's
+edge; ``end_all`` ends every call with its recording finalized (SIGTERM).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ipc.schema import AgentStoppedSpeaking, SessionError, StageEvent, WebAnswer
+from ipc.schema import AgentStoppedSpeaking, RtpReady, SessionError, StageEvent, WebAnswer
 from pipeline.agents.room import Room
 from pipeline.agents.runner import Entrypoint, run_agent
 from pipeline.logs import session_extra
@@ -41,6 +42,10 @@ class CallError(Exception):
 
 class CallRefused(CallError):
     status = 503
+
+
+class CallsFull(CallRefused):
+    """``--max-sessions`` calls are live (SIP answers 486 Busy Here)."""
 
 
 class CallConflict(CallError):
@@ -72,12 +77,18 @@ class Candidate:
     sdp_mline_index: int | None = None
 
 
+Answer = WebAnswer | RtpReady
+
+
 @dataclass(eq=False)
 class Call:
-    pc_id: str
+    """One live call; ``call_id`` is what its signalling calls it (a browser's ``pc_id``,
+    a SIP call's ``sip-<hex>``), and its session's id."""
+
+    call_id: str
     room: Room
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    answer: asyncio.Future[WebAnswer] = field(
+    answer: asyncio.Future[Answer] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
     unsent: list[Candidate] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
@@ -88,7 +99,7 @@ class Call:
 
     @property
     def log_extra(self) -> dict[str, str]:
-        return session_extra(self.room.session_id or self.pc_id)
+        return session_extra(self.room.session_id or self.call_id)
 
     def fail(self, error: CallError) -> None:
         if not self.answer.done():
@@ -117,6 +128,40 @@ class Calls:
                               ice_servers=self.options.ice_servers,
                               host_addresses=self.options.rtc_hosts)
         call = self.start(pc_id, room)
+        answer = await self.answer(call)
+        if not isinstance(answer, WebAnswer):  # the edge answered another kind of call
+            call.stop.set()
+            raise OfferRejected(f"the edge answered with {type(answer).__name__}")
+        return call, answer
+
+    def admit(self) -> None:
+        """Whether one more call may start now; raises ``CallRefused`` (``CallsFull``
+        at ``--max-sessions``), counted by reason."""
+        limit = self.options.max_sessions
+        if not self.accepting:
+            self.metrics.calls_refused.labels(reason="shutting_down").inc()
+            raise CallRefused("the server is shutting down")
+        if limit is not None and len(self.live) >= limit:
+            self.metrics.calls_refused.labels(reason="full").inc()
+            raise CallsFull(f"the server is full ({limit} calls)")
+        try:  # calls admitted whose sessions have not started yet count as live
+            self.runtime.admit(pending=sum(c.room.session_id is None for c in self.live.values()))
+        except AdmissionRefused as exc:
+            self.metrics.calls_refused.labels(reason=exc.reason).inc()
+            raise CallRefused(str(exc)) from None
+
+    def start(self, call_id: str, room: Room) -> Call:
+        """Run the agent on an admitted call's ``room`` (see ``admit``)."""
+        call = Call(call_id, room)
+        self.live[call_id] = call
+        self.metrics.calls_total.inc()
+        self.metrics.calls_active.inc()
+        log.info("call %s admitted (%d live)", call_id, len(self.live), extra=call.log_extra)
+        call.task = asyncio.create_task(self._run(call), name=f"call-{call_id}")
+        return call
+
+    async def answer(self, call: Call) -> Answer:
+        """The edge's answer to ``call``; a ``CallError`` ends the call and is raised."""
         try:
             answer = await asyncio.wait_for(asyncio.shield(call.answer),
                                             self.options.answer_timeout_s)
@@ -127,33 +172,8 @@ class Calls:
         except CallError:
             call.stop.set()
             raise
-        log.info("call %s answered", pc_id, extra=call.log_extra)
-        return call, answer
-
-    def admit(self) -> None:
-        """Raise ``CallRefused`` unless one more call fits: the server is accepting, under
-        ``--max-sessions``, and admission control finds the headroom."""
-        limit = self.options.max_sessions
-        if not self.accepting or (limit is not None and len(self.live) >= limit):
-            self.metrics.calls_refused.labels(
-                reason="shutting_down" if not self.accepting else "full").inc()
-            raise CallRefused("the server is shutting down" if not self.accepting else
-                              f"the server is full ({limit} calls)")
-        try:  # calls admitted whose sessions have not started yet count as live
-            self.runtime.admit(pending=sum(c.room.session_id is None for c in self.live.values()))
-        except AdmissionRefused as exc:
-            self.metrics.calls_refused.labels(reason=exc.reason).inc()
-            raise CallRefused(str(exc)) from None
-
-    def start(self, call_id: str, room: Room) -> Call:
-        """Run an admitted call: the agent's entrypoint on ``room``, until it ends."""
-        call = Call(call_id, room)
-        self.live[call_id] = call
-        self.metrics.calls_total.inc()
-        self.metrics.calls_active.inc()
-        log.info("call %s admitted (%d live)", call_id, len(self.live), extra=call.log_extra)
-        call.task = asyncio.create_task(self._run(call), name=f"call-{call_id}")
-        return call
+        log.info("call %s answered", call.call_id, extra=call.log_extra)
+        return answer
 
     def add_candidates(self, pc_id: str, candidates: list[Candidate]) -> None:
         """Trickle ICE: to the call's edge connection (held until its session starts)."""
@@ -175,13 +195,13 @@ class Calls:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- one call ---------------------------------------------------------------------
-    def out_dir(self, pc_id: str) -> Path:
-        """Where call ``pc_id`` is recorded (``--record DIR``, else a scratch folder)."""
+    def out_dir(self, call_id: str) -> Path:
+        """Where the call is recorded (``--record``, or a scratch folder)."""
         if self.options.record_dir is not None:
-            return self.options.record_dir / pc_id
+            return self.options.record_dir / call_id
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="voxpipe-serve-"))
-        return self._scratch / pc_id
+        return self._scratch / call_id
 
     async def _run(self, call: Call) -> None:
         try:
@@ -190,32 +210,33 @@ class Calls:
             error = summary.error if summary is not None else None
             call.fail(CallRefused("the server is shutting down") if not self.accepting else
                       CallError(f"the call ended before it was answered: {error or 'no session'}"))
-            log.info("call %s ended%s", call.pc_id, f": {error}" if error else "",
+            log.info("call %s ended%s", call.call_id, f": {error}" if error else "",
                      extra=call.log_extra)
         except AdmissionRefused as exc:  # admitted, but the headroom went before it started
-            log.warning("call %s refused: %s", call.pc_id, exc, extra=call.log_extra)
+            log.warning("call %s refused: %s", call.call_id, exc, extra=call.log_extra)
             self.metrics.calls_refused.labels(reason=exc.reason).inc()
             call.fail(CallRefused(str(exc)))
         except Exception as exc:  # the user's entrypoint failed: this call only
-            log.error("call %s: agent entrypoint failed: %s: %s", call.pc_id,
+            log.error("call %s: agent entrypoint failed: %s: %s", call.call_id,
                       type(exc).__name__, exc, extra=call.log_extra)
             call.fail(CallError(f"agent entrypoint failed: {type(exc).__name__}: {exc}"))
         finally:
-            self.live.pop(call.pc_id, None)
+            self.live.pop(call.call_id, None)
             self.metrics.calls_active.dec()
             if self.options.record_dir is None:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(call.room.out_dir)
 
     def _bound(self, call: Call, session: Session) -> None:
-        log.info("call %s is session %s, recorded in %s", call.pc_id, session.id,
+        log.info("call %s is session %s, recorded in %s", call.call_id, session.id,
                  call.room.out_dir, extra=call.log_extra)
         session.on(lambda ev: self._on_event(call, ev))
         self._send_candidates(call)
 
     def _on_event(self, call: Call, ev: StageEvent) -> None:
         e: Any = ev.event
-        if isinstance(e, WebAnswer) and e.pc_id == call.pc_id:
+        if ((isinstance(e, WebAnswer) and e.pc_id == call.call_id)
+                or (isinstance(e, RtpReady) and e.call_id == call.call_id)):
             if not call.answer.done():
                 call.answer.set_result(e)
         elif isinstance(e, SessionError) and not call.answer.done():
