@@ -105,6 +105,15 @@ class EdgeFlush(_Data, tag="efl", frozen=True):
     reason: str
 
 
+class EdgeHeard(_Data, tag="eh", frozen=True):
+    """What the caller has really heard (edge -> playout), from a far end that buffers
+    the agent's audio and acknowledges what it played (a media stream's echoed marks):
+    every agent frame up to playout tick ``seq`` has played. Playout then counts an
+    item's played audio (truncation, transcript release) by this, not by its pacing."""
+
+    seq: int
+
+
 class StreamEvent(_Data, tag="se", frozen=True):
     """A session event that playout must place on the timeline (and log)."""
 
@@ -124,6 +133,7 @@ DataMsg = (
     | StreamEvent
     | EdgeFrame
     | EdgeFlush
+    | EdgeHeard
 )
 
 

@@ -19,6 +19,7 @@ from aiohttp import web
 from pipeline.serve.calls import CallError, Calls, Candidate
 from pipeline.serve.metrics import CONTENT_TYPE, ServerMetrics
 from pipeline.serve.options import ServeOptions
+from pipeline.serve.twilio import TWILIO_PATH, TwilioStreams
 from pipeline.supervisor.runtime import Runtime
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "transports" / "web" / "static"
@@ -50,6 +51,7 @@ def build_app(calls: Calls, runtime: Runtime, metrics: ServerMetrics,
         web.get("/api/config", routes.config),
         web.get("/healthz", routes.healthz),
         web.get("/metrics", routes.metrics),
+        web.get(TWILIO_PATH, TwilioStreams(calls, runtime, options).accept),
     ])
     return app
 

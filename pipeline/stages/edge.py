@@ -7,7 +7,10 @@ on the start of a session whose transport is not a file it loads the transport's
 edge half (``pipeline.transports.registry``) and opens it; the caller's audio goes
 to dsp as ``CaptureFrame``s exactly as capture's does, and playout, which keeps
 the clock, queue, played-sample accounting and the record, pushes every paced
-agent frame here (``EdgeFrame``, ``EdgeFlush`` on barge-in) to be written out.
+agent frame here (``EdgeFrame``, ``EdgeFlush`` on barge-in) to be written out. A
+connection whose far end buffers that audio and acknowledges what it played (a media
+stream's marks) says so back to playout (``EdgeHeard``): what the caller heard is
+the clock of truncation there.
 The supervisor sends the agent's notes (``SessionNote``: transcripts, agent state)
 here too, for connections with a side channel, and trickled ICE candidates
 (``EdgeCandidate``). A restarted edge reopens the connections of the sessions
@@ -27,6 +30,7 @@ from ipc.schema import (
     EdgeCandidate,
     EdgeFlush,
     EdgeFrame,
+    EdgeHeard,
     SessionConfig,
     SessionError,
     SessionEvent,
@@ -42,7 +46,7 @@ from pipeline.transports.registry import edge_connector
 
 class EdgeStage(AsyncStage):
     name = "edge"
-    pushes_to = ("dsp",)
+    pushes_to = ("dsp", "playout")
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
@@ -63,6 +67,7 @@ class EdgeStage(AsyncStage):
             self.log.error("transport %s: %s", kind, exc, extra=session_extra(cfg.session))
             self.emit(cfg.session, SessionError(True, f"edge: transport {kind}: {exc}"))
             return
+        conn.report_heard(lambda seq: self._heard(session, seq))
         call = self.calls[cfg.session] = EdgeCall(cfg, conn, self._to_dsp, self.emit,
                                                   self.stats, self.log)
         if resumed and not conn.reopenable:
@@ -77,6 +82,9 @@ class EdgeStage(AsyncStage):
 
     def _to_dsp(self, frame: CaptureFrame) -> bool:
         return self.send("dsp", frame)
+
+    def _heard(self, session: str, seq: int) -> None:
+        self.send("playout", EdgeHeard(session, seq))
 
     async def on_session_end(self, session: str) -> None:
         call = self.calls.pop(session, None)

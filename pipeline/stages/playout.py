@@ -28,6 +28,7 @@ from ipc.schema import (
     AgentText,
     ControlMsg,
     DataMsg,
+    EdgeHeard,
     PlayoutFlush,
     PlayoutInterrupt,
     SessionClosed,
@@ -47,9 +48,10 @@ from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.playout_clock import SessionClock
 from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
+from pipeline.stages.playout_heard import HeardAudio
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.runner import HotStage, run_stage
-from pipeline.transports.base import Sink, served_by_capture
+from pipeline.transports.base import Sink, acknowledges_playback, served_by_capture
 from pipeline.transports.edge_sink import EdgeSink
 from pipeline.transports.file.sink import FileSink
 
@@ -86,6 +88,10 @@ class PlayoutStage(HotStage):
         super().__init__(args)
         self.playing: dict[str, SessionPlayout] = {}
         self.due = DeadlineQueue()
+        # Sessions whose far end buffers the agent's audio and acknowledges what it played
+        # (``EdgeHeard``, a media stream's marks): what it acknowledged is what played,
+        # for truncation and progress (``playout_heard.py``).
+        self.heard: dict[str, HeardAudio] = {}
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         frame_samples = cfg.output_rate * cfg.playout_frame_ms // 1000
@@ -96,6 +102,8 @@ class PlayoutStage(HotStage):
                             SessionRecord(Path(cfg.out_dir), cfg.output_rate),
                             self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns())
         self.playing[cfg.session] = sp
+        if acknowledges_playback(cfg.transport):
+            self.heard[cfg.session] = HeardAudio()
         self.due.schedule(cfg.session, clock.due_ns())
         opened = SessionResumed if resumed else SessionStarted
         self._log_event(sp, opened(cfg.t0_ns, os.getpid()))
@@ -109,6 +117,7 @@ class PlayoutStage(HotStage):
     def on_session_end(self, session: str) -> None:
         sp = self.playing.pop(session, None)
         self.due.cancel(session)
+        self.heard.pop(session, None)
         if sp is None:
             return
         sp.sink.close()
@@ -140,6 +149,9 @@ class PlayoutStage(HotStage):
             self._flush(sp, msg.reason, msg.onset_ns, now)
         elif isinstance(msg, StreamEvent):
             self._log_event(sp, msg.event, origin="model", publish=msg.publish)
+        elif isinstance(msg, EdgeHeard):
+            if (heard := self.heard.get(msg.session)) is not None:
+                heard.heard_up_to(msg.seq)
         else:
             self.stats.count("frames_dropped.unexpected_type")
 
@@ -167,6 +179,10 @@ class PlayoutStage(HotStage):
         cut = sp.queue.flush()
         sp.sink.flush(reason)
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
+        if (heard := self.heard.get(sp.cfg.session)) is not None:
+            for item in cut:  # what the far end had not played yet is lost with its buffer
+                item.played = heard.played(item)
+            heard.forget(item.item_id for item in cut)
         for item in cut:
             self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
                                              item.played, item.received, sp.cfg.output_rate,
@@ -227,6 +243,8 @@ class PlayoutStage(HotStage):
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.tick, sp.frame)
+            if (heard := self.heard.get(sp.cfg.session)) is not None:
+                heard.sent(sp.clock.tick, sp.queue.items.values())  # the sink's frame number
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")
@@ -238,6 +256,8 @@ class PlayoutStage(HotStage):
             self._stopped(sp, item, t_ms=sp.clock.slot_ms())
         if result.finished:
             sp.queue.forget_stopped()
+            if (heard := self.heard.get(sp.cfg.session)) is not None:
+                heard.forget(item.item_id for item in result.finished)
 
     def _underrun(self, sp: SessionPlayout, dry: bool) -> None:
         item = sp.queue.playing_item()
@@ -254,9 +274,11 @@ class PlayoutStage(HotStage):
 
     def _progress(self, sp: SessionPlayout) -> None:
         """Bus only (not events.jsonl): how much of each playing item has played."""
+        heard = self.heard.get(sp.cfg.session)
         for item in sp.queue.items.values():
             if item.started and not item.stopped:
-                self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, item.played),
+                played = item.played if heard is None else heard.played(item)
+                self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, played),
                           t_ms=sp.clock.t_ms(time.monotonic_ns()))
 
     def _stopped(self, sp: SessionPlayout, item: AgentItem, t_ms: float | None = None) -> None:

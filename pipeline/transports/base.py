@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ipc.schema import FileTransport, SessionConfig, SessionEvent, Transport
+from ipc.schema import FileTransport, SessionConfig, SessionEvent, Transport, TwilioTransport
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,13 @@ class EdgeConnection(Protocol):
         the session ends)."""
         ...
 
+    def report_heard(self, report: ReportHeard) -> None:
+        """Where to say what the caller has really heard, for a far end that buffers the
+        agent's audio and acknowledges what it played (a media stream's echoed marks):
+        ``report(seq)`` once every frame up to playout tick ``seq`` has played. Ignored
+        by connections whose far end plays what it gets as it gets it."""
+        ...
+
 
 class EdgeConnectionDefaults:
     """The optional parts of an :class:`EdgeConnection`, for connections that have no
@@ -134,9 +141,15 @@ class EdgeConnectionDefaults:
     def counters(self) -> dict[str, int]:
         return {}
 
+    def report_heard(self, report: ReportHeard) -> None:
+        pass
+
 
 #: How a connection reports an event of its session (published on the bus).
 EmitEvent = Callable[[SessionEvent], None]
+
+#: How a connection says the caller has heard every agent frame up to a playout tick.
+ReportHeard = Callable[[int], None]
 
 #: What a live transport's package exports as ``edge_connection``: built with the
 #: session's config and its ``emit``.
@@ -146,3 +159,10 @@ EdgeConnector = Callable[[SessionConfig, EmitEvent], EdgeConnection]
 def served_by_capture(transport: Transport) -> bool:
     """True for the file transport; every other kind is the edge stage's."""
     return isinstance(transport, FileTransport)
+
+
+def acknowledges_playback(transport: Transport) -> bool:
+    """True for a far end that buffers the agent's audio and says what it has played
+    (a media stream's echoed marks, reported as ``EdgeHeard``): playout counts what
+    was heard by that, not by its own pacing."""
+    return isinstance(transport, TwilioTransport)

@@ -46,8 +46,10 @@ EVENT_WORDS_OF_THE_PROVIDER_PROTOCOL = {
     "pipeline/model_server/": {"error", "function_call", "transcription"},
     # and a failed tool's JSON output, {"error": ...}, as the model reads it,
     "pipeline/agents/realtime/function_calls.py": {"error"},
-    # and an HTTP refusal's JSON body, {"error": ...}, as pipecat's clients read it,
+    # and an HTTP refusal's JSON body, {"error": ...}, as pipecat's clients read it
+    # (and /twilio's, the same shape),
     "pipeline/serve/app.py": {"error"},
+    "pipeline/serve/twilio.py": {"error"},
     # and Janus's HTTP API, whose failed requests answer {"janus": "error", "error": ...}.
     "pipeline/transports/janus/": {"error"},
 }
