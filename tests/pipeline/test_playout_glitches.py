@@ -37,7 +37,7 @@ def stage(tmp_path: Path) -> Iterator[PlayoutStage]:
     try:
         yield st
     finally:
-        for sock in (st.inbox, st.control, st.events, *st.push.values()):
+        for sock in (st.inbox, st.control, st.events, *(s for r in st.push.values() for s in r.sockets)):
             sock.close(linger=0)
         st._ctx.term()
         shutil.rmtree(rd, ignore_errors=True)
