@@ -123,7 +123,7 @@ class WebConnection(EdgeConnectionDefaults):
 
     async def send(self, seq: int, sample_rate: int, pcm: bytes,
                    position: int | None = None) -> None:
-        self.track.push(seq, sample_rate, pcm)
+        self.track.push(seq, sample_rate, pcm, position)
 
     async def flush(self) -> None:
         self.track.flush()
