@@ -5,7 +5,8 @@ Each run is a real call through the five processes and the offline model: the
 caller asks about the weather, the agent answers with the tool's result, and the
 caller speaks over the answer 1.2 s into it. From conversation.wav: the time from
 the barge-in onset to the agent channel's last sample; from events.jsonl: the
-truncation point sent (``audio_end_ms``) vs what playout played.
+truncation point sent (``audio_end_ms``) vs what playout played. Beside it, the local
+VAD's false barge-ins on the VAD tests' noise sets (``vad_false_alarms.py``).
 
     .venv/bin/python benchmarks/barge_in.py --runs 3 --json out/barge_in.json
 """
@@ -32,6 +33,9 @@ from pipeline.agents.vad import VAD  # noqa: E402
 from pipeline.plugins.offline import realtime as offline  # noqa: E402
 from tests.multimodal.agent_harness import run_call, script_wav  # noqa: E402
 from tests.pipeline.audio_checks import read_stereo  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import vad_false_alarms  # noqa: E402
 
 
 class Weather(llm.FunctionContext):
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = Path(tmp) / f"{mode}-{i}"
                 run_dir.mkdir()
                 results[mode].append(one_run(run_dir, mode == "local_vad"))
-    summary = {}
+    summary: dict[str, Any] = {}
     print(f"{'mode':<12}{'silent after (ms) median':>26}{'max':>8}{'|trunc-played| max':>20}")
     for mode, runs in results.items():
         silent = [r["silent_after_ms"] for r in runs]
@@ -87,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
                          "silent_after_ms_max": max(silent), "truncate_error_ms_max": max(errs)}
         print(f"{mode:<12}{statistics.median(silent):>26.1f}{max(silent):>8.1f}"
               f"{max(errs):>20.1f}")
+    false_alarms = vad_false_alarms.compare()
+    summary["local_vad_false_barge_ins"] = false_alarms
     text = json.dumps(summary, indent=2)
     print(text)
+    vad_false_alarms.print_table(false_alarms)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(text)

@@ -92,11 +92,15 @@ class TruncatePoint(_Data, tag="tp", frozen=True):
 
 class EdgeFrame(_Data, tag="ef", frozen=True):
     """One paced frame of agent audio for an edge transport's connection (playout -> edge):
-    mono int16 at the output rate, ``seq`` = the playout clock's tick of this frame."""
+    mono int16 at the output rate. ``seq`` numbers the frames: +1 from a frame to the one
+    that follows it on the timeline, a jump where playout sent nothing between them (a
+    new talk spurt); ``position`` is the session timeline's output sample where it starts
+    (a reply starting on arrival puts frames off the grid of 20 ms from the origin)."""
 
     seq: int
     sample_rate: int
     pcm: bytes
+    position: int
 
 
 class EdgeFlush(_Data, tag="efl", frozen=True):

@@ -177,7 +177,8 @@ class EdgeCall:
             while True:
                 item = await self._egress.get()
                 if isinstance(item, EdgeFrame):
-                    await self.conn.send(item.seq, item.sample_rate, item.pcm)
+                    await self.conn.send(item.seq, item.sample_rate, item.pcm,
+                                         item.position)
                     self.stats.count("egress_frames")
                 else:
                     await self.conn.flush()

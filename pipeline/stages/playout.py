@@ -1,12 +1,16 @@
 """playout: a realtime clock per session; the agent's voice leaves here.
 
 Every ``playout_frame_ms`` of the session timeline (origin ``t0``) one frame of
-agent audio (or silence) is played: it goes to the session's transport sink (for
-edge transports, to the edge stage, which writes it to the connection) and to the
-session record, the right channel of ``conversation.wav`` at the clock's position,
-with the user's audio on the left at its capture position. Events are stamped with
-the same clock and appended to ``events.jsonl``, then published to the supervisor.
-The record is written here for every transport.
+agent audio (or silence) is played, except that a reply reaching a quiet session
+starts on arrival (the session's frame grid is re-anchored there) rather than at the
+next frame of the old grid, which added up to a frame to every reply's latency. A
+frame goes to the session's transport sink (for edge transports, to the edge stage,
+which writes it to the connection) and to the session record, the right channel of
+``conversation.wav`` at the clock's position, with the user's audio on the left at its
+capture position. Events are stamped with the same clock and appended to
+``events.jsonl``, then published to the supervisor. The record is written here for
+every transport. A barge-in on a file call also takes back the part of the frame in
+flight the timeline had not reached (``playout_session.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -50,6 +54,7 @@ from pipeline.stages.playout_clock import SessionClock
 from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
 from pipeline.stages.playout_heard import HeardAudio
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
+from pipeline.stages.playout_session import SessionPlayout
 from pipeline.stages.runner import HotStage, run_stage
 from pipeline.transports.base import Sink, acknowledges_playback, served_by_capture
 from pipeline.transports.edge_sink import EdgeSink
@@ -69,17 +74,6 @@ PROGRESS_EVERY_FRAMES: Final = 5
 LATENESS_WINDOW: Final = 1000
 
 
-@dataclass
-class SessionPlayout:
-    cfg: SessionConfig
-    clock: SessionClock
-    queue: PlayoutQueue
-    record: SessionRecord
-    sink: Sink
-    frame: bytearray
-    glitches: GlitchRuns
-
-
 class PlayoutStage(HotStage):
     name = "playout"
     pushes_to = ("model", "edge")
@@ -92,12 +86,13 @@ class PlayoutStage(HotStage):
         # (``EdgeHeard``, a media stream's marks): what it acknowledged is what played,
         # for truncation and progress (``playout_heard.py``).
         self.heard: dict[str, HeardAudio] = {}
+        self.now_ns: Callable[[], int] = time.monotonic_ns  # the one clock (tests inject it)
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         frame_samples = cfg.output_rate * cfg.playout_frame_ms // 1000
         clock = SessionClock(cfg.t0_ns, cfg.playout_frame_ms * 1_000_000, frame_samples)
         # Resume on the timeline where the clock stands now (restart mid-call).
-        clock.tick = max(0, (time.monotonic_ns() - cfg.t0_ns) // clock.frame_ns)
+        clock.tick = max(0, (self.now_ns() - cfg.t0_ns) // clock.frame_ns)
         sp = SessionPlayout(cfg, clock, PlayoutQueue(),
                             SessionRecord(Path(cfg.out_dir), cfg.output_rate),
                             self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns())
@@ -133,11 +128,14 @@ class PlayoutStage(HotStage):
         sp = self.playing.get(msg.session)
         if sp is None:
             return
-        now = time.monotonic_ns()
+        now = self.now_ns()
         if isinstance(msg, AgentAudio):
             self.stats.hop("model_rx_to_playout_rx").record_ns(now - msg.model_rx_ns)
+            quiet = sp.queue.quiet
             if sp.queue.push(msg.item_id, msg.content_index, msg.pcm, msg.model_rx_ns) is None:
                 self.stats.count("agent_audio_dropped.flushed")
+            elif quiet and msg.pcm and sp.start_on_arrival(now):
+                self._play_due(sp, now)  # its first frame plays now, the rest follow on
         elif isinstance(msg, UserAudio):
             self.stats.hop("dsp_to_playout").record_ns(now - msg.dsp_ns)
             sp.record.write_user(msg.position, msg.pcm)
@@ -161,7 +159,7 @@ class PlayoutStage(HotStage):
             if sp is None:
                 self.stats.count("control_dropped.unknown_session")
             elif isinstance(msg, PlayoutInterrupt):
-                now = time.monotonic_ns()
+                now = self.now_ns()
                 cut = self._flush(sp, msg.reason, now, now)
                 if msg.item_id and msg.item_id not in cut:
                     # The agent saw the item before its audio got here: refuse that audio
@@ -177,6 +175,7 @@ class PlayoutStage(HotStage):
     def _flush(self, sp: SessionPlayout, reason: str, onset_ns: int, now: int) -> set[str]:
         """Silence the session now; the ids of the items cut."""
         cut = sp.queue.flush()
+        sp.unplay({item.item_id for item in cut}, now)
         sp.sink.flush(reason)
         self.stats.hop("bargein_to_flush").record_ns(now - onset_ns)
         if (heard := self.heard.get(sp.cfg.session)) is not None:
@@ -200,19 +199,22 @@ class PlayoutStage(HotStage):
             self.stats.count(TICK_LATENESS_COUNT)
         for session in self.due.pop_due(now_ns + PLAY_AHEAD_NS):
             sp = self.playing.get(session)
-            if sp is None:
-                continue
-            clock = sp.clock
-            late = (now_ns - clock.due_ns()) // clock.frame_ns
-            if late > MAX_LATE_FRAMES:
-                self.stats.count("late_frames_skipped", int(late))
-                self._skipped(sp, int(late))
-                clock.tick += int(late)
-            while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
-                self._play_frame(sp, now_ns)
-                clock.tick += 1
-            self.due.schedule(session, clock.due_ns())
+            if sp is not None:
+                self._play_due(sp, now_ns)
         return self.due.next_due()
+
+    def _play_due(self, sp: SessionPlayout, now_ns: int) -> None:
+        """Play the session's frames due by ``now_ns`` (and the play-ahead); schedule the next."""
+        clock = sp.clock
+        late = (now_ns - clock.due_ns()) // clock.frame_ns
+        if late > MAX_LATE_FRAMES:
+            self.stats.count("late_frames_skipped", int(late))
+            self._skipped(sp, int(late))
+            clock.tick += int(late)
+        while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
+            self._play_frame(sp, now_ns)
+            clock.tick += 1
+        self.due.schedule(sp.cfg.session, clock.due_ns())
 
     def _skipped(self, sp: SessionPlayout, frames: int) -> None:
         """The clock jumps ``frames`` ahead: a glitch if an item was playing."""
@@ -240,11 +242,12 @@ class PlayoutStage(HotStage):
             self._log_event(sp, AgentStartedSpeaking(item.item_id, sp.clock.position(),
                                                      round((now_ns - rx) / 1e6, 2)),
                             t_ms=sp.clock.slot_ms())
+        sp.played(result)
         if result.filled:
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
-            sp.sink.write(sp.clock.tick, sp.frame)
+            sp.sink.write(sp.clock.seq(), sp.clock.position(), sp.frame)
             if (heard := self.heard.get(sp.cfg.session)) is not None:
-                heard.sent(sp.clock.tick, sp.queue.items.values())  # the sink's frame number
+                heard.sent(sp.clock.seq(), sp.queue.items.values())  # the sink's frame number
             self.stats.count("agent_samples_played", result.filled)
         if result.underrun:
             self.stats.count("underrun_frames")
@@ -279,7 +282,7 @@ class PlayoutStage(HotStage):
             if item.started and not item.stopped:
                 played = item.played if heard is None else heard.played(item)
                 self.emit(sp.cfg.session, AgentPlayoutProgress(item.item_id, played),
-                          t_ms=sp.clock.t_ms(time.monotonic_ns()))
+                          t_ms=sp.clock.t_ms(self.now_ns()))
 
     def _stopped(self, sp: SessionPlayout, item: AgentItem, t_ms: float | None = None) -> None:
         text = item.text + ("..." if item.interrupted else "")
@@ -295,7 +298,7 @@ class PlayoutStage(HotStage):
         """Record and publish ``event`` at ``t_ms`` on the session timeline (default: now;
         events of a played frame take that frame's slot)."""
         if t_ms is None:
-            t_ms = sp.clock.t_ms(time.monotonic_ns())
+            t_ms = sp.clock.t_ms(self.now_ns())
         try:
             sp.record.log(record_line(sp.cfg.session, event, t_ms, origin))
         except OSError as exc:

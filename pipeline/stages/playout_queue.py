@@ -37,6 +37,7 @@ class FrameResult:
     finished: list[AgentItem] = field(default_factory=list)
     underrun: bool = False  # an item was mid-stream and ran dry
     first_rx_ns: list[int] = field(default_factory=list)  # rx stamp of items' first audio
+    taken: list[tuple[AgentItem, int]] = field(default_factory=list)  # (item, samples), in order
 
 
 class PlayoutQueue:
@@ -97,6 +98,10 @@ class PlayoutQueue:
                 result.started.append(item)
                 result.first_rx_ns.append(rx_ns)
             take = min(want - pos, len(seg) - self._offset)
+            if result.taken and result.taken[-1][0] is item:
+                result.taken[-1] = (item, result.taken[-1][1] + take // 2)
+            else:
+                result.taken.append((item, take // 2))
             out[pos : pos + take] = seg[self._offset : self._offset + take]
             pos += take
             self._offset += take
@@ -149,6 +154,12 @@ class PlayoutQueue:
             if item.started and not item.stopped:
                 return item
         return None
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing queued and nothing mid-stream (an item whose transcript came first may
+        wait for its audio): audio pushed now starts a new talk spurt."""
+        return not self._segments and self.playing_item() is None
 
     @property
     def idle(self) -> bool:

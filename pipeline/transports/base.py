@@ -51,9 +51,15 @@ class Source(Protocol):
 class Sink(Protocol):
     """Egress of one session: the agent's frames, handed over as playout plays them."""
 
-    def write(self, seq: int, pcm: bytes | bytearray | memoryview) -> None:
-        """The frame of playout tick ``seq``: mono int16 at the session's output rate
-        (a buffer playout reuses: copy what must outlive the call)."""
+    #: True when a frame is heard as the session timeline reaches each of its samples
+    #: (a file call: the record is the output), so a barge-in mid-frame silences the
+    #: rest of it; False when the far end buffers whole frames and its flush decides.
+    heard_on_timeline: bool
+
+    def write(self, seq: int, position: int, pcm: bytes | bytearray | memoryview) -> None:
+        """Frame ``seq`` (consecutive numbers: contiguous frames), starting at output
+        sample ``position`` of the session timeline: mono int16 at the session's output
+        rate (a buffer playout reuses: copy what must outlive the call)."""
         ...
 
     def flush(self, reason: str) -> None:
@@ -82,8 +88,11 @@ class EdgeConnection(Protocol):
         ``b""`` once the far end has closed its sending side."""
         ...
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
-        """One paced agent frame (playout tick ``seq``, mono int16)."""
+    async def send(self, seq: int, sample_rate: int, pcm: bytes,
+                   position: int | None = None) -> None:
+        """One paced agent frame, mono int16: ``seq`` +1 from the frame before while the
+        audio is contiguous (a jump: a new talk spurt); ``position``, where it starts on
+        the session timeline in samples (None: ``seq`` frames from the origin)."""
         ...
 
     async def flush(self) -> None:

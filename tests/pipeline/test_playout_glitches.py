@@ -8,10 +8,6 @@ end) is driven by calling ``on_tick(now_ns)`` with chosen times: no sleeps, no t
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,46 +17,31 @@ import pytest
 from ipc.schema import AgentAudio, AgentItemDone, SessionConfig
 from pipeline.stages.playout import MAX_LATE_FRAMES, PlayoutStage
 from pipeline.stages.playout_glitches import GlitchRuns
-from pipeline.stages.runner import stage_arg_parser
-from pipeline.transports.file.spec import file_transport
+from tests.pipeline.playout_harness import (
+    FRAME,
+    FRAME_NS,
+    RATE,
+    agent_audio,
+    agent_channel,
+    playout_stage,
+    start_session,
+)
 
-RATE = 24000
-FRAME = 480  # samples of one 20 ms playout frame
-FRAME_NS = 20_000_000
 SKIP = MAX_LATE_FRAMES + 10  # a jump of the clock long enough to be skipped
 
 
 @pytest.fixture
-def stage(tmp_path: Path) -> Iterator[PlayoutStage]:
-    rd = tempfile.mkdtemp(prefix="vp-glitch-", dir="/tmp")  # ipc paths must stay short
-    st = PlayoutStage(stage_arg_parser("playout").parse_args(["--runtime-dir", rd]))
-    try:
+def stage() -> Iterator[PlayoutStage]:
+    with playout_stage() as st:
         yield st
-    finally:
-        for sock in (st.inbox, st.control, st.events, *(s for r in st.push.values() for s in r.sockets)):
-            sock.close(linger=0)
-        st._ctx.term()
-        shutil.rmtree(rd, ignore_errors=True)
 
 
 def _session(stage: PlayoutStage, tmp_path: Path, sid: str) -> tuple[SessionConfig, Path]:
-    wav = tmp_path / "in.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(bytes(2 * RATE // 10))
-    out = tmp_path / sid
-    # The origin an hour ahead: the stage resumes nobody mid-call, frame 0 is due at t0.
-    cfg = SessionConfig(sid, time.monotonic_ns() + 3600 * 10**9, str(out), file_transport(wav),
-                        output_rate=RATE)
-    stage.on_session_start(cfg, resumed=False)
-    return cfg, out
+    return start_session(stage, tmp_path, sid)
 
 
 def _audio(sid: str, item: str, samples: int, start: int) -> AgentAudio:
-    pcm = (np.arange(start, start + samples) % 20000 + 1).astype("<i2").tobytes()
-    return AgentAudio(sid, item, 0, 0, RATE, pcm, 0)
+    return agent_audio(sid, item, samples, start)
 
 
 def _glitches(out: Path) -> list[dict[str, object]]:
@@ -113,8 +94,7 @@ def test_late_skip_and_underrun_mid_item_are_counted_idle_time_is_not(
          "position": first + (SKIP + 5) * FRAME, "item_id": "a"}]
     assert _glitches(Path(idle.out_dir)) == []
     # The recording's agent channel has exactly those gaps, and the audio around them.
-    with wave.open(str(out / "conversation.wav")) as w:
-        agent = np.frombuffer(w.readframes(w.getnframes()), "<i2")[1::2]
+    agent = agent_channel(out)
     start = (4 + SKIP) * FRAME
     sent = (np.arange(12 * FRAME) % 20000 + 1).astype("<i2")
     expected = np.concatenate([sent[:5 * FRAME], np.zeros(SKIP * FRAME, "<i2"),

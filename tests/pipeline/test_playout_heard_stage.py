@@ -5,8 +5,7 @@ pacing; a transport that acknowledges nothing keeps the pacing's count."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import argparse
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from ipc.schema import (
     WebTransport,
 )
 from pipeline.stages.playout import PlayoutStage
-from pipeline.stages.runner import stage_arg_parser
+from tests.pipeline.playout_harness import playout_stage
 
 RATE = 24000
 FRAME = 480
@@ -39,8 +38,8 @@ FRAME_NS = 20_000_000
 class Captured(PlayoutStage):
     """The stage, with what it sends and publishes kept instead of sent."""
 
-    def __init__(self, rd: str) -> None:
-        super().__init__(stage_arg_parser("playout").parse_args(["--runtime-dir", rd]))
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__(args)
         self.sent: list[tuple[str, msgspec.Struct]] = []
         self.published: list[SessionEvent] = []
 
@@ -55,15 +54,8 @@ class Captured(PlayoutStage):
 
 @pytest.fixture
 def stage() -> Iterator[Captured]:
-    rd = tempfile.mkdtemp(prefix="vp-heard-", dir="/tmp")  # ipc paths must stay short
-    st = Captured(rd)
-    try:
+    with playout_stage(Captured) as st:
         yield st
-    finally:
-        for sock in (st.inbox, st.control, st.events, *(s for r in st.push.values() for s in r.sockets)):
-            sock.close(linger=0)
-        st._ctx.term()
-        shutil.rmtree(rd, ignore_errors=True)
 
 
 def _play_ten_frames_then_hear_four(stage: Captured, tmp_path: Path,

@@ -7,7 +7,9 @@ from __future__ import annotations
 class FileSink:
     """Accepts every frame and keeps none (the recording is the record's job)."""
 
-    def write(self, seq: int, pcm: bytes | bytearray | memoryview) -> None:
+    heard_on_timeline = True
+
+    def write(self, seq: int, position: int, pcm: bytes | bytearray | memoryview) -> None:
         pass
 
     def flush(self, reason: str) -> None:

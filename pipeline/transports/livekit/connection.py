@@ -93,7 +93,8 @@ class LiveKitConnection(EdgeConnectionDefaults):
     async def receive(self) -> bytes:
         return await self._inbound.get()
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
+    async def send(self, seq: int, sample_rate: int, pcm: bytes,
+                   position: int | None = None) -> None:
         await self.voice.push(sample_rate, pcm)
 
     async def flush(self) -> None:

@@ -121,8 +121,9 @@ class WebConnection(EdgeConnectionDefaults):
     async def receive(self) -> bytes:
         return await self._inbound.get()
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
-        self.track.push(seq, sample_rate, pcm)
+    async def send(self, seq: int, sample_rate: int, pcm: bytes,
+                   position: int | None = None) -> None:
+        self.track.push(seq, sample_rate, pcm, position)
 
     async def flush(self) -> None:
         self.track.flush()

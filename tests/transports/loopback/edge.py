@@ -45,9 +45,11 @@ class LoopbackConnection(EdgeConnectionDefaults):
                 return msg[1]
         return b""
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
+    async def send(self, seq: int, sample_rate: int, pcm: bytes,
+                   position: int | None = None) -> None:
         assert self._writer is not None
-        self._writer.write(encode(PLAYED, PLAYED_HEADER.pack(seq, sample_rate) + pcm))
+        at = seq * (len(pcm) // 2) if position is None else position
+        self._writer.write(encode(PLAYED, PLAYED_HEADER.pack(seq, sample_rate, at) + pcm))
         await self._writer.drain()
 
     async def flush(self) -> None:

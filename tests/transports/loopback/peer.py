@@ -40,7 +40,7 @@ class LoopbackPeer:
         self._chunk_bytes = 2 * self.channels * (self.sample_rate * chunk_ms // 1000)
         self._chunk_s = chunk_ms / 1000
         self.connections = 0
-        self.received: dict[int, bytes] = {}  # playout tick -> mono int16
+        self.received: dict[int, bytes] = {}  # timeline sample -> mono int16 from there
         self.received_rate = 0
         self.flushes = 0
         self.chunks_lost = 0  # played while no edge was connected
@@ -74,8 +74,8 @@ class LoopbackPeer:
             while (msg := await read_message(reader)) is not None:
                 kind, body = msg
                 if kind == PLAYED:
-                    seq, self.received_rate = PLAYED_HEADER.unpack_from(body)
-                    self.received[seq] = body[PLAYED_HEADER.size :]
+                    _, self.received_rate, at = PLAYED_HEADER.unpack_from(body)
+                    self.received[at] = body[PLAYED_HEADER.size :]
                 elif kind == FLUSH:
                     self.flushes += 1
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -104,11 +104,10 @@ class LoopbackPeer:
         """What the caller heard, on the session timeline, as floats in [-1, 1)."""
         if not self.received:
             return np.zeros(0)
-        frame = len(next(iter(self.received.values()))) // 2
-        out = np.zeros((max(self.received) + 1) * frame)
-        for seq, pcm in self.received.items():
-            out[seq * frame : seq * frame + len(pcm) // 2] = (
-                np.frombuffer(pcm, dtype="<i2") / 32768.0)
+        end = max(at + len(pcm) // 2 for at, pcm in self.received.items())
+        out = np.zeros(end)
+        for at, pcm in self.received.items():
+            out[at : at + len(pcm) // 2] = np.frombuffer(pcm, dtype="<i2") / 32768.0
         return out
 
     async def stop(self) -> None:

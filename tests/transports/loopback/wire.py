@@ -3,7 +3,7 @@
 Each message is ``<u32 length><kind byte><body>``. Peer -> edge: ``H`` hello
 (JSON ``{"sample_rate", "channels"}``, first), ``A`` caller audio (int16
 interleaved); the peer's half-close is the end of the caller's input. Edge -> peer:
-``P`` one agent frame (``<q seq><I sample_rate>`` then mono int16), ``F`` flush.
+``P`` one agent frame (``<q seq><I sample_rate><q position>`` then mono int16), ``F`` flush.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ PLAYED: Final = b"P"
 FLUSH: Final = b"F"
 MAX_MESSAGE: Final = 1 << 20
 _LEN: Final = struct.Struct("<I")
-PLAYED_HEADER: Final = struct.Struct("<qI")
+PLAYED_HEADER: Final = struct.Struct("<qIq")
 
 
 def encode(kind: bytes, body: bytes = b"") -> bytes:

@@ -56,7 +56,7 @@ def test_outbound_audio_upsamples_playout_frames_to_whole_20ms_frames() -> None:
     out = OutboundAudio(max_frames=10)
     for seq in range(10):
         out.push(seq, 24000, _tone(480, 24000, seq))
-    frames = list(out.frames)
+    frames = [pcm for _, pcm in out.frames]
     assert len(frames) == 10 and all(len(f) == FRAME_BYTES for f in frames)
     x = np.frombuffer(b"".join(frames), dtype="<i2").astype(np.float64)
     # A 440 Hz tone at 48 kHz: its spectrum peaks there.
@@ -131,6 +131,67 @@ def test_agent_track_dequeues_or_gives_silence_with_pts_and_time_base() -> None:
     assert all(f.samples == FRAME_SAMPLES and f.layout.name == "mono" for f in frames)
     values = [set(np.frombuffer(frame_pcm(f), dtype="<i2").tolist()) for f in frames]
     assert values == [{1}, {0}, {0}]
+
+
+def test_a_spurts_frames_carry_deadlines_20_ms_apart_from_its_first() -> None:
+    out = OutboundAudio(max_frames=10)
+    for seq in range(3):
+        out.push(seq, 24000, _tone(480, 24000, seq), 5_000_000 + seq * FRAME_NS)
+    out.push(7, 24000, _tone(480, 24000), 900_000_000)  # a new spurt: its own deadline
+    out.push(9, 24000, _tone(480, 24000))  # and one due at any deadline
+    assert [due for due, _ in out.frames] == [5_000_000, 25_000_000, 45_000_000,
+                                              900_000_000, None]
+    assert out.due_ns() == 5_000_000
+
+
+def _sent(pushes: list[tuple[int, int]], deadlines: int) -> tuple[list[AudioFrame], AgentTrack]:
+    """A track on deadlines 0, 20 ms, ... (its host always on time): the frame of its
+    first deadline, then of ``deadlines`` more, the 48 kHz (value, timeline position)
+    frames ``pushes`` queued after the first. The timeline starts half a frame before
+    the first deadline, so audio at position p ms is due at p ms."""
+    async def run() -> tuple[list[AudioFrame], AgentTrack]:
+        clock = FrameClock(-FRAME_NS // 2, lambda: clock.deadline_ns or 0)
+        track = AgentTrack(0, clock)
+        frames = [await track.next_frame()]
+        for seq, (value, position) in enumerate(pushes):
+            track.push(seq, 48000, value.to_bytes(2, "little") * FRAME_SAMPLES, position)
+        frames += [await track.next_frame() for _ in range(deadlines)]
+        track.stop()
+        return frames, track
+
+    return asyncio.run(run())
+
+
+def _values(frames: list[AudioFrame]) -> list[set[int]]:
+    return [set(np.frombuffer(frame_pcm(f), dtype="<i2").tolist()) for f in frames]
+
+
+def test_the_grid_moves_later_to_a_reply_that_starts_off_it() -> None:
+    # A reply due out at 37 ms: after the deadline of 20 ms, before the one of 40 ms.
+    ms = FRAME_SAMPLES // 20
+    frames, track = _sent([(1, 37 * ms), (2, 37 * ms + FRAME_SAMPLES)], 3)
+    assert _values(frames) == [{0}, {1}, {2}, {0}]
+    # The deadline of 20 ms moved to 37 ms: pts went with the time, then 20 ms a frame.
+    assert [f.pts for f in frames] == [0, 37 * ms, 37 * ms + FRAME_SAMPLES,
+                                       37 * ms + 2 * FRAME_SAMPLES]
+    assert track.counters()["track_moved_deadlines"] == 1
+    assert track.clock.deadline_ns == 77_000_000
+
+
+def test_a_frame_due_by_the_deadline_at_hand_keeps_the_grid() -> None:
+    ms = FRAME_SAMPLES // 20
+    frames, track = _sent([(1, 5 * ms), (2, 5 * ms + FRAME_SAMPLES)], 2)
+    assert _values(frames) == [{0}, {1}, {2}]
+    assert [f.pts for f in frames] == [0, FRAME_SAMPLES, 2 * FRAME_SAMPLES]
+    assert track.counters()["track_moved_deadlines"] == 0
+
+
+def test_a_frame_due_after_the_next_deadline_waits_for_it() -> None:
+    ms = FRAME_SAMPLES // 20
+    frames, track = _sent([(1, 55 * ms)], 2)  # silence at 20 ms, then 40 moved to 55
+    assert _values(frames) == [{0}, {0}, {1}]
+    assert [f.pts for f in frames] == [0, FRAME_SAMPLES, 55 * ms]
+    assert track.counters()["track_moved_deadlines"] == 1
 
 
 def test_a_peer_that_never_connects_is_closed_and_its_input_ends(tmp_path: Path) -> None:
