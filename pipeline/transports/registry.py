@@ -9,10 +9,10 @@ read in the stage process, which inherits the supervisor's environment.
 from __future__ import annotations
 
 import importlib
-from typing import Final, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from pipeline.process import module_overrides
-from pipeline.transports.base import EdgeConnector
+from pipeline.transports.base import EdgeConnection, EdgeConnector
 
 MODULES_ENV: Final = "VOXPIPE_TRANSPORT_MODULES"
 
@@ -33,3 +33,14 @@ def edge_connector(kind: str) -> EdgeConnector:
     if not callable(connector):
         raise LookupError(f"transport {kind!r}: {name} has no edge_connection")
     return cast(EdgeConnector, connector)
+
+
+if TYPE_CHECKING:  # mypy holds every live transport's connection to the protocol
+    from pipeline.transports.janus.connection import JanusConnection
+    from pipeline.transports.livekit.connection import LiveKitConnection
+    from pipeline.transports.sip.connection import SipConnection
+    from pipeline.transports.twilio.connection import TwilioConnection
+    from pipeline.transports.web.connection import WebConnection
+
+    _CONNECTIONS: tuple[type[EdgeConnection], ...] = (
+        JanusConnection, LiveKitConnection, SipConnection, TwilioConnection, WebConnection)

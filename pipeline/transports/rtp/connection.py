@@ -107,7 +107,9 @@ class RtpConnection(EdgeConnectionDefaults):
     async def receive(self) -> bytes:
         return await self._queue.get()
 
-    async def send(self, seq: int, sample_rate: int, pcm: bytes) -> None:
+    async def send(self, seq: int, sample_rate: int, pcm: bytes,
+                   position: int | None = None) -> None:
+        del position  # RTP timestamps follow playout's ticks (``seq``)
         for packet in self.outbound.push(seq, sample_rate, pcm):
             self._send(packet)
         if self._partial_timer is not None:
