@@ -30,15 +30,14 @@ SECOND_TURN = json.loads((ROOT / "examples" / "audio" / "three_turns.json")
 G711_LINES = "c=IN IP4 127.0.0.1;m=audio 6000 RTP/AVP 0;a=rtpmap:0 PCMU/8000"
 
 
-def caller_turn(out: Path) -> npt.NDArray[np.float64]:
-    """The second turn (2.1 s) at 8 kHz as raw mu-law for SIPp: 0.3 s of silence, the
-    turn, 4 s of silence (bye_during_reply.xml hangs up 2.2 s after the turn); its
-    samples as floats."""
+def caller_turn(out: Path, repeats: int = 1) -> npt.NDArray[np.float64]:
+    """The second turn (2.1 s), said ``repeats`` times without a pause, at 8 kHz as raw
+    mu-law for SIPp: 0.3 s of silence, the turn, 4 s of silence; its samples as floats."""
     with wave.open(str(THREE_TURNS)) as w:
         rate = w.getframerate()
         w.setpos(int(SECOND_TURN["onset_s"] * rate))
         pcm = np.frombuffer(w.readframes(int(SECOND_TURN["duration_s"] * rate)), dtype="<i2")
-    turn = resample_poly(pcm.astype(np.float64) / 32768.0, 8000, rate)
+    turn = np.tile(resample_poly(pcm.astype(np.float64) / 32768.0, 8000, rate), repeats)
     padded = np.concatenate([np.zeros(2400), turn, np.zeros(32000)])
     out.write_bytes(ulaw_encode((np.clip(padded, -1, 1) * 32767).astype("<i2").tobytes()))
     return turn
@@ -126,7 +125,10 @@ def test_a_caller_outside_sip_allow_is_forbidden(
 def test_the_caller_hanging_up_during_a_reply_ends_the_session_with_its_recording(
         sipp: Path, sip_server: SipServer, tmp_path: Path) -> None:
     tmp_path.mkdir(exist_ok=True)
-    turn = caller_turn(tmp_path / "caller.ulaw")
+    # A 6.3 s turn, so its 6.3 s echo is surely under way, and surely not over, when the
+    # scenario hangs up 3.5 s after the turn (the reply starts ~0.6 s after it when the
+    # host is idle, later on a busy one).
+    turn = caller_turn(tmp_path / "caller.ulaw", repeats=3)
     before = {p.name for p in sip_server.record_dir.iterdir()}
     run = run_scenario(sipp, "bye_during_reply", sip_server.address, tmp_path)
     assert run.returncode == 0, run.output
