@@ -303,10 +303,11 @@ class Runtime:
         if self._router is None:
             return
         try:
-            # The plain socket's sends: non-blocking, they need none of the asyncio
-            # wrapper's futures (which cost more than the send itself).
-            zmq.Socket.send(self._router, stage.encode(), zmq.SNDMORE | zmq.NOBLOCK)
-            zmq.Socket.send(self._router, control_encoder.encode(msg), zmq.NOBLOCK)
+            # The asyncio socket's own send, dear as its future is: a plain send on it
+            # can take the edge of its FD from under the receiver, which then misses
+            # what arrives (the stages' pongs: every stage declared dead at once).
+            self._router.send_multipart([stage.encode(), control_encoder.encode(msg)],
+                                        zmq.NOBLOCK)
         except zmq.ZMQError:
             self.stats.count("control_send_dropped")
 
