@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.debian import find_or_install_janus
 from tests.janus.janus_server import JanusServer
-from tests.telephony.debian import find_or_install_janus
 
 
 @pytest.fixture

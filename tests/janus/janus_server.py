@@ -1,4 +1,4 @@
-"""Debian's Janus (``tests/telephony/debian.py`` finds or installs it) as a subprocess
+"""Debian's Janus (``tests/debian.py`` finds or installs it) as a subprocess
 configured to stay on this machine.
 
 Every configuration file is generated in a temporary directory (``-F``/``-C``): the

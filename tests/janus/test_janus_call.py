@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from pipeline.record.event_log import read_event_log
+from tests.debian import find_or_install_janus
 from tests.janus.janus_server import JanusServer
 from tests.janus.participant import AGENT, JOIN_TIMEOUT_S, RtpParticipant, create_room
 from tests.janus.speech import echo_score, three_turns
 from tests.serve.harness import ServeProcess
-from tests.telephony.debian import find_or_install_janus
 
 ROOM = 1234
 LAST_REPLY_S = 6.0  # silence after the last turn: its echo comes back in it

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.debian import find_or_install_baresip, find_or_install_sipp
 from tests.serve.harness import ServeProcess
-from tests.telephony.debian import find_or_install_baresip, find_or_install_sipp
 
 SIP_LISTENING = "voxpipe: SIP on udp:"
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.debian import CHROMIUM, find_or_install
 
 # The flags every launch uses (checked against Chromium 156): headless without a GPU,
 # a fake microphone that plays a WAV file, the permission prompt answered by itself.
@@ -33,22 +32,7 @@ _BASE_FLAGS = (
 
 def find_or_install_chromium() -> Path:
     """``/usr/bin/chromium``, installed from Debian's archive when missing."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    apt = shutil.which("apt-get")
-    if apt is None or os.geteuid() != 0:
-        raise RuntimeError(
-            f"{CHROMIUM} is missing and cannot be installed here (needs apt-get as root): "
-            "install Debian's chromium package (apt-get install chromium)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in ([apt, "update", "-q"], [apt, "install", "-y", "-q", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n"
-                               f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    if not CHROMIUM.exists():
-        raise RuntimeError(f"apt-get installed chromium but {CHROMIUM} is still missing")
-    return CHROMIUM
+    return find_or_install(CHROMIUM)
 
 
 class Browser:

@@ -1,7 +1,7 @@
-"""Debian's telephony tools for the tests: found, or installed with apt when missing.
+"""Debian's programs the tests talk to: found, or installed with apt when missing.
 
-``baresip`` (package ``baresip-core``), ``sipp`` (``sip-tester``) and ``janus`` are
-real third-party peers the phone-call tests talk to. Nothing is downloaded from
+``chromium`` (the browser calls), ``baresip`` (package ``baresip-core``), ``sipp``
+(``sip-tester``) and ``janus`` are real third-party peers. Nothing is downloaded from
 anywhere but Debian's archive, and only when the binary is missing and we run as root
 (CI on a fresh machine); otherwise the error says what to install.
 """
@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+CHROMIUM = (Path("/usr/bin/chromium"), "chromium")
 BARESIP = (Path("/usr/bin/baresip"), "baresip-core")
 SIPP = (Path("/usr/bin/sipp"), "sip-tester")
 JANUS = (Path("/usr/bin/janus"), "janus")
