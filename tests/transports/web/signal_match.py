@@ -53,8 +53,14 @@ def locate(x: F64, seg: F64, rate: int, around_s: float, max_s: float) -> float:
 def best_correlation(heard: F64, turn: F64) -> float:
     """The peak normalised cross-correlation of ``turn`` against every place in
     ``heard`` (same rate; no lag bound): 1.0 where ``heard`` holds ``turn`` exactly."""
+    return best_match(heard, turn)[0]
+
+
+def best_match(heard: F64, turn: F64) -> tuple[float, int]:
+    """``best_correlation`` and the sample of ``heard`` where that best match starts
+    (0 when nothing matches)."""
     if len(heard) < len(turn) or not np.any(turn):
-        return 0.0
+        return 0.0, 0
     size = 1 << (len(heard) + len(turn)).bit_length()
     corr = np.fft.irfft(np.fft.rfft(heard, size) * np.conj(np.fft.rfft(turn, size)), size)
     corr = corr[: len(heard) - len(turn) + 1]
@@ -64,5 +70,7 @@ def best_correlation(heard: F64, turn: F64) -> float:
     # Places quieter than a hundredth of the turn cannot hold it (and would divide by ~0).
     ok = window > 0.01 * turn_energy
     if not np.any(ok):
-        return 0.0
-    return float(np.max(corr[ok] / np.sqrt(window[ok] * turn_energy)))
+        return 0.0, 0
+    scores = np.where(ok, corr / np.sqrt(np.maximum(window, 1e-30) * turn_energy), -np.inf)
+    at = int(np.argmax(scores))
+    return float(scores[at]), at
