@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCENARIOS = Path(__file__).with_name("scenarios")
+_MEDIA = re.compile(r"^m=audio (\d+) ", re.M)
 _ENTRY = re.compile(r"^UDP message (sent|received) .*?:\n(.*?)(?=\n-{20,} |\Z)", re.S | re.M)
 
 
@@ -39,6 +40,10 @@ class SippRun:
 
     def responses(self, status: int) -> list[str]:
         return [m for m in self.received() if m.startswith(f"SIP/2.0 {status} ")]
+
+    def answer_ports(self) -> set[int]:
+        """The far end's RTP port of each call, from the SDP of its 200 answers."""
+        return {int(m) for a in self.responses(200) for m in _MEDIA.findall(a)}
 
 
 def run_scenario(sipp: Path, scenario: str, target: tuple[str, int], workdir: Path, *,

@@ -15,19 +15,13 @@ import pytest
 from scipy.signal import resample_poly
 
 from tests.telephony.conftest import start_sip_server
-from tests.telephony.sipp import SippRun, run_scenario
+from tests.telephony.sipp import run_scenario
 from tests.telephony.test_baresip import read_wav
 from tests.telephony.test_sipp import caller_turn, settled
 from tests.telephony.wire import LoopbackCapture, reply_heard, streams
 from tests.transports.web.signal_match import best_correlation
 
 CALLS = 20
-_MEDIA = re.compile(r"^m=audio (\d+) ", re.M)
-
-
-def edge_media_ports(run: SippRun) -> set[int]:
-    """The edge's RTP port of each call, from the SDP of its 200 answers."""
-    return {int(m) for a in run.responses(200) for m in _MEDIA.findall(a)}
 
 
 def cpu_by_stage(metrics: dict[str, float]) -> dict[str, float]:
@@ -61,7 +55,7 @@ def test_twenty_concurrent_sipp_calls_hear_whole_replies(sipp: Path, tmp_path: P
     assert after["voxpipe_calls_total"] - before["voxpipe_calls_total"] == CALLS
     glitches = {k: v for k, v in after.items() if k.startswith("voxpipe_glitch_frames")}
     assert glitches and sum(glitches.values()) == 0, glitches
-    ports = edge_media_ports(run)
+    ports = run.answer_ports()
     assert len(ports) == CALLS, ports
     received = streams(capture.datagrams, ports)
     assert set(received) == ports, f"no RTP from {ports - set(received)}"
