@@ -168,6 +168,8 @@ class ReplyHeard:
     glitched_frames: int  # 20 ms frames of the echo silent or lost where the turn spoke
     lost_packets: int  # RTP sequence gaps inside the echo
     frames: int  # 20 ms frames of the echo checked
+    start_s: float  # where the echo starts in the received stream
+    glitched_at: tuple[int, ...]  # which frames of the echo
 
 
 def reply_heard(stream: RtpStream, turn: F64) -> ReplyHeard:
@@ -183,4 +185,4 @@ def reply_heard(stream: RtpStream, turn: F64) -> ReplyHeard:
             glitched.add(k)
     lost = [(at - start) // FRAME for at in stream.lost() if start <= at < start + n * FRAME]
     glitched.update(lost)
-    return ReplyHeard(xcorr, len(glitched), len(lost), n)
+    return ReplyHeard(xcorr, len(glitched), len(lost), n, start / RATE, tuple(sorted(glitched)))
