@@ -40,8 +40,8 @@ from benchmarks.webrtc_load import (  # noqa: E402
     server_pids,
     stage_restarts,
 )
+from tests.debian import find_or_install_sipp  # noqa: E402
 from tests.telephony.conftest import start_sip_server  # noqa: E402
-from tests.telephony.debian import find_or_install_sipp  # noqa: E402
 from tests.telephony.sipp import run_scenario  # noqa: E402
 from tests.telephony.test_sipp import caller_turn  # noqa: E402
 from tests.telephony.wire import LoopbackCapture, reply_heard, streams  # noqa: E402
