@@ -16,15 +16,23 @@ import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ipc.schema import DtmfReceived, ParticipantAttributes, SessionEvent, StageEvent, Transcription
+from ipc.schema import (
+    DtmfReceived,
+    ParticipantAttributes,
+    SessionEvent,
+    StageEvent,
+    Transcription,
+    Transport,
+)
 from pipeline.agents.event_emitter import EventEmitter
 from pipeline.agents.room import SOURCE_MICROPHONE, RoomEvent
 
 if TYPE_CHECKING:
-    from ipc.schema import Transport
     from pipeline.supervisor.runtime import Runtime
+
+T = TypeVar("T", bound=Transport)
 
 
 @dataclass(eq=False)
@@ -162,3 +170,16 @@ class CallerRoom(EventEmitter[RoomEvent], ABC):
         if self._join_task is not None:
             self._join_task.cancel()
         self.emit("disconnected")
+
+
+class SpecRoom(CallerRoom, Generic[T]):
+    """A caller room whose audio is where one transport spec says (the spec built by the
+    signalling that admitted the call: an offer, an INVITE, a media stream)."""
+
+    def __init__(self, spec: T, out_dir: Path | str, *,
+                 caller_identity: str = "caller") -> None:
+        super().__init__(out_dir, caller_identity=caller_identity)
+        self.spec = spec
+
+    def transport(self) -> T:
+        return self.spec

@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 from ipc.schema import JanusTransport
-from pipeline.transports.caller_room import CallerRoom
+from pipeline.transports.caller_room import SpecRoom
 
 
-class JanusRoom(CallerRoom):
+class JanusRoom(SpecRoom[JanusTransport]):
     """AudioBridge room ``room`` on the Janus at ``url`` (its HTTP API, e.g.
     ``http://127.0.0.1:8088/janus``); the record goes to ``out_dir``, a fresh
     temporary directory when none is given (``temporary_out_dir`` says so)."""
@@ -35,11 +35,7 @@ class JanusRoom(CallerRoom):
         self.temporary_out_dir = out_dir is None
         if out_dir is None:
             out_dir = tempfile.mkdtemp(prefix=f"voxpipe-janus-{room}-")
-        super().__init__(out_dir, caller_identity=f"janus-room-{room}")
+        spec = JanusTransport(url=url, room=room, display=display, pin=pin,
+                              local_host=local_host)
+        super().__init__(spec, out_dir, caller_identity=f"janus-room-{room}")
         self.name = f"janus-room-{room}"
-        self.spec = JanusTransport(url=url, room=room, display=display, pin=pin,
-                                   local_host=local_host)
-
-    def transport(self) -> JanusTransport:
-        """Janus's API URL, the room, and how the agent joins it."""
-        return self.spec

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 
-from native.resample import Resampler
+from pipeline.transports.narrowband import Narrowband
 from pipeline.transports.rtp.codec import G711, SAMPLE_RATE
 from pipeline.transports.rtp.packet import build_rtp
 
@@ -36,8 +36,7 @@ class Packetizer:
         self.packets = 0
         self.samples_dropped = 0  # buffered agent audio a flush threw away
         self._pcm = bytearray()  # 8 kHz int16 not yet sent
-        self._out = bytearray()  # the resampler's output buffer, reused
-        self._resampler: Resampler | None = None
+        self._narrowband = Narrowband()
         self._last_tick = 0
         self._anchor: tuple[int, int] | None = None  # (tick, timestamp) of the first frame
         self._marker = True
@@ -56,23 +55,20 @@ class Packetizer:
             if 0 < (on_clock - self.timestamp) & 0xFFFFFFFF < 0x80000000:
                 self.timestamp = on_clock
         self._last_tick = tick
-        self._pcm += self._resample(sample_rate, pcm)
+        self._pcm += self._narrowband.convert(sample_rate, pcm)
         return packets + self._whole_packets()
 
     def flush(self) -> None:
         """Barge-in: what is buffered is dropped; the next packet starts a talkspurt."""
         self.samples_dropped += len(self._pcm) // 2
         self._pcm.clear()
-        if self._resampler is not None:
-            self._resampler.reset()
+        self._narrowband.reset()
         self._marker = True
 
     def end_talkspurt(self) -> list[bytes]:
         """The agent fell silent (a gap in playout's ticks): the resampler's tail and
         the last partial packet go out; the next packet carries the marker."""
-        if self._resampler is not None:
-            tail = bytearray(2 * self._resampler.delay_samples)
-            self._pcm += tail[: 2 * self._resampler.flush_s16(tail)]
+        self._pcm += self._narrowband.tail()
         packets = self._whole_packets()
         packets += self.send_partial()
         self._marker = True
@@ -98,17 +94,6 @@ class Packetizer:
             packets.append(self._packet(self._pcm[:size]))
             del self._pcm[:size]
         return packets
-
-    def _resample(self, sample_rate: int, pcm: bytes) -> bytes | bytearray | memoryview:
-        if sample_rate == SAMPLE_RATE:
-            return pcm
-        if self._resampler is None or self._resampler.in_rate != sample_rate:
-            self._resampler = Resampler(sample_rate, SAMPLE_RATE)
-        need = 2 * self._resampler.max_output(len(pcm) // 2)
-        if len(self._out) < need:
-            self._out = bytearray(need)
-        n = self._resampler.process_s16(pcm, self._out)
-        return memoryview(self._out)[: 2 * n]
 
     def _packet(self, pcm: bytes | bytearray) -> bytes:
         packet = build_rtp(self.payload_type, self.seq, self.timestamp, self.ssrc,

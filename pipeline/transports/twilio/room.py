@@ -9,24 +9,13 @@ where serve offers the edge the call's socket.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ipc.schema import TwilioTransport
-from pipeline.transports.caller_room import CallerRoom
+from pipeline.transports.caller_room import SpecRoom
 
 
-class TwilioRoom(CallerRoom):
+class TwilioRoom(SpecRoom[TwilioTransport]):
     """One media stream call; its record goes to ``out_dir``."""
-
-    def __init__(self, spec: TwilioTransport, out_dir: Path | str, *,
-                 caller_identity: str = "caller") -> None:
-        super().__init__(out_dir, caller_identity=caller_identity)
-        self.spec = spec
 
     @property
     def stream_id(self) -> str:
         return self.spec.stream_id
-
-    def transport(self) -> TwilioTransport:
-        """The stream's id and where its socket is offered."""
-        return self.spec

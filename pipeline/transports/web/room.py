@@ -14,28 +14,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ipc.schema import WebTransport
-from pipeline.transports.caller_room import CallerRoom
+from pipeline.transports.caller_room import SpecRoom
 
 if TYPE_CHECKING:
     from pipeline.agents.room import Room
 
 
-class WebRoom(CallerRoom):
+class WebRoom(SpecRoom[WebTransport]):
     """One browser call; its record goes to ``out_dir`` (named after the call's
     ``pc_id`` by the server, so the room's name is the peer connection's id)."""
-
-    def __init__(self, spec: WebTransport, out_dir: Path | str, *,
-                 caller_identity: str = "caller") -> None:
-        super().__init__(out_dir, caller_identity=caller_identity)
-        self.spec = spec
 
     @property
     def pc_id(self) -> str:
         return self.spec.pc_id
-
-    def transport(self) -> WebTransport:
-        """The browser's offer and the ICE servers the edge may use."""
-        return self.spec
 
 
 def room_for_offer(pc_id: str, sdp: str, out_dir: Path | str, *, offer_type: str = "offer",
