@@ -199,7 +199,7 @@ def plot(results: list[dict[str, Any]], out: Path) -> list[Path]:
 
 
 async def sweep(ns: list[int], wav: Path, labels: dict[str, Any], stagger_s: float,
-                pace: float) -> list[dict[str, Any]]:
+                pace: float, keep: Path | None = None) -> list[dict[str, Any]]:
     server = ModelServerProcess(["--engine", "echo", "--pace", str(pace)])
     url = await asyncio.to_thread(server.start)
     assert server.proc is not None
@@ -207,7 +207,8 @@ async def sweep(ns: list[int], wav: Path, labels: dict[str, Any], stagger_s: flo
     try:
         for n in ns:
             with tempfile.TemporaryDirectory(prefix="voxpipe-density-") as tmp:
-                results.append(await run_n(n, wav, labels, url, server.proc.pid, Path(tmp),
+                out = Path(tmp) if keep is None else keep / f"n{n}"
+                results.append(await run_n(n, wav, labels, url, server.proc.pid, out,
                                            stagger_s))
             print(f"N={n}: {json.dumps(results[-1])}", file=sys.stderr, flush=True)
     finally:
@@ -226,10 +227,13 @@ def main() -> int:
     p.add_argument("--pace", type=float, default=0.0,
                    help="the echo server's reply pacing: 0 as fast as it can, 1 real time")
     p.add_argument("--out", type=Path, default=None, help="write density.json and PNGs here")
+    p.add_argument("--keep", type=Path, default=None,
+                   help="keep each N's session recordings under KEEP/n<N>/ (default: deleted)")
     args = p.parse_args()
     ns = sorted({int(x) for x in args.sessions.split(",") if x.strip()})
     labels = json.loads((args.labels or args.input.with_suffix(".json")).read_text())
-    results = asyncio.run(sweep(ns, args.input, labels, args.stagger_ms / 1000, args.pace))
+    results = asyncio.run(sweep(ns, args.input, labels, args.stagger_ms / 1000, args.pace,
+                                  args.keep))
     slope = slope_pct_per_session(results)
     doc = {"results": results, "cpu_pct_per_added_session": slope, "peers": peer_rows(),
            "input": str(args.input), "pace": args.pace, "nproc": os.cpu_count()}

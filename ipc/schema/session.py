@@ -226,7 +226,7 @@ class SessionConfig(msgspec.Struct, frozen=True, gc=False):
     out_dir: str  # the session record: events.jsonl, conversation.wav
     transport: Transport
     resume_frame: int = 0
-    frame_ms: int = 10
+    frame_ms: int = 20
     # The rate dsp resamples the caller to: the model's input_audio_sample_rate.
     model_rate: int = DEFAULT_MODEL_RATE
     chunk_ms: int = 100

@@ -17,9 +17,11 @@ A module must expose ``create_provider() -> Provider`` (``providers/base.py``).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import re
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import cast
@@ -38,6 +40,13 @@ BUILT_IN = ("openai", "gemini")
 
 
 def _entry_point(name: str) -> importlib.metadata.EntryPoint | None:
+    # Scanning the installed distributions costs milliseconds (every dist-info is read):
+    # once per name and import path, not once per session start on the model loop.
+    return _entry_point_on_path(name, tuple(sys.path))
+
+
+@functools.lru_cache(maxsize=64)
+def _entry_point_on_path(name: str, path: tuple[str, ...]) -> importlib.metadata.EntryPoint | None:
     found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name)
     return next(iter(found), None)
 

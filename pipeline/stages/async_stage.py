@@ -100,6 +100,9 @@ class AsyncStage:
         """A session-level control message; stages that take none count it."""
         self.stats.count("control_dropped.unexpected_type")
 
+    async def on_stop(self) -> None:
+        """The stage stops: every session has ended; finish what is still in flight."""
+
     # -- services for subclasses ---------------------------------------------
     def send(self, dst: str, msg: DataMsg) -> bool:
         """Queue ``msg`` for the ``dst`` worker serving its session: what this loop
@@ -187,6 +190,9 @@ class AsyncStage:
                     continue
                 self.stats.count("frames_in")
                 await self._guarded("on_data", self.on_data(msg))
+            # A ready socket's recv returns without yielding: with a backlog this loop
+            # would starve the control loop (heartbeats) and the connections it feeds.
+            await asyncio.sleep(0)
 
     async def _watchdog(self) -> None:
         while not self.stopping.is_set():
@@ -210,6 +216,7 @@ class AsyncStage:
             # Graceful stop: every live session's connections are closed, not dropped.
             for session in list(self.sessions):
                 await self.end_session(session)
+            await self._guarded("on_stop", self.on_stop())
             self._flush_outboxes()
             for sock in (self.inbox, self.control, self.events,
                          *(s for route in self.push.values() for s in route.sockets)):

@@ -368,6 +368,7 @@ class Runtime:
         while True:
             for ev in decode_event_batch(await self._sub.recv_multipart(), self.stats):
                 self._on_event(ev)
+            await asyncio.sleep(0)  # a backlog must not starve the heartbeats' pongs
 
     def _on_event(self, ev: StageEvent) -> None:
         s = self.sessions.get(ev.session)

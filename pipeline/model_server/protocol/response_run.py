@@ -56,6 +56,13 @@ ARGUMENT_DELTAS = 3
 """Function call arguments are streamed in about this many pieces."""
 
 
+UNPACED_YIELD_SAMPLES = 24_000
+"""Unpaced (`pace` 0), a response yields to the loop once per this much audio (1 s),
+not after every delta: with hundreds of sessions on the loop, one yield per delta held
+each reply to one delta per loop turn, slower than real time (OpenAI streams a reply
+faster than real time)."""
+
+
 @dataclass(frozen=True)
 class Pacing:
     """How response audio is chunked and timed."""
@@ -241,6 +248,10 @@ class ResponseRun:
                 await self._say_word(words[next_word].text)
                 next_word += 1
             await self._send_audio(sentence.audio[start : start + chunk])
+            if self._cancel_reason is not None:
+                return True
+            if math.isinf(self._pace()) and self._sent_samples % UNPACED_YIELD_SAMPLES >= chunk:
+                continue  # unpaced: the loop gets a turn once per UNPACED_YIELD_SAMPLES
             until = self._t0 + self._sent_samples / wire.SAMPLE_RATE / self._pace()
             if await self._pause(until):
                 return True
