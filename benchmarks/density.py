@@ -2,10 +2,11 @@
 
 The offline model server's echo engine runs as its own process (an OpenAI-protocol
 server on this machine); each session plays the input (default the bundled three-turn
-call) paced in real time. For each N: CPU per stage and in total (% of one core over
-the run), the processes' peak RSS, end of speech -> first reply p50/p99, lost turns and
-glitched replies, these last three **counted from the recorded audio**
-(``density_audio.py``), with voxpipe's own glitch counter beside them. Admission
+call, twice over: ``--repeat``) paced in real time. For each N: CPU per stage and in
+total (% of one core while all N sessions are live, the steady window), the processes'
+peak RSS, end of speech -> first reply p50/p99, lost turns and glitched replies, these
+last three **counted from the recorded audio** (``density_audio.py``), with playout's
+own glitch counter beside them (gaps and frames: they should be equal). Admission
 control is off (the sweep measures what happens past capacity). Writes JSON, prints a
 table with the peers' figures from PERF-ANCHORS.md beside ours as ratios, plots CPU
 and p99 against N (PNG).
@@ -24,6 +25,7 @@ import re
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ from pipeline.transports.file.spec import file_transport  # noqa: E402
 
 ANCHORS = Path("/work/shared/PERF-ANCHORS.md")
 ANCHOR_SECTION = "## Session density with a realtime model"
+SETTLE_S = 1.0  # after the last start, before the steady window opens
+MIN_WINDOW_S = 3.0  # a shorter steady window says too little
 
 
 class ProcessMeter:
@@ -69,30 +73,40 @@ class ProcessMeter:
                     total += p.memory_info().rss
         self.peak_rss_mb = max(self.peak_rss_mb, total / 2**20)
 
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
     def cpu_pct(self) -> dict[str, float]:
-        wall = time.monotonic() - self.t0
+        wall = self.elapsed()
         return {k: round(100 * (self._cpu(p) - self.cpu0[k]) / wall, 2)
                 for k, p in self.procs.items()}
 
 
 async def run_n(n: int, wav: Path, labels: dict[str, Any], url: str, server_pid: int,
                 out: Path, stagger_s: float) -> dict[str, Any]:
+    """N sessions started ``stagger_s`` apart; CPU over the steady window in which all N
+    are live (from the last start, settled, to the first end), the rest from the
+    recordings."""
     async with Runtime(RuntimeOptions(admission=None)) as rt:
         pids = {**rt.pids(), "supervisor": os.getpid(), "model-server": server_pid}
         ours = tuple(k for k in pids if k != "model-server")
-        meter = ProcessMeter(pids)
         sessions = []
         for i in range(n):
             spec = SessionSpec(file_transport(wav), out_dir=out / f"d{i:03d}", model_url=url,
                                session_id=f"d{n}-{i:03d}")
             sessions.append(rt.start_session(spec))
             await asyncio.sleep(stagger_s)
-        gathered = asyncio.gather(*(s.closed for s in sessions))
-        while not gathered.done():
+        await asyncio.sleep(SETTLE_S)  # the last ones' model links connect
+        meter = ProcessMeter(pids)
+        closed = [asyncio.ensure_future(s.closed) for s in sessions]
+        while not any(c.done() for c in closed):
             meter.sample_rss(ours)
-            await asyncio.wait([gathered], timeout=1.0)
-        summaries = gathered.result()
-        cpu = meter.cpu_pct()
+            await asyncio.wait(closed, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        cpu, window_s = meter.cpu_pct(), meter.elapsed()
+        summaries = await asyncio.gather(*closed)
+    if window_s < MIN_WINDOW_S:
+        raise SystemExit(f"N={n}: all sessions were live together for only {window_s:.1f} s; "
+                         "lengthen the call (--repeat) or shorten --stagger-ms")
     heard = [t for s in summaries if s.wav is not None for t in turns_heard(s.wav, labels)]
     lat = [t.latency_s for t in heard if t.latency_s is not None]
     expected = n * len(labels["turns"])
@@ -100,16 +114,38 @@ async def run_n(n: int, wav: Path, labels: dict[str, Any], url: str, server_pid:
         "sessions": n,
         "cpu_pct_of_core": cpu,
         "cpu_pct_total": round(sum(v for k, v in cpu.items() if k in ours), 2),
+        "steady_window_s": round(window_s, 1),
         "peak_rss_mb": round(meter.peak_rss_mb, 1),
         "first_reply_p50_s": round(float(np.percentile(lat, 50)), 3) if lat else None,
         "first_reply_p99_s": round(float(np.percentile(lat, 99)), 3) if lat else None,
         "lost_turns": expected - len(lat),
         "glitched_replies": sum(t.glitched_frames > 0 for t in heard),
+        "gaps_audio": sum(t.gaps for t in heard),
+        "gaps_counted": sum(s.glitch_runs for s in summaries),
         "glitched_frames_audio": sum(t.glitched_frames for t in heard),
         "glitched_frames_counted": sum(s.glitches for s in summaries),
         "errors": [s.error for s in summaries if s.error],
         "loadavg": round(os.getloadavg()[0], 2),
     }
+
+
+def repeated_call(wav: Path, labels: dict[str, Any], times: int,
+                  out: Path) -> tuple[Path, dict[str, Any]]:
+    """The call played ``times`` over in one WAV, and its turns' labels: a longer call,
+    so that N sessions started a stagger apart are all live together for a while."""
+    if times == 1:
+        return wav, labels
+    with wave.open(str(wav)) as w:
+        params, pcm = w.getparams(), w.readframes(w.getnframes())
+    length_s = params.nframes / params.framerate
+    path = out / f"{wav.stem}_x{times}.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setparams(params)
+        w.writeframes(pcm * times)
+    turns = [{**t, "onset_s": t["onset_s"] + k * length_s,
+              "offset_s": t["offset_s"] + k * length_s}
+             for k in range(times) for t in labels["turns"]]
+    return path, {**labels, "turns": turns}
 
 
 def slope_pct_per_session(results: list[dict[str, Any]]) -> float | None:
@@ -145,14 +181,20 @@ def _first_number(text: str) -> float | None:
 
 
 def print_table(results: list[dict[str, Any]], slope: float | None) -> None:
-    print(f"\n{'N':>5} {'cpu %':>7} {'rss MB':>7} {'p50 s':>6} {'p99 s':>6} {'lost':>5} "
-          f"{'glitched':>8} {'frames audio/counted':>21}  per stage % of a core")
+    print("\nCPU: % of one core while all N sessions are live (steady window), voxpipe's "
+          "processes without the model server; glitches: audio = read from the recordings, "
+          "counted = playout's counter")
+    print(f"\n{'N':>5} {'cpu %':>7} {'win s':>6} {'rss MB':>7} {'p50 s':>6} {'p99 s':>6} "
+          f"{'lost':>5} {'glitched':>8} {'gaps audio/counted':>19} "
+          f"{'frames audio/counted':>21}  per stage % of a core")
     for r in results:
         stages = ", ".join(f"{k} {v}" for k, v in r["cpu_pct_of_core"].items())
-        print(f"{r['sessions']:5d} {r['cpu_pct_total']:7.1f} {r['peak_rss_mb']:7.0f} "
+        print(f"{r['sessions']:5d} {r['cpu_pct_total']:7.1f} {r['steady_window_s']:6.1f} "
+              f"{r['peak_rss_mb']:7.0f} "
               f"{r['first_reply_p50_s'] or float('nan'):6.2f} "
               f"{r['first_reply_p99_s'] or float('nan'):6.2f} {r['lost_turns']:5d} "
               f"{r['glitched_replies']:8d} "
+              f"{r['gaps_audio']:>9d}/{r['gaps_counted']:<9d} "
               f"{r['glitched_frames_audio']:>10d}/{r['glitched_frames_counted']:<10d}  {stages}")
     clean = [r["sessions"] for r in results if r["lost_turns"] == 0 and not r["glitched_replies"]]
     ours_gap_free = max(clean, default=0)
@@ -226,17 +268,25 @@ def main() -> int:
                    help="delay between session starts, so turns do not all coincide")
     p.add_argument("--pace", type=float, default=0.0,
                    help="the echo server's reply pacing: 0 as fast as it can, 1 real time")
+    p.add_argument("--repeat", type=int, default=2,
+                   help="play the input this many times over in each session, so that all N "
+                        "sessions are live together long enough to measure (default 2)")
     p.add_argument("--out", type=Path, default=None, help="write density.json and PNGs here")
     p.add_argument("--keep", type=Path, default=None,
                    help="keep each N's session recordings under KEEP/n<N>/ (default: deleted)")
     args = p.parse_args()
     ns = sorted({int(x) for x in args.sessions.split(",") if x.strip()})
+    if args.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {args.repeat}")
     labels = json.loads((args.labels or args.input.with_suffix(".json")).read_text())
-    results = asyncio.run(sweep(ns, args.input, labels, args.stagger_ms / 1000, args.pace,
-                                  args.keep))
+    with tempfile.TemporaryDirectory(prefix="voxpipe-density-call-") as tmp:
+        wav, labels = repeated_call(args.input, labels, args.repeat, Path(tmp))
+        results = asyncio.run(sweep(ns, wav, labels, args.stagger_ms / 1000, args.pace,
+                                    args.keep))
     slope = slope_pct_per_session(results)
     doc = {"results": results, "cpu_pct_per_added_session": slope, "peers": peer_rows(),
-           "input": str(args.input), "pace": args.pace, "nproc": os.cpu_count()}
+           "input": str(args.input), "repeat": args.repeat, "pace": args.pace,
+           "nproc": os.cpu_count()}
     write_json(doc, args.out / "density.json" if args.out else None)
     print_table(results, slope)
     if args.out:

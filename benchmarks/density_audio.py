@@ -2,11 +2,12 @@
 
 For each labelled user turn of the input: the first agent audio after the end of the
 turn (the echo's onset) gives end-of-speech -> first reply; no agent audio before the
-next turn is a lost turn; and the echo, aligned to the user's turn, is glitched when
-some 20 ms frame of it that should carry audio is digital silence (playout writes
-nothing for a frame it did not play; the echo of speech and room tone is never
-exactly zero for a whole frame). The reply is checked from its onset to its last
-sound before the next turn.
+next turn is a lost turn; and the echo is glitched where it holds digital silence
+between two of its sounds (playout writes nothing for audio it did not play; the echo
+of speech and room tone is never exactly zero for a millisecond). The reply is checked
+from its first sound to its last before the next turn's end; its gaps are counted as
+playout counts them (``pipeline/stages/playout_glitches.py``): each run of silence, in
+frames rounded up.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ I16 = npt.NDArray[np.int16]
 FRAME_MS = 20
 ONSET_DBFS = -45.0  # the agent's voice clears this; the digital silence of a gap does not
 ONSET_WIN_MS = 5.0
+GAP_MIN_MS = 1  # a run of zeros this long inside a reply is a gap, not a zero crossing
 
 
 @dataclass
 class TurnHeard:
     latency_s: float | None  # end of the user's speech -> the echo's onset; None: lost
-    glitched_frames: int  # frames of the reply that should have played and were silent
+    glitched_frames: int  # the reply's gaps in playout frames (a partial frame counts one)
+    gaps: int = 0  # the runs of digital silence inside the reply
 
 
 def read_channels(wav: Path) -> tuple[int, I16, I16]:
@@ -53,30 +56,42 @@ def onset_after(x: I16, rate: int, start_s: float, end_s: float) -> float | None
     return None if hits.size == 0 else (i0 + int(hits[0]) * win) / rate
 
 
-def silent_frames(reply: I16, rate: int) -> int:
-    """Frames of digital silence inside a reply: runs of zeros a frame long or longer,
-    in frames (a gap need not sit on this grid's frame boundaries)."""
-    frame = rate * FRAME_MS // 1000
+def silence_runs(reply: I16, rate: int) -> npt.NDArray[np.int64]:
+    """Lengths of the runs of digital silence inside ``reply`` (which starts and ends on
+    sound) at least GAP_MIN_MS long: shorter runs are a waveform's own zero crossings."""
     zero = np.concatenate([[False], reply == 0, [False]])
     edges = np.flatnonzero(np.diff(zero.astype(np.int8)))
     runs = edges[1::2] - edges[::2]
-    return round(int(runs[runs >= frame].sum()) / frame)
+    return runs[runs >= rate * GAP_MIN_MS // 1000].astype(np.int64)
+
+
+def silent_frames(reply: I16, rate: int) -> int:
+    """The gaps inside a reply in playout frames, each rounded up (playout's count)."""
+    frame = rate * FRAME_MS // 1000
+    return int((-(-silence_runs(reply, rate) // frame)).sum())
 
 
 def turns_heard(wav: Path, labels: dict[str, Any]) -> list[TurnHeard]:
     """Each labelled turn of the input as the recording has it."""
     rate, _, agent = read_channels(wav)
     turns = labels["turns"]
+    end_s = len(agent) / rate
     heard = []
     for i, turn in enumerate(turns):
         end = turn["offset_s"]
         next_on = turns[i + 1]["onset_s"] if i + 1 < len(turns) else math.inf
-        a_on = onset_after(agent, rate, end, min(next_on, len(agent) / rate))
+        a_on = onset_after(agent, rate, end, min(next_on, end_s))
         if a_on is None:
             heard.append(TurnHeard(None, 0))
             continue
-        # The reply: from its onset to its last sound before the next turn.
-        seg = agent[int(a_on * rate): int(min(next_on, len(agent) / rate) * rate)]
-        last = int(np.flatnonzero(seg)[-1]) if seg.any() else 0
-        heard.append(TurnHeard(a_on - end, silent_frames(seg[: last + 1], rate)))
+        # The reply: all agent audio after this turn's end until the next turn's end
+        # (no other reply can start before then; a barge-in cuts this one inside it),
+        # from its first sample of sound to its last.
+        next_end = turns[i + 1]["offset_s"] if i + 1 < len(turns) else end_s
+        seg = agent[int(end * rate): int(min(next_end, end_s) * rate)]
+        sound = np.flatnonzero(seg)
+        reply = seg[int(sound[0]): int(sound[-1]) + 1]
+        runs = silence_runs(reply, rate)
+        frame = rate * FRAME_MS // 1000
+        heard.append(TurnHeard(a_on - end, int((-(-runs // frame)).sum()), int(runs.size)))
     return heard

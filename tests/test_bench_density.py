@@ -46,6 +46,7 @@ def test_replies_read_from_the_recording(tmp_path: Path) -> None:
     heard = turns_heard(wav, {"turns": turns})
     assert [t.latency_s for t in heard] == [pytest.approx(0.6), pytest.approx(0.8), None]
     assert [t.glitched_frames for t in heard] == [0, 7, 0]
+    assert [t.gaps for t in heard] == [0, 1, 0]
 
 
 def test_peers_and_slope(tmp_path: Path) -> None:

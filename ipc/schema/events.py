@@ -311,14 +311,16 @@ GLITCH_CAUSES: Final = ("underrun", "late")
 
 
 class PlayoutGlitch(_Event, tag="playout_glitch", frozen=True):
-    """A run of ``frames`` playout frames, from output sample ``position``, in which the
-    agent's audio (item ``item_id``) should have played and silence did: one event per
-    run, however long."""
+    """A gap of ``samples`` output samples (``frames`` playout frames, a partial frame
+    counting as one), from output sample ``position``, inside the agent's audio of item
+    ``item_id``: silence played where its audio should have, and its audio went on
+    after. One event per gap, however long."""
 
     cause: str
     frames: int
     position: int
     item_id: str
+    samples: int = 0
 
 
 # -- the agent layer (notes from the supervisor) ----------------------------------------

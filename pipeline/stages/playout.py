@@ -51,7 +51,7 @@ from pipeline.logs import session_extra
 from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.playout_clock import SessionClock
-from pipeline.stages.playout_glitches import GlitchRun, GlitchRuns
+from pipeline.stages.playout_glitches import Gap, GapTracker
 from pipeline.stages.playout_heard import HeardAudio
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.stages.playout_session import SessionPlayout
@@ -95,7 +95,7 @@ class PlayoutStage(HotStage):
         clock.tick = max(0, (self.now_ns() - cfg.t0_ns) // clock.frame_ns)
         sp = SessionPlayout(cfg, clock, PlayoutQueue(),
                             SessionRecord(Path(cfg.out_dir), cfg.output_rate),
-                            self._sink(cfg), bytearray(2 * frame_samples), GlitchRuns())
+                            self._sink(cfg), bytearray(2 * frame_samples), GapTracker())
         self.playing[cfg.session] = sp
         if acknowledges_playback(cfg.transport):
             self.heard[cfg.session] = HeardAudio()
@@ -116,7 +116,6 @@ class PlayoutStage(HotStage):
         if sp is None:
             return
         sp.sink.close()
-        self._glitch_over(sp, sp.glitches.close())
         self.stats.forget_session(session)
         frames = sp.record.finalize()
         self._log_event(sp, SessionClosed(str(sp.record.wav_path), frames,
@@ -134,7 +133,10 @@ class PlayoutStage(HotStage):
             quiet = sp.queue.quiet
             if sp.queue.push(msg.item_id, msg.content_index, msg.pcm, msg.model_rx_ns) is None:
                 self.stats.count("agent_audio_dropped.flushed")
-            elif quiet and msg.pcm and sp.start_on_arrival(now):
+                return
+            if sp.parked:
+                self._unpark(sp, now)
+            if quiet and msg.pcm and sp.start_on_arrival(now):
                 self._play_due(sp, now)  # its first frame plays now, the rest follow on
         elif isinstance(msg, UserAudio):
             self.stats.hop("dsp_to_playout").record_ns(now - msg.dsp_ns)
@@ -183,6 +185,7 @@ class PlayoutStage(HotStage):
                 item.played = heard.played(item)
             heard.forget(item.item_id for item in cut)
         for item in cut:
+            sp.gaps.stopped(item.item_id)
             self.send("model", TruncatePoint(sp.cfg.session, item.item_id, item.content_index,
                                              item.played, item.received, sp.cfg.output_rate,
                                              reason))
@@ -214,22 +217,30 @@ class PlayoutStage(HotStage):
         while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
             self._play_frame(sp, now_ns)
             clock.tick += 1
+        if sp.queue.idle:
+            # Nothing to play until agent audio comes (``on_data`` wakes it): an idle
+            # session costs no wake-ups, which most sessions are most of the time.
+            sp.parked = True
+            self.due.cancel(sp.cfg.session)
+        else:
+            self.due.schedule(sp.cfg.session, clock.due_ns())
+
+    def _unpark(self, sp: SessionPlayout, now_ns: int) -> None:
+        """Agent audio reached an idle session: its clock moves to the first frame not
+        yet due, where it would stand had it ticked through the silence."""
+        clock = sp.clock
+        clock.tick = max(clock.tick, (clock.sample_at(now_ns) - clock.phase)
+                         // clock.frame_samples + 1)
+        sp.parked = False
         self.due.schedule(sp.cfg.session, clock.due_ns())
 
     def _skipped(self, sp: SessionPlayout, frames: int) -> None:
-        """The clock jumps ``frames`` ahead: a glitch if an item was playing."""
-        item = sp.queue.playing_item()
-        if item is None:
-            return  # idle: nothing should have played
-        self.stats.count_session(sp.cfg.session, "glitch_frames.late", frames)
-        for run in sp.glitches.skipped(frames, sp.clock.position(), sp.clock.slot_ms(),
-                                       item.item_id):
-            self._glitch_over(sp, run)
+        """The clock jumps ``frames`` ahead: if an item's audio goes on after, the jump
+        is (part of) a gap."""
+        sp.gaps.skipped()
 
     def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
         if sp.queue.idle:
-            if sp.glitches.open is not None:
-                self._glitch_over(sp, sp.glitches.close())
             return  # silence: the recording's gaps read as zeros, nothing to write
         if sp.cfg.agent and sp.clock.tick % PROGRESS_EVERY_FRAMES == 0:
             # Before this frame is filled: what has been heard by its slot's start.
@@ -244,36 +255,32 @@ class PlayoutStage(HotStage):
                             t_ms=sp.clock.slot_ms())
         sp.played(result)
         if result.filled:
+            self._gap_over(sp, sp.gaps.played(sp.clock.position(), result.taken[0][0].item_id,
+                                              result.taken[-1][0].item_id, result.filled))
             sp.record.write_agent(sp.clock.position(), memoryview(sp.frame)[: 2 * result.filled])
             sp.sink.write(sp.clock.seq(), sp.clock.position(), sp.frame)
             if (heard := self.heard.get(sp.cfg.session)) is not None:
                 heard.sent(sp.clock.seq(), sp.queue.items.values())  # the sink's frame number
             self.stats.count("agent_samples_played", result.filled)
-        if result.underrun:
-            self.stats.count("underrun_frames")
-        # A frame an item was mid-stream in, padded with silence: the caller heard a gap.
-        dry = result.underrun and result.filled < sp.clock.frame_samples
-        if dry or sp.glitches.open is not None:
-            self._underrun(sp, dry)
+        if result.underrun and result.filled < sp.clock.frame_samples:
+            self.stats.count("underrun_frames")  # padded with silence: a gap, if it resumes
         for item in result.finished:
+            sp.gaps.stopped(item.item_id)
             self._stopped(sp, item, t_ms=sp.clock.slot_ms())
         if result.finished:
             sp.queue.forget_stopped()
             if (heard := self.heard.get(sp.cfg.session)) is not None:
                 heard.forget(item.item_id for item in result.finished)
 
-    def _underrun(self, sp: SessionPlayout, dry: bool) -> None:
-        item = sp.queue.playing_item()
-        if dry:
-            self.stats.count_session(sp.cfg.session, "glitch_frames.underrun")
-        self._glitch_over(sp, sp.glitches.frame(
-            "underrun" if dry else None, sp.clock.position(), sp.clock.slot_ms(),
-            item.item_id if item is not None else ""))
-
-    def _glitch_over(self, sp: SessionPlayout, run: GlitchRun | None) -> None:
-        """A closed glitch run goes to events.jsonl (and the bus) at the slot it began."""
-        if run is not None:
-            self._log_event(sp, run.event(), t_ms=run.slot_ms)
+    def _gap_over(self, sp: SessionPlayout, gap: Gap | None) -> None:
+        """A gap closed (the item's audio resumed after silence): counted for the session
+        and logged at the timeline sample it began."""
+        if gap is None:
+            return
+        frames = gap.frames(sp.clock.frame_samples)
+        self.stats.count_session(sp.cfg.session, f"glitch_frames.{gap.cause}", frames)
+        self._log_event(sp, gap.event(sp.clock.frame_samples),
+                        t_ms=round(gap.position * 1000 / sp.cfg.output_rate, 1))
 
     def _progress(self, sp: SessionPlayout) -> None:
         """Bus only (not events.jsonl): how much of each playing item has played."""

@@ -16,7 +16,7 @@ from typing import Final
 from ipc.schema import SessionConfig
 from pipeline.record.session_record import SessionRecord
 from pipeline.stages.playout_clock import SessionClock
-from pipeline.stages.playout_glitches import GlitchRuns
+from pipeline.stages.playout_glitches import GapTracker
 from pipeline.stages.playout_queue import AgentItem, FrameResult, PlayoutQueue
 from pipeline.transports.base import Sink
 
@@ -32,8 +32,9 @@ class SessionPlayout:
     record: SessionRecord
     sink: Sink
     frame: bytearray
-    glitches: GlitchRuns
+    gaps: GapTracker
     sent_until: int = 0  # timeline sample where the last frame handed to the sink ends
+    parked: bool = False  # idle, its clock not ticking until agent audio comes
     # (position, item, samples) of the items' audio in the last frames played
     recent: deque[tuple[int, AgentItem, int]] = field(
         default_factory=lambda: deque(maxlen=RECENT_SEGMENTS))

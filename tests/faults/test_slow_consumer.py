@@ -48,8 +48,11 @@ def test_stalled_playout_catches_up_and_every_session_goes_on(
         model_url: str, three_turns: Any, tmp_path: Path) -> None:
     wav, labels = three_turns
     summaries, counters, peak_rss = asyncio.run(_stall(model_url, wav, tmp_path))
-    # Playout's clock jumped over the 5 s it missed (counted), instead of bursting it out.
-    assert counters["playout"].get("late_frames_skipped", 0) >= 4 * 200
+    # The stall fell between replies: the sessions were idle, their clocks parked (an idle
+    # session does not tick), so there were no frames to miss and none is counted skipped;
+    # the reply that came during the stall started when playout resumed (checked below),
+    # instead of bursting out the 5 s it missed.
+    assert counters["playout"].get("late_frames_skipped", 0) == 0
     # Memory stayed bounded while the hop backed up (10k-message HWM per hop).
     assert peak_rss < 1024
     # Whatever could not be queued was counted, never silently lost.

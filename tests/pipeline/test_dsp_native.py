@@ -16,6 +16,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from ipc.schema import (
@@ -101,7 +102,7 @@ def fused_chain(frames: np.ndarray[Any, np.dtype[np.int16]],
 
 def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
     pcm16k = three_turns_16k(3)
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", frame_ms=10,
                         transport=FileTransport("x", 16000, 1, pcm16k.size))
     frames = pcm16k.reshape(-1, 160)
     stage = run_stage(cfg, frames)
@@ -131,7 +132,7 @@ def test_dsp_output_is_the_native_chain_bit_for_bit() -> None:
 
 def test_dsp_local_vad_events_are_the_native_vad_bit_for_bit() -> None:
     pcm16k = three_turns_16k(10)  # turns at 1.0-2.5 s and 6.6-8.7 s
-    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp",
+    cfg = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", frame_ms=10,
                         transport=FileTransport("x", 16000, 1, pcm16k.size),
                         local_vad_min_speech_ms=30)
     frames = pcm16k.reshape(-1, 160)
@@ -168,3 +169,28 @@ def test_dsp_local_vad_events_are_the_native_vad_bit_for_bit() -> None:
                 want.append((names[result], vad.event_sample,
                              seq * 10_000_000 - behind * 1_000_000_000 // 24000))
     assert got == want
+
+
+def test_twenty_ms_frames_give_the_ten_ms_frames_chunks_and_vad_samples() -> None:
+    # Capture's default frame is 20 ms (half the messages of 10 ms per hop); the chain
+    # runs its VAD on 10 ms frames inside, so what it produces is the same audio and the
+    # same event samples, only the onset stamps follow the later frame boundary.
+    pcm16k = three_turns_16k(10)
+    base = SessionConfig(session="s", t0_ns=0, out_dir="/tmp", local_vad_min_speech_ms=30,
+                         transport=FileTransport("x", 16000, 1, pcm16k.size))
+    assert base.frame_ms == 20
+    ten = run_stage(msgspec.structs.replace(base, frame_ms=10), pcm16k.reshape(-1, 160))
+    twenty = _Capture()
+    twenty.on_session_start(base, resumed=False)
+    for seq, frame in enumerate(pcm16k.reshape(-1, 320)):
+        twenty.on_data(CaptureFrame("s", seq, 16000, 1, frame.tobytes(), seq * 20_000_000))
+
+    def chunks(st: _Capture) -> list[tuple[int, bytes]]:
+        return [(c.position, c.pcm) for dst, c in st.sent if dst == "model"]
+
+    def samples(st: _Capture) -> list[tuple[str, int]]:
+        return [(type(m.event).__name__, m.event.sample) for _, m in st.messages
+                if isinstance(m, StreamEvent)]
+
+    assert chunks(twenty) == chunks(ten) and len(chunks(ten)) > 90
+    assert samples(twenty) == samples(ten) and len(samples(ten)) == 4

@@ -16,7 +16,7 @@ import pytest
 
 from ipc.schema import AgentAudio, AgentItemDone, SessionConfig
 from pipeline.stages.playout import MAX_LATE_FRAMES, PlayoutStage
-from pipeline.stages.playout_glitches import GlitchRuns
+from pipeline.stages.playout_glitches import Gap, GapTracker
 from tests.pipeline.playout_harness import (
     FRAME,
     FRAME_NS,
@@ -88,10 +88,10 @@ def test_late_skip_and_underrun_mid_item_are_counted_idle_time_is_not(
     assert _glitches(out) == [
         {"t_ms": first / RATE * 1000, "session": "g1", "type": "playout_glitch",
          "origin": "playout", "cause": "late", "frames": SKIP, "position": first,
-         "item_id": "a"},
+         "item_id": "a", "samples": SKIP * FRAME},
         {"t_ms": (first + (SKIP + 5) * FRAME) / RATE * 1000, "session": "g1",
          "type": "playout_glitch", "origin": "playout", "cause": "underrun", "frames": 3,
-         "position": first + (SKIP + 5) * FRAME, "item_id": "a"}]
+         "position": first + (SKIP + 5) * FRAME, "item_id": "a", "samples": 3 * FRAME}]
     assert _glitches(Path(idle.out_dir)) == []
     # The recording's agent channel has exactly those gaps, and the audio around them.
     agent = agent_channel(out)
@@ -104,16 +104,20 @@ def test_late_skip_and_underrun_mid_item_are_counted_idle_time_is_not(
     assert not agent[:start].any() and not agent[start + expected.size:].any()
 
 
-def test_glitch_runs_fold_frames_into_one_event_per_run() -> None:
-    runs = GlitchRuns()
-    assert runs.frame(None, 0, 0.0, "") is None
-    assert runs.frame("underrun", 480, 20.0, "a") is None
-    assert runs.frame("underrun", 960, 40.0, "a") is None
-    closed = runs.frame(None, 1440, 60.0, "a")
-    assert closed is not None and (closed.cause, closed.frames, closed.position) == (
-        "underrun", 2, 480)
-    runs.frame("underrun", 1920, 80.0, "a")
-    late = runs.skipped(15, 2400, 100.0, "a")
-    assert [(r.cause, r.frames, r.position) for r in late] == [
-        ("underrun", 1, 1920), ("late", 15, 2400)]
-    assert runs.open is None and runs.close() is None
+def test_a_gap_is_silence_between_two_pieces_of_one_items_audio() -> None:
+    gaps = GapTracker()
+    assert gaps.played(0, "a", "a", FRAME) is None  # the item's first audio
+    assert gaps.played(FRAME, "a", "a", 200) is None  # contiguous, then it ran dry
+    # Two frames later its audio resumes: the rest of the partial frame and two frames.
+    assert gaps.played(4 * FRAME, "a", "a", FRAME) == Gap(
+        "underrun", 3 * FRAME - 200, FRAME + 200, "a")
+    assert Gap("underrun", 3 * FRAME - 200, 0, "a").frames(FRAME) == 3  # partial: one
+    gaps.skipped()  # the clock jumped while "a" was mid-stream
+    late = gaps.played(20 * FRAME, "a", "b", FRAME)  # "a" ends and "b" starts in the frame
+    assert late == Gap("late", 15 * FRAME, 5 * FRAME, "a")
+    gaps.stopped("a")  # no longer the last audio's item: nothing happens
+    assert gaps.played(23 * FRAME, "b", "b", FRAME) is not None  # "b" resumed after silence
+    gaps.stopped("b")  # played out (or cut): the silence after it is no gap
+    assert gaps.played(30 * FRAME, "c", "c", FRAME) is None
+    gaps.skipped()
+    assert gaps.played(31 * FRAME, "c", "c", FRAME) is None  # contiguous: nothing skipped

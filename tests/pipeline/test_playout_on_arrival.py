@@ -213,12 +213,12 @@ def test_a_barge_in_on_a_live_call_counts_the_frames_handed_over(h: Harness) -> 
     assert sum(len(pcm) // 2 for _, _, pcm in h.sink.frames) == 2 * FRAME
 
 
-def test_a_reply_reaching_a_late_clock_leaves_the_catching_up_to_it(h: Harness) -> None:
-    # The stage was stopped for 30 frames: the quiet session's next frame is long due.
+def test_a_reply_reaching_a_session_idle_through_a_stall_plays_on_arrival(h: Harness) -> None:
+    # The stage was stopped for 30 frames while the session was idle: its clock was not
+    # ticking (an idle session is parked), so there is nothing to catch up or skip.
     h.at(T0)
     h.now = T0 + 30 * FRAME_NS + MID
     h.reply("a", FRAME)
-    assert h.sink.frames == []  # not re-anchored: the wake-up plays it, counting the skip
-    h.at(h.now)
-    assert h.stage.stats.snapshot()[0]["late_frames_skipped"] == 29
-    assert [pos for _, pos, _ in h.sink.frames] == [30 * FRAME]
+    assert [pos for _, pos, _ in h.sink.frames] == [30 * FRAME + MID * FRAME // FRAME_NS]
+    h.at(h.now + FRAME_NS)
+    assert "late_frames_skipped" not in h.stage.stats.snapshot()[0]

@@ -220,11 +220,11 @@ def test_summary_counts_the_sessions_glitches(loop: asyncio.AbstractEventLoop) -
         {"late": 50, "underrun": 2}, 2, 52)
 
 
-def test_timelines_start_on_the_grid_in_four_phases() -> None:
+def test_timelines_start_on_the_grid_in_two_phases() -> None:
     from pipeline.supervisor.runtime import START_LEAD_NS, TICK_GRID_NS, timeline_origin
 
     now = 123_456_789_012
     t0s = [timeline_origin(now, n) for n in range(8)]
     assert all(t >= now + START_LEAD_NS for t in t0s)
-    assert [t % TICK_GRID_NS for t in t0s] == [0, 5_000_000, 10_000_000, 15_000_000] * 2
+    assert [t % TICK_GRID_NS for t in t0s] == [0, 10_000_000] * 4
     assert max(t0s) - min(t0s) < TICK_GRID_NS
