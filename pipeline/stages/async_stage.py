@@ -52,6 +52,8 @@ from pipeline.process import prepare_stage_process
 from pipeline.stages.runner import stage_arg_parser, worker_identity
 
 WATCHDOG_INTERVAL_S: Final = 0.2
+# How long a stopping stage waits for connections still closing in the background.
+CLOSE_GRACE_S: Final = 2.0
 
 
 class AsyncStage:
@@ -81,6 +83,7 @@ class AsyncStage:
             self.out_ctx, rd, self.pushes_to, parse_workers(args.workers), self.stats)
         self.events_out = Outbox(self.events, "events", self.stats)
         self._flush_scheduled = False
+        self.closing: set[asyncio.Future[Any]] = set()  # connections closing (background)
         self.supervisor = PeerLiveness(args.supervisor_timeout)
         self.parent = ParentWatch(args.parent_pid)
         self.stopping = asyncio.Event()
@@ -101,9 +104,26 @@ class AsyncStage:
         self.stats.count("control_dropped.unexpected_type")
 
     async def on_stop(self) -> None:
-        """The stage stops: every session has ended; finish what is still in flight."""
+        """The stage stops: every session has ended; connections still closing in the
+        background get CLOSE_GRACE_S."""
+        if self.closing:
+            await asyncio.wait(self.closing, timeout=CLOSE_GRACE_S)
 
     # -- services for subclasses ---------------------------------------------
+    async def close_in_background(self, session: str, closing: Any) -> None:
+        """Run a connection's close (``closing``, an awaitable) off the control loop: a
+        close handshake waits on the far end (seconds when it is busy), and awaited in
+        ``on_session_end`` it would hold the control loop, and with it the heartbeats.
+        A stopping stage awaits it there and then (every connection closes before the
+        stage exits)."""
+        if self.stopping.is_set():
+            await closing
+            return
+        task = asyncio.ensure_future(closing)
+        task.set_name(f"close {session}")
+        self.closing.add(task)
+        task.add_done_callback(self.closing.discard)
+
     def send(self, dst: str, msg: DataMsg) -> bool:
         """Queue ``msg`` for the ``dst`` worker serving its session: what this loop
         iteration sends each hop goes as one batch, flushed once the iteration's ready

@@ -89,7 +89,7 @@ class EdgeStage(AsyncStage):
     async def on_session_end(self, session: str) -> None:
         call = self.calls.pop(session, None)
         if call is not None:
-            await call.close()
+            await self.close_in_background(session, call.close())
 
     async def on_control(self, msg: ControlMsg) -> None:
         if not isinstance(msg, SessionNote | EdgeCandidate):

@@ -12,7 +12,6 @@ few the supervisor must hear even without playout, straight to the bus.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from collections.abc import Callable
@@ -40,10 +39,6 @@ from pipeline.stages.model_link import ModelLink
 DIRECT_EVENTS = (SessionError, ModelConnected, ModelDisconnected)
 
 
-# How long a stopping stage waits for links still closing in the background.
-CLOSE_GRACE_S = 2.0
-
-
 class ModelStage(AsyncStage):
     name = "model"
     pushes_to = ("playout",)
@@ -51,7 +46,6 @@ class ModelStage(AsyncStage):
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.links: dict[str, ModelLink] = {}
-        self.closing: set[asyncio.Task[None]] = set()  # links closing in the background
 
     def to_playout(self, msg: DataMsg) -> None:
         self.send("playout", msg)
@@ -73,20 +67,8 @@ class ModelStage(AsyncStage):
 
     async def on_session_end(self, session: str) -> None:
         link = self.links.pop(session, None)
-        if link is None:
-            return
-        if self.stopping.is_set():
-            await link.close()  # shutting down: every link closes before the stage exits
-            return
-        # A websocket's close handshake waits on the server (seconds when it is busy):
-        # awaited here it would hold the control loop, and with it the heartbeats.
-        task = asyncio.create_task(link.close(), name=f"close {session}")
-        self.closing.add(task)
-        task.add_done_callback(self.closing.discard)
-
-    async def on_stop(self) -> None:
-        if self.closing:  # links of sessions that ended just before the stop
-            await asyncio.wait(self.closing, timeout=CLOSE_GRACE_S)
+        if link is not None:
+            await self.close_in_background(session, link.close())
 
     async def on_control(self, msg: ControlMsg) -> None:
         if not isinstance(msg, ModelCommands):
