@@ -109,7 +109,8 @@ def _add_agent_flags(p: argparse.ArgumentParser, calls: str) -> None:
     p.add_argument("--workers", default=None, metavar="STAGE=N,...",
                    help="worker processes per stage, sessions sharded across them, e.g. "
                    "dsp=2,model=2 (stages not named: one); 'auto' (default, also "
-                   f"{WORKERS_ENV}): one dsp and one model worker per 4 cores; 'off': one each")
+                   f"{WORKERS_ENV}): one capture, dsp, model and playout worker per 4 cores; "
+                   "'off': one each")
 
 
 def _add_serve_parser(sub: Any) -> None:

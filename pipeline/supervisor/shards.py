@@ -27,7 +27,11 @@ from ipc.shards import check_workers, parse_workers, split_worker, worker_name
 #: "dsp=2,model=2": those counts (stages not named: one worker)
 WORKERS_ENV: Final = "VOXPIPE_WORKERS"
 CORES_PER_WORKER: Final = 4
-DEFAULT_SHARDED: Final = ("dsp", "model")
+# Every stage whose cost grows with the sessions (steady state, % of a core per session
+# at 300 sessions, benchmarks/density.py: model 0.14, playout 0.11, dsp 0.08, capture
+# 0.05): with dsp and model alone sharded, one playout would cap a big host near 900
+# sessions. The edge keeps one worker (live connections are handed to it by name).
+DEFAULT_SHARDED: Final = ("capture", "dsp", "model", "playout")
 
 
 def available_cores() -> int:
@@ -38,7 +42,8 @@ def available_cores() -> int:
 
 
 def default_workers(cores: int | None = None) -> dict[str, int]:
-    """One dsp and one model worker per ``CORES_PER_WORKER`` cores (at least one)."""
+    """One worker of each DEFAULT_SHARDED stage per ``CORES_PER_WORKER`` cores (at
+    least one)."""
     n = max(1, (cores if cores is not None else available_cores()) // CORES_PER_WORKER)
     return check_workers({stage: n for stage in DEFAULT_SHARDED})
 

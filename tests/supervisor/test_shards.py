@@ -66,8 +66,10 @@ def test_workers_grammar_and_its_one_line_errors() -> None:
 
 def test_the_default_shards_dsp_and_model_by_the_cores() -> None:
     assert default_workers(2) == ONE_EACH  # this machine: one process per stage
-    assert default_workers(8) == {**ONE_EACH, "dsp": 2, "model": 2}
-    assert default_workers(32) == {**ONE_EACH, "dsp": 8, "model": 8}
+    assert default_workers(8) == {**ONE_EACH, "capture": 2, "dsp": 2, "model": 2,
+                                  "playout": 2}
+    assert default_workers(32) == {**ONE_EACH, "capture": 8, "dsp": 8, "model": 8,
+                                   "playout": 8}
     assert workers_from("auto") == default_workers()
 
 
