@@ -166,6 +166,8 @@ class Outbox:
         elif not send_data(self.sock, payload, self.stats, self.hop):
             self.stats.count(f"send_dropped_msgs.{self.hop}", len(batch))
             self._full = True
+        else:
+            self.stats.count(f"batches_sent.{self.hop}")
 
 
 def _check_data(msg: DataMsg) -> str | None:

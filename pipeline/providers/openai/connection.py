@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.protocol import State
 
 from ipc.protocol_trace import ProtocolTrace, open_trace
 from pipeline.providers.base import ProviderClosed, ProviderConnectError
@@ -172,6 +173,23 @@ class RealtimeConnection:
         except ConnectionClosed as exc:
             raise ModelConnectionClosed(self._ws.close_code, self._ws.close_reason or "") from exc
 
+    def _send_now(self, text: bytes) -> bool:
+        """Frame and write ``text`` at once, without websockets' send context, when
+        nothing could make :meth:`_send_text` wait or fail: the connection open, its
+        write buffer under the high-water mark, no fragmented message in flight. An
+        append is the hottest send (ten a second per session); the context manager and
+        the drain check cost about as much as the write itself. False: not sent."""
+        ws = self._ws
+        if (ws.protocol.state is not State.OPEN or ws.paused
+                or ws.fragmented_send_waiter is not None or ws.transport.is_closing()):
+            return False
+        ws.protocol.send_text(text)
+        try:
+            ws.send_data()
+        except OSError:
+            ws.transport.abort()  # as websockets does on a failed write; the reader sees it
+        return True
+
     async def update_session(self, config: RealtimeSessionConfig) -> None:
         """Send ``session.update`` for ``config`` (its protocol must match this session's)."""
         if config.protocol != self.config.protocol:
@@ -186,8 +204,10 @@ class RealtimeConnection:
         """Append pcm16 audio at the session's input rate to the input buffer."""
         if self._trace is not None:
             await self.send(ce.input_audio_append(pcm))
-        else:
-            await self._send_text(ce.input_audio_append_json(bytes(pcm)))
+            return
+        text = ce.input_audio_append_json(bytes(pcm))
+        if not self._send_now(text):
+            await self._send_text(text)
 
     async def commit(self) -> None:
         """Commit the input buffer as a user item (for manual turns)."""
