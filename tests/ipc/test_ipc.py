@@ -310,7 +310,7 @@ def test_an_outbox_sends_what_a_wake_up_queued_in_batches_under_the_cap() -> Non
             wire = pull.recv()
             assert len(wire) <= BATCH_MAX_BYTES
             got += decode_data_batch([wire], stats)
-        assert got == frames and not stats.counters
+        assert got == frames and dict(stats.counters) == {"batches_sent.dsp": 4}
 
 
 @pytest.mark.timeout(30)
