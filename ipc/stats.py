@@ -21,19 +21,19 @@ class LatencyRecorder:
     """
 
     def __init__(self, capacity: int = LATENCY_RESERVOIR) -> None:
-        self._buf = np.zeros(capacity, dtype=np.int64)
+        self._buf = [0] * capacity  # a list: a store into it is half a numpy item's cost
+        self._cap = capacity
         self._n = 0
 
     def record_ns(self, elapsed_ns: int) -> None:
-        self._buf[self._n % self._buf.shape[0]] = elapsed_ns // 1000
+        self._buf[self._n % self._cap] = elapsed_ns // 1000
         self._n += 1
 
     def samples(self) -> list[int]:
-        n = min(self._n, self._buf.shape[0])
-        return [int(v) for v in self._buf[:n]]
+        return self._buf[: min(self._n, self._cap)]
 
     def __len__(self) -> int:
-        return min(self._n, self._buf.shape[0])
+        return min(self._n, self._cap)
 
 
 class StageStats:

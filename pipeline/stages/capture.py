@@ -66,6 +66,7 @@ class CaptureStage(HotStage):
         super().__init__(args)
         self.cursors: dict[str, InputCursor] = {}
         self.due = DeadlineQueue()
+        self.frames_out = 0  # frames sent this wake-up
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         transport = cfg.transport
@@ -101,7 +102,7 @@ class CaptureStage(HotStage):
         if not self.send("dsp", msg):
             return False
         cur.next_seq += 1
-        self.stats.count("frames_out")
+        self.frames_out += 1  # into the stats once per wake-up
         if cur.next_seq % PROGRESS_EVERY == 0:
             self.emit(cur.cfg.session, InputProgress(cur.next_seq))
         if cur.next_seq >= cur.total:
@@ -112,6 +113,13 @@ class CaptureStage(HotStage):
         return True
 
     def on_tick(self, now_ns: int) -> int | None:
+        self.frames_out = 0
+        next_ns = self._send_due(now_ns)
+        if self.frames_out:
+            self.stats.count("frames_out", self.frames_out)
+        return next_ns
+
+    def _send_due(self, now_ns: int) -> int | None:
         for session in self.due.pop_due(now_ns + SEND_AHEAD_NS):
             cur = self.cursors.get(session)
             if cur is None or cur.ended:

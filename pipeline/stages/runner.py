@@ -190,8 +190,9 @@ class HotStage:
                 if cmsg is not None:
                     self._handle_control(cmsg)
             else:
+                taken, sessions = 0, self.sessions
                 for dmsg in decode_data_batch(parts, self.stats):
-                    if dmsg.session not in self.sessions:
+                    if dmsg.session not in sessions:
                         # Upstream traffic still in flight when a session ended is
                         # expected, not bad input: counted apart from malformed frames.
                         if dmsg.session in self._ended:
@@ -199,8 +200,9 @@ class HotStage:
                         else:
                             self.stats.count("frames_dropped.unknown_session")
                         continue
-                    self.stats.count("frames_in")
+                    taken += 1
                     self.on_data(dmsg)
+                self.stats.count("frames_in", taken)  # once per batch, not per frame
 
     def run(self) -> int:
         self._send_control(Hello(self.worker, os.getpid()))
