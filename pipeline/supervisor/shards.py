@@ -28,7 +28,7 @@ from ipc.shards import check_workers, parse_workers, split_worker, worker_name
 WORKERS_ENV: Final = "VOXPIPE_WORKERS"
 CORES_PER_WORKER: Final = 4
 # Every stage whose cost grows with the sessions (steady state, % of a core per session
-# at 300 sessions, benchmarks/density.py: model 0.14, playout 0.11, dsp 0.08, capture
+# at 300 sessions, benchmarks/density.py: model 0.13, playout 0.11, dsp 0.08, capture
 # 0.05): with dsp and model alone sharded, one playout would cap a big host near 900
 # sessions. The edge keeps one worker (live connections are handed to it by name).
 DEFAULT_SHARDED: Final = ("capture", "dsp", "model", "playout")
