@@ -122,7 +122,13 @@ class AsyncStage:
         task = asyncio.ensure_future(closing)
         task.set_name(f"close {session}")
         self.closing.add(task)
-        task.add_done_callback(self.closing.discard)
+        task.add_done_callback(self._closed)
+
+    def _closed(self, task: asyncio.Future[Any]) -> None:
+        self.closing.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.stats.count("hook_errors.on_session_end")
+            self.log.error("closing a connection failed: %r", exc)
 
     def send(self, dst: str, msg: DataMsg) -> bool:
         """Queue ``msg`` for the ``dst`` worker serving its session: what this loop

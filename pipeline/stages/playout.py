@@ -212,7 +212,7 @@ class PlayoutStage(HotStage):
         late = (now_ns - clock.due_ns()) // clock.frame_ns
         if late > MAX_LATE_FRAMES:
             self.stats.count("late_frames_skipped", int(late))
-            self._skipped(sp, int(late))
+            sp.gaps.skipped()  # if the item's audio goes on after, the jump is in its gap
             clock.tick += int(late)
         while clock.due_ns() <= now_ns + PLAY_AHEAD_NS:
             self._play_frame(sp, now_ns)
@@ -233,11 +233,6 @@ class PlayoutStage(HotStage):
                          // clock.frame_samples + 1)
         sp.parked = False
         self.due.schedule(sp.cfg.session, clock.due_ns())
-
-    def _skipped(self, sp: SessionPlayout, frames: int) -> None:
-        """The clock jumps ``frames`` ahead: if an item's audio goes on after, the jump
-        is (part of) a gap."""
-        sp.gaps.skipped()
 
     def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
         if sp.queue.idle:
