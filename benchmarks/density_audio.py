@@ -65,10 +65,10 @@ def silence_runs(reply: I16, rate: int) -> npt.NDArray[np.int64]:
     return runs[runs >= rate * GAP_MIN_MS // 1000].astype(np.int64)
 
 
-def silent_frames(reply: I16, rate: int) -> int:
-    """The gaps inside a reply in playout frames, each rounded up (playout's count)."""
+def gap_frames(runs: npt.NDArray[np.int64], rate: int) -> int:
+    """Gaps (``silence_runs``) in playout frames, each rounded up (playout's count)."""
     frame = rate * FRAME_MS // 1000
-    return int((-(-silence_runs(reply, rate) // frame)).sum())
+    return int((-(-runs // frame)).sum())
 
 
 def turns_heard(wav: Path, labels: dict[str, Any]) -> list[TurnHeard]:
@@ -92,6 +92,5 @@ def turns_heard(wav: Path, labels: dict[str, Any]) -> list[TurnHeard]:
         sound = np.flatnonzero(seg)
         reply = seg[int(sound[0]): int(sound[-1]) + 1]
         runs = silence_runs(reply, rate)
-        frame = rate * FRAME_MS // 1000
-        heard.append(TurnHeard(a_on - end, int((-(-runs // frame)).sum()), int(runs.size)))
+        heard.append(TurnHeard(a_on - end, gap_frames(runs, rate), int(runs.size)))
     return heard

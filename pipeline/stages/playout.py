@@ -228,11 +228,9 @@ class PlayoutStage(HotStage):
     def _unpark(self, sp: SessionPlayout, now_ns: int) -> None:
         """Agent audio reached an idle session: its clock moves to the first frame not
         yet due, where it would stand had it ticked through the silence."""
-        clock = sp.clock
-        clock.tick = max(clock.tick, (clock.sample_at(now_ns) - clock.phase)
-                         // clock.frame_samples + 1)
+        sp.clock.skip_to(now_ns)
         sp.parked = False
-        self.due.schedule(sp.cfg.session, clock.due_ns())
+        self.due.schedule(sp.cfg.session, sp.clock.due_ns())
 
     def _play_frame(self, sp: SessionPlayout, now_ns: int) -> None:
         if sp.queue.idle:

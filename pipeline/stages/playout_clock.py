@@ -44,6 +44,12 @@ class SessionClock:
         """The output sample of the timeline playing at ``now_ns`` (not before 0)."""
         return max(0, (now_ns - self.t0_ns) * self.frame_samples // self.frame_ns)
 
+    def skip_to(self, now_ns: int) -> None:
+        """Move to the first frame not yet due at ``now_ns`` (never back): where a clock
+        that ticked through a parked session's silence would stand."""
+        self.tick = max(self.tick, (self.sample_at(now_ns) - self.phase)
+                        // self.frame_samples + 1)
+
     def anchor(self, position: int, contiguous: bool) -> None:
         """Make ``position`` the start of the current frame (the grid moves with it);
         ``contiguous``: it is where the last frame sent ended (no break in ``seq``)."""

@@ -10,6 +10,7 @@ import time
 
 from pipeline.transports.rtp.packet import build_rtp
 from pipeline.transports.sip.message import SipMessage, build_response, parse
+from tests.telephony.messages import G711_OFFER, request
 
 
 class SipPeer:
@@ -45,6 +46,14 @@ class SipPeer:
             seen.append(msg)
         raise AssertionError(f"no {want} within {timeout_s} s; got "
                              f"{[m.status or m.method for m in seen]}")
+
+    def call(self, call_id: str, ack_branch: str) -> SipMessage:
+        """INVITE with a G.711 offer, wait for the 200 and ACK it: the 200."""
+        self.send(request("INVITE", port=self.port, call_id=call_id, body=G711_OFFER))
+        ok, _ = self.until("200")
+        self.send(request("ACK", port=self.port, call_id=call_id, branch=ack_branch,
+                          to_tag=ok.to_tag))
+        return ok
 
     def answer(self, req: SipMessage, status: int = 200, reason: str = "OK") -> None:
         self.send(build_response(req, status, reason))

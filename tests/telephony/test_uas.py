@@ -84,10 +84,7 @@ def test_sigterm_hangs_up_every_call_with_bye(tmp_path: Path) -> None:
     server = start_sip_server(tmp_path / "calls")
     peer = SipPeer(server.address)
     try:
-        peer.send(request("INVITE", port=peer.port, call_id="term-1", body=G711_OFFER))
-        ok, _ = peer.until("200")
-        peer.send(request("ACK", port=peer.port, call_id="term-1", branch="z9hG4bK-a",
-                          to_tag=ok.to_tag))
+        ok = peer.call("term-1", ack_branch="z9hG4bK-a")
         peer.send_rtp(media_port(ok), 50)  # a second of the caller's (silent) audio
         server.process.proc.send_signal(signal.SIGTERM)
         bye, _ = peer.until("BYE")
@@ -131,10 +128,7 @@ def test_key_presses_reach_the_agent_as_sip_dtmf_received(tmp_path: Path) -> Non
     server = start_sip_server(tmp_path / "calls", "--agent", str(DTMF_AGENT))
     peer = SipPeer(server.address)
     try:
-        peer.send(request("INVITE", port=peer.port, call_id="keys-1", body=G711_OFFER))
-        ok, _ = peer.until("200")
-        peer.send(request("ACK", port=peer.port, call_id="keys-1", branch="z9hG4bK-k",
-                          to_tag=ok.to_tag))
+        ok = peer.call("keys-1", ack_branch="z9hG4bK-k")
         peer.send_rtp(media_port(ok), 25, keys="1#")
         peer.send(request("BYE", port=peer.port, call_id="keys-1", branch="z9hG4bK-b",
                           cseq=2, to_tag=ok.to_tag))

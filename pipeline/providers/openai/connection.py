@@ -168,6 +168,8 @@ class RealtimeConnection:
         await self._send_text(_ENCODER.encode(event))
 
     async def _send_text(self, text: bytes) -> None:
+        if self._send_now(text):
+            return
         try:
             await self._ws.send(text, text=True)
         except ConnectionClosed as exc:
@@ -176,9 +178,9 @@ class RealtimeConnection:
     def _send_now(self, text: bytes) -> bool:
         """Frame and write ``text`` at once, without websockets' send context, when
         nothing could make :meth:`_send_text` wait or fail: the connection open, its
-        write buffer under the high-water mark, no fragmented message in flight. An
-        append is the hottest send (ten a second per session); the context manager and
-        the drain check cost about as much as the write itself. False: not sent."""
+        write buffer under the high-water mark, no fragmented message in flight. Appends
+        are the hottest sends (ten a second per session); websockets' context manager
+        and drain check cost about as much as the write itself. False: not sent."""
         ws = self._ws
         if (ws.protocol.state is not State.OPEN or ws.paused
                 or ws.fragmented_send_waiter is not None or ws.transport.is_closing()):
@@ -205,9 +207,7 @@ class RealtimeConnection:
         if self._trace is not None:
             await self.send(ce.input_audio_append(pcm))
             return
-        text = ce.input_audio_append_json(bytes(pcm))
-        if not self._send_now(text):
-            await self._send_text(text)
+        await self._send_text(ce.input_audio_append_json(bytes(pcm)))
 
     async def commit(self) -> None:
         """Commit the input buffer as a user item (for manual turns)."""

@@ -9,15 +9,10 @@ sits between two marks that name its playout tick.
 
 from __future__ import annotations
 
-from native.g711 import ulaw_decode, ulaw_encode
+from native.g711 import ulaw_encode
 from pipeline.transports.narrowband import RATE, Narrowband
 
-__all__ = ["RATE", "AgentEncoder", "caller_pcm"]
-
-
-def caller_pcm(ulaw: bytes) -> bytes:
-    """The caller's mu-law payload as int16 at 8 kHz."""
-    return ulaw_decode(ulaw)
+__all__ = ["RATE", "AgentEncoder"]
 
 
 class AgentEncoder:

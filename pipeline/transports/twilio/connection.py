@@ -21,10 +21,11 @@ from collections import Counter
 from typing import Final
 
 from ipc.schema import DtmfReceived, SessionConfig, TwilioTransport
+from native.g711 import ulaw_decode
 from pipeline.logs import session_extra
 from pipeline.transports.base import AudioFormat, EdgeConnectionDefaults, EmitEvent, ReportHeard
 from pipeline.transports.twilio import messages
-from pipeline.transports.twilio.audio import RATE, AgentEncoder, caller_pcm
+from pipeline.transports.twilio.audio import RATE, AgentEncoder
 from pipeline.transports.twilio.handoff import take_socket
 from pipeline.transports.twilio.marks import MarkClock
 from pipeline.transports.twilio.websocket import ServerWebSocket
@@ -131,7 +132,7 @@ class TwilioConnection(EdgeConnectionDefaults):
             self.counts["media_empty"] += 1
         else:
             self.counts["media_in"] += 1
-            return caller_pcm(media.payload)
+            return ulaw_decode(media.payload)  # int16 at 8 kHz
         return None
 
     def _dtmf(self, digit: str) -> None:
