@@ -46,8 +46,17 @@ def prepare_stage_process(name: str, log_level: str, parent_pid: int | None = No
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # SIGABRT from the supervisor on a missed deadline dumps every thread's stack.
     faulthandler.enable(file=sys.stderr, all_threads=True)
+    take_abort_on_main_thread()
     die_with_parent(parent_pid)
     raise_priority()
+
+
+def take_abort_on_main_thread() -> None:
+    """Unblock SIGABRT on this (the main) thread only, after the imports that start
+    helper threads: the supervisor spawns stages with it blocked, and those threads
+    keep the mask they started with. faulthandler's dump is then written by the main
+    thread, whose frames hold still meanwhile; one pending since spawn is taken now."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGABRT})
 
 
 def raise_priority() -> int | None:

@@ -2,8 +2,8 @@
 
 gunicorn's arbiter shape without its size: one ``manage`` step, called from the
 supervisor's loop, does ``reap`` (``Popen.poll`` is ``waitpid(WNOHANG)``) ->
-``kill_unresponsive`` (SIGABRT so faulthandler dumps the stack, SIGKILL after a
-grace) -> ``respawn``. A stage that keeps dying at boot stops everything with a
+``kill_unresponsive`` (SIGCONT + SIGABRT so faulthandler dumps the stack, SIGKILL
+after a grace) -> ``respawn``. A stage that keeps dying at boot stops everything with a
 reason instead of spinning.
 
 The clock, the process spawner and the signal sender are parameters (real ones by
@@ -50,8 +50,20 @@ SendSignal = Callable[[int, int], None]
 
 
 def popen_stage(command: list[str]) -> subprocess.Popen[bytes]:
-    """Start a stage process: no stdin, no inherited descriptors."""
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
+    """Start a stage process: no stdin, no inherited descriptors, and SIGABRT blocked
+    until the stage takes it on its main thread (``pipeline.process.take_abort_on_main_thread``).
+
+    A signal mask is inherited through fork and exec, and by every thread the child
+    starts while it holds: the helper threads its imports start (OpenBLAS's, with
+    numpy) never take the deadline's SIGABRT, so faulthandler dumps from the main
+    thread. From another thread it read the main thread's frames while they changed
+    and crashed (exit -11, no stack).
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGABRT})
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class CrashLoop(RuntimeError):
@@ -187,9 +199,10 @@ class Arbiter:
         what = "did not start" if not st.ready else "missed its heartbeat deadline"
         log.error("stage %s (pid %d) %s (silent %.1f s); dumping its stack and killing it",
                   st.name, st.proc.pid, what, st.liveness.silent_for(now))
-        # A stopped process cannot dump; SIGKILL still works on it after the grace.
-        self._signal(st, signal.SIGABRT)
+        # A stopped process cannot dump: SIGCONT first. Only the main thread takes the
+        # SIGABRT (see popen_stage). SIGKILL ends it after the grace either way.
         self._signal(st, signal.SIGCONT)
+        self._signal(st, signal.SIGABRT)
         st.abort_sent_at = now
 
     def _signal(self, st: StageProcess, sig: int) -> None:

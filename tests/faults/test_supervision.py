@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
-from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions
+from pipeline.supervisor.arbiter import Arbiter, ArbiterOptions, popen_stage
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions
 from pipeline.supervisor.session import SessionSpec
 from pipeline.transports.file.spec import file_transport
@@ -98,6 +98,47 @@ def test_hung_stage_is_killed_and_replaced(model_url: str, three_turns: Any,
     assert killed_exit in (-signal.SIGABRT, -signal.SIGKILL)
     assert summary.error is None
     assert check_turns(summary, labels, wav, turns=[2])
+
+
+# A stage's start as far as signals go: numpy's import starts OpenBLAS threads, then the
+# stage takes SIGABRT on its main thread; the main thread keeps running Python.
+_DUMPING_CHILD = """
+import faulthandler, pathlib, sys, time
+import numpy
+from pipeline.process import take_abort_on_main_thread
+faulthandler.enable(file=open(sys.argv[1], "w"), all_threads=True)
+take_abort_on_main_thread()
+pathlib.Path(sys.argv[2]).touch()
+while True:  # a stage's loop: mostly waiting, a little Python per wake-up
+    time.sleep(0.001)
+    [dict(a=i) for i in range(20)]
+"""
+
+
+def test_the_deadline_dump_is_written_by_the_main_thread(tmp_path: Path) -> None:
+    # Without the mask, SIGABRT into a stopped process went to whichever thread woke
+    # first: an OpenBLAS thread dumped the running main thread's frames and died of
+    # SIGSEGV (CI saw it on the edge). Several rounds: that race lost about half of them.
+    for i in range(8):
+        dump, ready = tmp_path / f"dump{i}", tmp_path / f"ready{i}"
+        proc = popen_stage([sys.executable, "-c", _DUMPING_CHILD, str(dump), str(ready)])
+        try:
+            deadline = time.monotonic() + 30
+            while not ready.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert ready.exists(), "the child did not start"
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.05)
+            for sig in (signal.SIGCONT, signal.SIGABRT):  # the arbiter's order
+                os.kill(proc.pid, sig)
+            code = proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        text = dump.read_text()
+        assert code == -signal.SIGABRT, (code, text)
+        assert "Current thread" in text and "Segmentation fault" not in text, text
 
 
 def test_killed_supervisor_takes_every_stage_with_it(tmp_path: Path, three_turns: Any) -> None:

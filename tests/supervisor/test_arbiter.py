@@ -1,5 +1,5 @@
 """The arbiter's policy on a fake clock with fake processes: reap and respawn, kill on
-a missed deadline (SIGABRT + SIGCONT, SIGKILL after the grace), boot timeout, crash
+a missed deadline (SIGCONT + SIGABRT, SIGKILL after the grace), boot timeout, crash
 loop window, stale Hellos. Real processes and signals: tests/faults/."""
 
 from __future__ import annotations
@@ -71,16 +71,16 @@ def test_a_silent_stage_gets_sigabrt_and_sigcont_then_sigkill_after_the_grace() 
     assert arbiter.manage() == [] and procs.sent == []  # at the deadline, not past it
     clock.advance(EPS)
     assert arbiter.manage() == []
-    assert procs.sent == [("dsp", hung.pid, signal.SIGABRT), ("dsp", hung.pid, signal.SIGCONT)]
+    assert procs.sent == [("dsp", hung.pid, signal.SIGCONT), ("dsp", hung.pid, signal.SIGABRT)]
     assert arbiter.stages["dsp"].abort_sent_at == clock.now
     clock.advance(ABORT_GRACE_S - EPS)
     keep_alive(arbiter, *others)
     arbiter.manage()
-    assert hung.signals == [signal.SIGABRT, signal.SIGCONT]  # still in the grace
+    assert hung.signals == [signal.SIGCONT, signal.SIGABRT]  # still in the grace
     clock.advance(EPS)
     keep_alive(arbiter, *others)
     assert arbiter.manage() == []
-    assert hung.signals == [signal.SIGABRT, signal.SIGCONT, signal.SIGKILL]
+    assert hung.signals == [signal.SIGCONT, signal.SIGABRT, signal.SIGKILL]
     assert hung.returncode == -signal.SIGKILL
     respawned = arbiter.manage()
     st = arbiter.stages["dsp"]
@@ -97,13 +97,13 @@ def test_a_stage_that_dumps_its_stack_and_dies_on_sigabrt_is_not_sigkilled() -> 
     clock.advance(OPTS.heartbeat_timeout_s + EPS)
     keep_alive(arbiter, *others)
     assert arbiter.manage() == []
-    assert stage.signals == [signal.SIGABRT]  # dead at once: SIGCONT had nobody to go to
+    assert stage.signals == [signal.SIGCONT, signal.SIGABRT]  # dead at once
     clock.advance(ABORT_GRACE_S)
     keep_alive(arbiter, *others)
     assert arbiter.manage() == [arbiter.stages["dsp"]]
-    assert stage.signals == [signal.SIGABRT]
+    assert stage.signals == [signal.SIGCONT, signal.SIGABRT]  # no SIGKILL for the dead
     assert arbiter.stages["dsp"].last_exit == -signal.SIGABRT
-    assert procs.sent == [("dsp", stage.pid, signal.SIGABRT)]
+    assert procs.sent == [("dsp", stage.pid, signal.SIGCONT), ("dsp", stage.pid, signal.SIGABRT)]
 
 
 def test_traffic_keeps_a_stage_alive() -> None:
@@ -131,7 +131,7 @@ def test_a_stage_that_never_says_hello_is_killed_after_the_boot_timeout() -> Non
     assert procs.sent == []
     clock.advance(EPS)
     arbiter.manage()
-    assert mute.signals == [signal.SIGABRT, signal.SIGCONT]
+    assert mute.signals == [signal.SIGCONT, signal.SIGABRT]
     clock.advance(ABORT_GRACE_S)
     arbiter.manage()
     assert mute.signals[-1] == signal.SIGKILL
@@ -147,7 +147,7 @@ def test_a_hello_switches_the_deadline_to_the_heartbeat_timeout() -> None:
     assert st.pid is not None and arbiter.mark_ready("dsp", st.pid) is st and st.ready
     clock.advance(OPTS.heartbeat_timeout_s + EPS)
     arbiter.manage()
-    assert procs.of("dsp")[0].signals == [signal.SIGABRT, signal.SIGCONT]
+    assert procs.of("dsp")[0].signals == [signal.SIGCONT, signal.SIGABRT]
 
 
 def test_a_stale_hello_from_a_replaced_process_is_ignored() -> None:
