@@ -14,6 +14,7 @@ from scipy.signal import correlate, resample_poly
 
 SPEECH_DBFS = -40.0  # a 5 ms frame this loud is speech (the example's words sit near -20)
 QUIET_DBFS = -50.0  # below this the agent is silent (Opus keeps true silence near -90)
+DRIFT_FOLLOW_CORR = 0.6  # piecewise_corr follows a piece's lag only when it matches this well
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,15 @@ def find(needle: np.ndarray, hay: np.ndarray, rate: int, start: int = 0) -> Matc
     scores = dots / (np.sqrt(np.maximum(window, 1e-12)) * np.linalg.norm(needle))
     k = int(np.argmax(scores))
     piece = region[k:k + len(needle)]
-    corr = float(np.corrcoef(needle, piece)[0, 1])
-    ea, eb = envelope(needle, rate), envelope(piece, rate)
-    return Match(start + k, corr, float(np.corrcoef(ea, eb)[0, 1]))
+    return Match(start + k, _pearson(needle, piece),
+                 _pearson(envelope(needle, rate), envelope(piece, rate)))
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Their correlation; 0 where either is constant (digital silence matches nothing)."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def as_heard(turn: np.ndarray, mic: np.ndarray, rate: int) -> tuple[int, np.ndarray]:
@@ -64,17 +71,25 @@ def as_heard(turn: np.ndarray, mic: np.ndarray, rate: int) -> tuple[int, np.ndar
 
 
 def piecewise_corr(reference: np.ndarray, hay: np.ndarray, at: int, rate: int,
-                   piece_ms: float = 250.0, slack_ms: float = 20.0) -> float:
-    """Correlation of ``reference`` with ``hay`` at ``at``, in pieces each free to slip
-    ``slack_ms``: a browser's jitter buffer stretches and shrinks what it plays (NetEq
-    accelerate/expand), which a single lag over a whole turn would count as a mismatch.
-    The pieces' correlations are averaged, weighted by their energy (pauses count little)."""
-    piece, slack = round(rate * piece_ms / 1000), round(rate * slack_ms / 1000)
+                   piece_ms: float = 250.0, slack_ms: float = 50.0,
+                   first_slack_ms: float = 100.0) -> float:
+    """Correlation of ``reference`` with ``hay`` near ``at``, in pieces each searched
+    within ``slack_ms`` of where the piece before it was found (the first within
+    ``first_slack_ms`` of ``at``): a browser's jitter buffer stretches and shrinks what
+    it plays (NetEq accelerate/expand) and moves its delay by tens of ms when it adapts,
+    which a single lag over a whole turn counts as a mismatch. What the pieces still
+    catch is audio missing, out of order or not this reply's. The pieces' correlations
+    are averaged, weighted by their energy (pauses count little)."""
+    piece = round(rate * piece_ms / 1000)
     total = weights = 0.0
+    drift, slack = 0, round(rate * first_slack_ms / 1000)  # the last piece's lag, less ``at``
     for start in range(0, len(reference) - piece + 1, piece):
         ref = reference[start:start + piece]
-        lo = max(0, at + start - slack)
-        match = find(ref, hay[:at + start + piece + slack], rate, start=lo)
+        centre = at + start + drift
+        match = find(ref, hay[:centre + piece + slack], rate, start=max(0, centre - slack))
+        if match.corr >= DRIFT_FOLLOW_CORR:  # a piece found for sure moves the window
+            drift = match.at - at - start
+            slack = round(rate * slack_ms / 1000)
         weight = float(np.sum(np.square(ref)))
         total += weight * match.corr
         weights += weight
