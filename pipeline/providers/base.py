@@ -10,7 +10,7 @@ the stage, the supervisor and the agent API never see it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -254,3 +254,20 @@ class Provider(Protocol):
     @property
     def close_reason(self) -> str | None:
         ...
+
+
+EventHandler = Callable[[ProviderEvent], None]
+
+
+async def deliver_events(provider: Provider, handler: EventHandler) -> None:
+    """Hand ``provider``'s events to ``handler`` in arrival order until the connection
+    closes. A provider with ``push_events(handler)`` calls it from its socket's read
+    callback (no task switch per event: the model stage runs hundreds of connections
+    on one loop); any other is iterated (:meth:`Provider.events`)."""
+    push: Callable[[EventHandler], Awaitable[None]] | None = getattr(
+        provider, "push_events", None)
+    if push is not None:
+        await push(handler)
+        return
+    async for event in provider.events():
+        handler(event)

@@ -42,7 +42,12 @@ from ipc.schema import (
 )
 from ipc.stats import StageStats
 from pipeline.logs import session_extra
-from pipeline.providers.base import Provider, ProviderClosed, ProviderConnectError
+from pipeline.providers.base import (
+    Provider,
+    ProviderClosed,
+    ProviderConnectError,
+    deliver_events,
+)
 from pipeline.providers.registry import ProviderFactory, provider_factory
 from pipeline.stages.model_replies import MODEL_CUTS, ModelReplies, SendFn
 
@@ -196,8 +201,7 @@ class ModelLink:
             if self.cfg.model.max_session_s > 0:
                 helpers.append(asyncio.create_task(self._recycle_after(provider)))
             try:
-                async for event in provider.events():
-                    self.replies.on_event(event)
+                await deliver_events(provider, self.replies.on_event)
             finally:
                 for helper in helpers:
                     helper.cancel()

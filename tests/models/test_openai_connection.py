@@ -259,6 +259,102 @@ def test_session_yields_good_events_in_order_and_counts_bad_ones() -> None:
     assert update.type == "session.update" and update.session.instructions == "Be brief."
 
 
+def test_pushed_events_are_the_pulled_ones_including_those_received_before() -> None:
+    # The script arrives while the test sleeps: queued for recv, then pushed first.
+    async def scenario() -> tuple[list[se.ServerEvent], RealtimeConnection]:
+        rec = Recorder()
+        async with await scripted_server(SCRIPT, rec, then=_close_after_script) as server:
+            conn = await RealtimeConnection.connect(url_of(server), api_key="sk-test",
+                                                    config=CONFIG)
+            await asyncio.sleep(0.3)
+            events: list[se.ServerEvent] = []
+            await conn.push_events(events.append)
+            await conn.close()
+            return events, conn
+
+    events, conn = run(scenario())
+    assert events == EXPECTED
+    assert conn.rejected == {
+        "invalid_json": 1, "bad_audio": 1, "unknown_type": 1, "bad_fields": 1, "not_object": 1,
+    }  # fmt: skip
+    assert (conn.close_code, conn.close_reason) == (1001, "going away")
+
+
+def test_reading_paused_on_a_full_queue_resumes_when_pushing_starts() -> None:
+    # 40 frames before anyone reads: websockets pauses the socket past 16 queued.
+    script: list[str | bytes] = [json.dumps(AUDIO_FRAME)] * 40
+
+    async def scenario() -> list[se.ServerEvent]:
+        async with await scripted_server(script, Recorder(), then=_close_after_script) as server:
+            conn = await RealtimeConnection.connect(url_of(server), api_key="sk-test",
+                                                    config=CONFIG)
+            await asyncio.sleep(0.3)
+            events: list[se.ServerEvent] = []
+            await conn.push_events(events.append)
+            return events
+
+    assert run(scenario()) == [EXPECTED[2]] * 40
+
+
+def test_a_fragmented_message_is_pushed_whole() -> None:
+    whole = json.dumps(AUDIO_FRAME)
+
+    async def fragments(ws: ServerConnection) -> None:
+        await ws.send([whole[:100], whole[100:3000], whole[3000:]])  # three frames
+        await ws.close()
+
+    async def scenario() -> list[se.ServerEvent]:
+        async with await scripted_server([], Recorder(), then=fragments) as server:
+            conn = await RealtimeConnection.connect(url_of(server), api_key="sk-test",
+                                                    config=CONFIG)
+            events: list[se.ServerEvent] = []
+            await conn.push_events(events.append)
+            return events
+
+    assert run(scenario()) == [EXPECTED[2]]
+
+
+def test_a_failing_handler_ends_the_connection_and_is_raised() -> None:
+    async def scenario() -> tuple[list[se.ServerEvent], RealtimeConnection]:
+        async with await scripted_server(SCRIPT, Recorder(), then=_close_after_script) as server:
+            conn = await RealtimeConnection.connect(url_of(server), api_key="sk-test",
+                                                    config=CONFIG)
+            seen: list[se.ServerEvent] = []
+
+            def handler(event: se.ServerEvent) -> None:
+                seen.append(event)
+                if isinstance(event, se.SpeechStarted):
+                    raise RuntimeError("handler broke")
+
+            with pytest.raises(RuntimeError, match="handler broke"):
+                await conn.push_events(handler)
+            return seen, conn
+
+    seen, conn = run(scenario())
+    assert seen == EXPECTED[:2]  # nothing after the failure
+    assert conn.close_code is not None
+
+
+def test_provider_pushes_what_it_yields() -> None:
+    async def scenario(push: bool) -> list[pe.ProviderEvent]:
+        async with await scripted_server(SCRIPT, Recorder(), then=_close_after_script) as server:
+            provider = create_provider()
+            await provider.connect(ModelSpec(url=url_of(server), api_key="sk-test"),
+                                   input_rate=24000, output_rate=24000)
+            got: list[pe.ProviderEvent] = []
+            if push:
+                await pe.deliver_events(provider, got.append)
+            else:
+                got += [event async for event in provider.events()]
+            await provider.close()
+            return got
+
+    pulled = run(scenario(False))
+    assert pulled == [pe.SpeechStarted("item_1", 40), pe.AudioDelta("item_2", 0, PCM),
+                      pe.ResponseDone("resp_1", "completed")]
+    assert run(scenario(True)) == pulled
+
+
 def test_beta_session_sends_beta_header_and_beta_session_update() -> None:
     cfg = RealtimeSessionConfig(protocol="beta", temperature=0.7)
 

@@ -203,6 +203,9 @@ def _wait_for_sessions(server: ServeProcess, n: int, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
+CONCURRENT_PIECES_MIN = 0.6
+
+
 def test_three_concurrent_calls_and_503_beyond_max_sessions(server: ServeProcess,
                                                           caller: Caller) -> None:
     assert MAX_SESSIONS == 3
@@ -226,10 +229,17 @@ def test_three_concurrent_calls_and_503_beyond_max_sessions(server: ServeProcess
         at, heard = as_heard(speech.turn_audio(0), result.mic, result.rate)
         echo = find(heard, result.received, result.rate, start=at + len(heard))
         pieces = piecewise_corr(heard, result.received, echo.at, result.rate)
+        concealed = result.meta.get("inbound_audio", {}).get("concealed_samples")
         print(f"call {n}: user channel vs the three turns (envelopes) {np.round(own, 3)}, "
-              f"echo in the browser corr {echo.corr:.3f} (one lag), {pieces:.3f} (pieces)")
+              f"echo in the browser corr {echo.corr:.3f} (one lag), {pieces:.3f} (pieces), "
+              f"envelope {echo.envelope_corr:.3f}; the browser concealed {concealed} samples")
         assert own[n] >= 0.8 and max(c for k, c in enumerate(own) if k != n) < 0.5, own
-        assert pieces >= 0.8, (pieces, echo)
+        # Each browser got its own echo, whole. Not the waveform's fine structure (the
+        # single call's test holds that): three Chromiums share these two cores with the
+        # server, and a starved one conceals and time-stretches what it plays (seen:
+        # pieces 0.68-0.76, envelope 0.87-0.89, with the edge sending every frame on time).
+        # Another call's echo scores 0.1-0.2 in pieces (envelope up to 0.4), a missing one 0.
+        assert echo.envelope_corr >= 0.8 and pieces >= CONCURRENT_PIECES_MIN, (pieces, echo)
 
 
 def test_closing_the_tab_ends_its_session(server: ServeProcess, caller: Caller) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import http
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.protocol import State
+from websockets.frames import DATA_OPCODES, Frame, Opcode
+from websockets.protocol import Event, State
 
 from ipc.protocol_trace import ProtocolTrace, open_trace
 from pipeline.providers.base import ProviderClosed, ProviderConnectError
@@ -57,6 +58,49 @@ def _http_error(url: str, status: int) -> ModelConnectError:
     return ModelConnectError(f"the model at {url} refused the session (HTTP {status} {phrase})")
 
 
+class PushConnection(ClientConnection):
+    """websockets' client connection, able to hand each whole data message to a
+    callback from the socket's read callback as its frames are parsed (:meth:`push_to`),
+    instead of queueing it for a task's ``recv``: at hundreds of sessions on one loop,
+    that wake-up per message (a future, a task step, two async generators) cost more
+    than parsing the message. Pinned to websockets 15's ``process_event``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_message: Callable[[bytes], None] | None = None
+        self._fragments: list[bytes] = []
+
+    def push_to(self, on_message: Callable[[bytes], None] | None) -> None:
+        """From now on, whole messages go to ``on_message`` (None: back to ``recv``).
+        Frames already queued for ``recv`` go first, in order."""
+        self._on_message = on_message
+        if on_message is None:
+            return
+        queued = self.recv_messages.frames.queue
+        frames = list(queued)
+        queued.clear()
+        for frame in frames:
+            self._push(frame, on_message)
+        self.recv_messages.maybe_resume()  # reading paused on a full queue goes on
+
+    def process_event(self, event: Event) -> None:
+        on_message = self._on_message
+        if on_message is None or not isinstance(event, Frame) or event.opcode not in DATA_OPCODES:
+            super().process_event(event)
+        else:
+            self._push(event, on_message)
+
+    def _push(self, frame: Frame, on_message: Callable[[bytes], None]) -> None:
+        if frame.fin and frame.opcode is not Opcode.CONT:
+            on_message(bytes(frame.data))  # the usual case: one frame, one message
+            return
+        self._fragments.append(bytes(frame.data))
+        if frame.fin:
+            data = b"".join(self._fragments)
+            self._fragments = []
+            on_message(data)
+
+
 class RealtimeConnection:
     """An open Realtime session over one websocket. Build it with :meth:`connect`.
 
@@ -64,7 +108,7 @@ class RealtimeConnection:
     same loop.
     """
 
-    def __init__(self, ws: ClientConnection, url: str, config: RealtimeSessionConfig) -> None:
+    def __init__(self, ws: PushConnection, url: str, config: RealtimeSessionConfig) -> None:
         self._ws = ws
         self.url = url
         self.config = config
@@ -113,6 +157,7 @@ class RealtimeConnection:
                 ping_interval=ping_interval,
                 ping_timeout=ping_timeout,
                 max_size=MAX_FRAME_BYTES,
+                create_connection=PushConnection,
                 # Base64 PCM gains little from deflate and it would cost CPU per frame
                 # for every session sharing this loop.
                 compression=None,
@@ -132,6 +177,7 @@ class RealtimeConnection:
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
             raise ModelConnectError(f"cannot reach the model at {url}: {reason}") from exc
+        assert isinstance(ws, PushConnection)  # create_connection above
         conn = cls(ws, url, config)
         try:
             await conn.update_session(config)
@@ -274,6 +320,37 @@ class RealtimeConnection:
                 yield event
             elif log.isEnabledFor(logging.DEBUG):
                 log.debug("model frame dropped or ignored: %.200r", raw)
+        log.debug("model connection %s closed: %s %s", self.url, self.close_code, self.close_reason)
+
+    async def push_events(self, handler: Callable[[ServerEvent], None]) -> None:
+        """What :meth:`events` gives, handed to ``handler`` from the socket's read
+        callback as each frame is parsed (no task switch per event); returns when the
+        socket closes, or raises what ``handler`` raised (the socket is then aborted).
+        The events already received go first. Single consumer, as :meth:`events`."""
+        ws = self._ws
+        failed: list[Exception] = []
+
+        def on_message(raw: bytes) -> None:
+            if failed:
+                return
+            event = parse_server_event(raw, self.rejected)
+            if event is None:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("model frame dropped or ignored: %.200r", raw)
+                return
+            try:
+                handler(event)
+            except Exception as exc:  # raised in push_events' task, as events() would
+                failed.append(exc)
+                ws.transport.abort()
+
+        ws.push_to(on_message)
+        try:
+            await ws.wait_closed()
+        finally:
+            ws.push_to(None)
+        if failed:
+            raise failed[0]
         log.debug("model connection %s closed: %s %s", self.url, self.close_code, self.close_reason)
 
     async def close(self) -> None:

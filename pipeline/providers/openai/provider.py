@@ -7,7 +7,7 @@ into its client event and each server event the stage uses into a provider event
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from ipc.schema import ModelCommand, ModelSpec, UpdateSession
 from pipeline.providers.base import (
@@ -19,6 +19,7 @@ from pipeline.providers.base import (
 from pipeline.providers.openai import translate
 from pipeline.providers.openai.config import CAPABILITIES, RealtimeSessionConfig
 from pipeline.providers.openai.connection import RealtimeConnection
+from pipeline.providers.openai.server_events import ServerEvent
 
 
 class OpenAIProvider:
@@ -75,6 +76,15 @@ class OpenAIProvider:
             neutral = translate.neutral_event(event)
             if neutral is not None:
                 yield neutral
+
+    async def push_events(self, handler: Callable[[ProviderEvent], None]) -> None:
+        """:meth:`events`, pushed to ``handler`` as frames arrive (``deliver_events``)."""
+        def on_server_event(event: ServerEvent) -> None:
+            neutral = translate.neutral_event(event)
+            if neutral is not None:
+                handler(neutral)
+
+        await self.connection.push_events(on_server_event)
 
     async def close(self) -> None:
         if self._conn is not None:
