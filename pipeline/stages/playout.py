@@ -37,6 +37,7 @@ from ipc.schema import (
     PlayoutInterrupt,
     SessionClosed,
     SessionConfig,
+    SessionError,
     SessionEvent,
     SessionNote,
     SessionResumed,
@@ -48,6 +49,7 @@ from ipc.schema import (
 )
 from ipc.stats import TICK_LATENESS_COUNT, TICK_LATENESS_HOP
 from pipeline.logs import session_extra
+from pipeline.record.record_closer import RecordCloser
 from pipeline.record.session_record import SessionRecord
 from pipeline.stages.deadlines import DeadlineQueue
 from pipeline.stages.playout_clock import SessionClock
@@ -69,6 +71,9 @@ PLAY_AHEAD_NS: Final = 2_000_000
 # With an agent attached, playback progress goes to the supervisor this often (in
 # playout frames): the agent releases transcript words only once their audio played.
 PROGRESS_EVERY_FRAMES: Final = 5
+# While ended sessions' records are being written, the loop looks for finished ones
+# at least this often (their closing events wait for it).
+RECORD_POLL_NS: Final = 10_000_000
 # Wake-ups whose lateness the tick-lateness hop keeps (the supervisor's admission
 # control reads its recent p99; a short window so it follows the load).
 LATENESS_WINDOW: Final = 1000
@@ -87,6 +92,7 @@ class PlayoutStage(HotStage):
         # for truncation and progress (``playout_heard.py``).
         self.heard: dict[str, HeardAudio] = {}
         self.now_ns: Callable[[], int] = time.monotonic_ns  # the one clock (tests inject it)
+        self.closer: RecordCloser[SessionPlayout] = RecordCloser()
 
     def on_session_start(self, cfg: SessionConfig, resumed: bool) -> None:
         frame_samples = cfg.output_rate * cfg.playout_frame_ms // 1000
@@ -117,10 +123,26 @@ class PlayoutStage(HotStage):
             return
         sp.sink.close()
         self.stats.forget_session(session)
-        frames = sp.record.finalize()
-        self._log_event(sp, SessionClosed(str(sp.record.wav_path), frames,
-                                          frames / sp.cfg.output_rate))
-        sp.record.close()
+        self.closer.close(sp, sp.record)  # the WAV is written off the loop
+
+    def close_records(self, wait: bool = False) -> None:
+        """Log the closing event of each session whose record is now complete."""
+        for done in self.closer.finished(wait):
+            sp = done.key
+            if done.error is not None:
+                self.stats.count("record_finalize_errors")
+                self.log.error("conversation.wav not written: %s", done.error,
+                               extra=session_extra(sp.cfg.session))
+                self._log_event(sp, SessionError(False, f"conversation.wav not written: "
+                                                        f"{done.error}"))
+            self._log_event(sp, SessionClosed(str(sp.record.wav_path), done.frames,
+                                              done.frames / sp.cfg.output_rate))
+            sp.record.close()
+
+    def on_shutdown(self) -> None:
+        super().on_shutdown()
+        self.close_records(wait=True)
+        self.closer.shutdown()
 
     # -- inbound ---------------------------------------------------------------
     def on_data(self, msg: DataMsg) -> None:
@@ -196,6 +218,8 @@ class PlayoutStage(HotStage):
 
     # -- clock -----------------------------------------------------------------
     def on_tick(self, now_ns: int) -> int | None:
+        if self.closer:
+            self.close_records()
         first_due = self.due.next_due()
         if first_due is not None and first_due <= now_ns:
             self.stats.hop(TICK_LATENESS_HOP, LATENESS_WINDOW).record_ns(now_ns - first_due)
@@ -204,7 +228,11 @@ class PlayoutStage(HotStage):
             sp = self.playing.get(session)
             if sp is not None:
                 self._play_due(sp, now_ns)
-        return self.due.next_due()
+        next_due = self.due.next_due()
+        if self.closer:  # records being written: look again soon
+            soon = now_ns + RECORD_POLL_NS
+            next_due = soon if next_due is None else min(next_due, soon)
+        return next_due
 
     def _play_due(self, sp: SessionPlayout, now_ns: int) -> None:
         """Play the session's frames due by ``now_ns`` (and the play-ahead); schedule the next."""

@@ -64,6 +64,12 @@ def start_session(stage: PlayoutStage, tmp_path: Path, sid: str,
     return cfg, out
 
 
+def end_session(stage: PlayoutStage, sid: str) -> None:
+    """End ``sid`` on ``stage`` and wait for its record (written in the background)."""
+    stage.on_session_end(sid)
+    stage.close_records(wait=True)
+
+
 def samples(n: int, start: int) -> np.ndarray:
     """``n`` recognisable non-zero samples (the ``start``-th onwards of one sequence)."""
     return (np.arange(start, start + n) % 20000 + 1).astype("<i2")

@@ -23,6 +23,7 @@ from tests.pipeline.playout_harness import (
     RATE,
     agent_audio,
     agent_channel,
+    end_session,
     playout_stage,
     start_session,
 )
@@ -79,8 +80,8 @@ def test_late_skip_and_underrun_mid_item_are_counted_idle_time_is_not(
         tick(frame)
         frame += 1
     counted = stage.stats.session_snapshot()
-    stage.on_session_end("g1")
-    stage.on_session_end("idle")
+    end_session(stage, "g1")
+    end_session(stage, "idle")
 
     assert counted["g1"] == {"glitch_frames.late": SKIP, "glitch_frames.underrun": 3}
     assert "idle" not in counted

@@ -25,6 +25,7 @@ from tests.pipeline.playout_harness import (
     FRAME_NS,
     RATE,
     agent_channel,
+    end_session,
     playout_stage,
     samples,
     start_session,
@@ -106,7 +107,7 @@ def test_a_reply_arriving_mid_slot_while_quiet_plays_at_its_arrival(h: Harness) 
     assert seqs == list(range(seqs[0], seqs[0] + 4))
     stopped = h.events("agent_stopped_speaking")
     assert [(e["played_samples"], e["interrupted"]) for e in stopped] == [(3 * FRAME + 100, False)]
-    h.stage.on_session_end("s1")
+    end_session(h.stage, "s1")
     agent = agent_channel(h.out)
     sent = samples(3 * FRAME + 100, 0)
     assert not agent[:AT].any() and not agent[AT + sent.size:].any()
@@ -138,7 +139,7 @@ def test_a_reply_right_after_another_follows_it_and_one_after_a_pause_is_a_new_s
     # "c": a jump in the frame numbers (the far end starts a new talk spurt there),
     # even though the sample numbers alone would have it only 2.5 frames on.
     assert frames[3][1] == c_at and frames[3][0] > frames[2][0] + 1
-    h.stage.on_session_end("s1")
+    end_session(h.stage, "s1")
     agent = agent_channel(h.out)
     a, b, c = samples(FRAME + 50, 0), samples(FRAME, 0), samples(FRAME, 0)
     assert np.array_equal(agent[first:first + a.size], a)
@@ -160,7 +161,7 @@ def test_truncation_reports_exactly_what_the_recording_has_after_a_start_on_arri
     cut = [m for m in h.sent if isinstance(m, TruncatePoint)]
     assert [(m.item_id, m.played_samples, m.received_samples) for m in cut] == [
         ("a", 3 * FRAME, 10 * FRAME)]
-    h.stage.on_session_end("s1")
+    end_session(h.stage, "s1")
     assert np.count_nonzero(agent_channel(h.out)) == cut[0].played_samples
 
 
@@ -193,7 +194,7 @@ def test_a_barge_in_mid_frame_cuts_the_frame_where_the_timeline_stands(h: Harnes
     assert [(m.item_id, m.played_samples) for m in cut] == [("a", heard)]
     stopped = h.events("agent_stopped_speaking")
     assert [(e["played_samples"], e["interrupted"]) for e in stopped] == [(heard, True)]
-    h.stage.on_session_end("s1")
+    end_session(h.stage, "s1")
     agent = agent_channel(h.out)
     assert np.array_equal(agent[first:first + heard], samples(heard, 0))
     assert not agent[:first].any() and not agent[first + heard:].any()
