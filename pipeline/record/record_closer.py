@@ -11,6 +11,7 @@ closing event, so ``session_closed`` still means the WAV is there.
 
 from __future__ import annotations
 
+import signal
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -20,6 +21,11 @@ from pipeline.record.session_record import SessionRecord
 K = TypeVar("K")
 
 
+def _no_abort() -> None:
+    """The supervisor's SIGABRT is the main thread's to take (``pipeline.process``)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGABRT})
+
+
 @dataclass
 class ClosedRecord(Generic[K]):
     """One finalized record: its owner's key, its frame count, or why it failed."""
@@ -27,7 +33,7 @@ class ClosedRecord(Generic[K]):
     key: K
     record: SessionRecord
     frames: int
-    error: OSError | None
+    error: Exception | None
 
 
 class RecordCloser(Generic[K]):
@@ -43,7 +49,8 @@ class RecordCloser(Generic[K]):
     def close(self, key: K, record: SessionRecord) -> None:
         """Finalize ``record`` in the background (its event log stays open)."""
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="record-close")
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="record-close",
+                                            initializer=_no_abort)
         self._pending.append((key, record, self._pool.submit(record.finalize)))
 
     def finished(self, wait: bool = False) -> list[ClosedRecord[K]]:
@@ -57,7 +64,7 @@ class RecordCloser(Generic[K]):
             self._pending.pop(0)
             try:
                 done.append(ClosedRecord(key, record, future.result(), None))
-            except OSError as exc:
+            except Exception as exc:  # a full disk, or a bug: reported, never raised here
                 done.append(ClosedRecord(key, record, 0, exc))
         return done
 
