@@ -38,7 +38,12 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.density_audio import turns_heard  # noqa: E402
 from benchmarks.report import write_json  # noqa: E402
 from pipeline.model_server.launcher import ModelServerProcess  # noqa: E402
-from pipeline.process import DEFAULT_STAGE_NICE, STAGE_NICE_ENV  # noqa: E402
+from pipeline.process import (  # noqa: E402
+    DEFAULT_STAGE_NICE,
+    STAGE_NICE_ENV,
+    renice,
+    stage_nice_step,
+)
 from pipeline.supervisor.runtime import Runtime, RuntimeOptions  # noqa: E402
 from pipeline.supervisor.session import SessionSpec  # noqa: E402
 from pipeline.transports.file.spec import file_transport  # noqa: E402
@@ -250,10 +255,8 @@ def server_priority(pid: int, step: int) -> int | None:
     replies' latency under load was charged to voxpipe: at 500 sessions p99 1.64 and
     1.88 s at niceness 0, 0.97 s level with the stages.
     """
-    target = max(-20, min(19, os.getpriority(os.PRIO_PROCESS, 0) + step))
-    try:
-        os.setpriority(os.PRIO_PROCESS, pid, target)
-    except PermissionError:
+    target, allowed = renice(step, pid)
+    if not allowed:
         print(f"note: the echo server stays at its niceness (raising it to {target} needs "
               "CAP_SYS_NICE)", file=sys.stderr)
         return None
@@ -301,8 +304,7 @@ def main() -> int:
                    help="the echo server's niceness step from this process (default: the "
                         f"stages', ${STAGE_NICE_ENV} or {DEFAULT_STAGE_NICE}; 0 leaves it)")
     args = p.parse_args()
-    server_nice = (args.server_nice if args.server_nice is not None
-                   else int(os.environ.get(STAGE_NICE_ENV, DEFAULT_STAGE_NICE)))
+    server_nice = args.server_nice if args.server_nice is not None else stage_nice_step()
     ns = sorted({int(x) for x in args.sessions.split(",") if x.strip()})
     if args.repeat < 1:
         p.error(f"--repeat must be >= 1, got {args.repeat}")

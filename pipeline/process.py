@@ -51,12 +51,44 @@ def prepare_stage_process(name: str, log_level: str, parent_pid: int | None = No
     raise_priority()
 
 
+def block_abort() -> set[int | signal.Signals]:
+    """Block SIGABRT on this thread (and on every thread it starts meanwhile: a mask is
+    inherited, through exec too); the mask it had. The supervisor's deadline SIGABRT is
+    for a stage's main thread alone: faulthandler dumping from another thread read the
+    main thread's frames while they changed and crashed (exit -11, no stack)."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGABRT})
+
+
 def take_abort_on_main_thread() -> None:
     """Unblock SIGABRT on this (the main) thread only, after the imports that start
     helper threads: the supervisor spawns stages with it blocked, and those threads
     keep the mask they started with. faulthandler's dump is then written by the main
     thread, whose frames hold still meanwhile; one pending since spawn is taken now."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGABRT})
+
+
+def stage_nice_step() -> int:
+    """The niceness step the stages take from their parent: ``VOXPIPE_STAGE_NICE``, or
+    -10 (a value that is not an integer is said in the log and ignored)."""
+    try:
+        return int(os.environ.get(STAGE_NICE_ENV, DEFAULT_STAGE_NICE))
+    except ValueError:
+        logging.getLogger("voxpipe").warning(
+            "%s must be an integer niceness step; using %d", STAGE_NICE_ENV,
+            DEFAULT_STAGE_NICE)
+        return DEFAULT_STAGE_NICE
+
+
+def renice(step: int, pid: int = 0) -> tuple[int, bool]:
+    """Put process ``pid`` (0: this one) ``step`` niceness steps from this process's
+    niceness, within -20..19: (the niceness asked for, whether it was allowed; lowering
+    it needs CAP_SYS_NICE or an RLIMIT_NICE allowance)."""
+    target = max(-20, min(19, os.getpriority(os.PRIO_PROCESS, 0) + step))
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, target)
+    except PermissionError:
+        return target, False
+    return target, True
 
 
 def raise_priority() -> int | None:
@@ -71,21 +103,14 @@ def raise_priority() -> int | None:
     (systemd: ``LimitNICE=-10``, or ``AmbientCapabilities=CAP_SYS_NICE``); without it
     the stage runs at its parent's priority, as before, and says so in its log.
     """
-    log = logging.getLogger("voxpipe")
-    try:
-        step = int(os.environ.get(STAGE_NICE_ENV, DEFAULT_STAGE_NICE))
-    except ValueError:
-        log.warning("%s must be an integer niceness step; using %d", STAGE_NICE_ENV,
-                    DEFAULT_STAGE_NICE)
-        step = DEFAULT_STAGE_NICE
+    step = stage_nice_step()
     if step == 0:
         return os.getpriority(os.PRIO_PROCESS, 0)
-    target = max(-20, min(19, os.getpriority(os.PRIO_PROCESS, 0) + step))
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, target)
-    except PermissionError:
-        log.info("running at normal priority: raising it needs CAP_SYS_NICE or "
-                 "RLIMIT_NICE (systemd LimitNICE=%d)", target)
+    target, allowed = renice(step)
+    if not allowed:
+        logging.getLogger("voxpipe").info(
+            "running at normal priority: raising it needs CAP_SYS_NICE or "
+            "RLIMIT_NICE (systemd LimitNICE=%d)", target)
         return None
     return target
 

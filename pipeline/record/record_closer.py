@@ -11,19 +11,15 @@ closing event, so ``session_closed`` still means the WAV is there.
 
 from __future__ import annotations
 
-import signal
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from pipeline.process import block_abort
 from pipeline.record.session_record import SessionRecord
 
 K = TypeVar("K")
-
-
-def _no_abort() -> None:
-    """The supervisor's SIGABRT is the main thread's to take (``pipeline.process``)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGABRT})
 
 
 @dataclass
@@ -31,7 +27,6 @@ class ClosedRecord(Generic[K]):
     """One finalized record: its owner's key, its frame count, or why it failed."""
 
     key: K
-    record: SessionRecord
     frames: int
     error: Exception | None
 
@@ -41,7 +36,7 @@ class RecordCloser(Generic[K]):
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None  # started with the first record
-        self._pending: list[tuple[K, SessionRecord, Future[int]]] = []
+        self._pending: deque[tuple[K, Future[int]]] = deque()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -50,22 +45,22 @@ class RecordCloser(Generic[K]):
         """Finalize ``record`` in the background (its event log stays open)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="record-close",
-                                            initializer=_no_abort)
-        self._pending.append((key, record, self._pool.submit(record.finalize)))
+                                            initializer=block_abort)
+        self._pending.append((key, self._pool.submit(record.finalize)))
 
     def finished(self, wait: bool = False) -> list[ClosedRecord[K]]:
         """The records finalized since the last call, in order (``wait``: all of them,
         waiting for those still being written)."""
         done: list[ClosedRecord[K]] = []
         while self._pending:
-            key, record, future = self._pending[0]
+            key, future = self._pending[0]
             if not wait and not future.done():
                 break  # in order: a later one waits for the one before it
-            self._pending.pop(0)
+            self._pending.popleft()
             try:
-                done.append(ClosedRecord(key, record, future.result(), None))
+                done.append(ClosedRecord(key, future.result(), None))
             except Exception as exc:  # a full disk, or a bug: reported, never raised here
-                done.append(ClosedRecord(key, record, 0, exc))
+                done.append(ClosedRecord(key, 0, exc))
         return done
 
     def shutdown(self) -> None:

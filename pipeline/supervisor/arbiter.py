@@ -26,6 +26,7 @@ from typing import Final, Protocol
 
 from ipc.heartbeat import PeerLiveness
 from ipc.shards import STAGE_KINDS, check_workers, format_workers, split_worker, worker_names
+from pipeline.process import block_abort
 
 log = logging.getLogger("voxpipe.supervisor")
 
@@ -51,15 +52,9 @@ SendSignal = Callable[[int, int], None]
 
 def popen_stage(command: list[str]) -> subprocess.Popen[bytes]:
     """Start a stage process: no stdin, no inherited descriptors, and SIGABRT blocked
-    until the stage takes it on its main thread (``pipeline.process.take_abort_on_main_thread``).
-
-    A signal mask is inherited through fork and exec, and by every thread the child
-    starts while it holds: the helper threads its imports start (OpenBLAS's, with
-    numpy) never take the deadline's SIGABRT, so faulthandler dumps from the main
-    thread. From another thread it read the main thread's frames while they changed
-    and crashed (exit -11, no stack).
-    """
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGABRT})
+    (``block_abort``) until the stage takes it on its main thread: the helper threads
+    its imports start (OpenBLAS's, with numpy) never take the deadline's SIGABRT."""
+    old = block_abort()
     try:
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, close_fds=True)
     finally:

@@ -315,11 +315,19 @@ class RealtimeConnection:
                 raw = await recv(decode=False)
             except ConnectionClosed:
                 break
-            event = parse_server_event(raw, self.rejected)
+            event = self._parse(raw)
             if event is not None:
                 yield event
-            elif log.isEnabledFor(logging.DEBUG):
-                log.debug("model frame dropped or ignored: %.200r", raw)
+        self._log_closed()
+
+    def _parse(self, raw: bytes) -> ServerEvent | None:
+        """One frame's event; None for one dropped (counted in :attr:`rejected`) or ignored."""
+        event = parse_server_event(raw, self.rejected)
+        if event is None and log.isEnabledFor(logging.DEBUG):
+            log.debug("model frame dropped or ignored: %.200r", raw)
+        return event
+
+    def _log_closed(self) -> None:
         log.debug("model connection %s closed: %s %s", self.url, self.close_code, self.close_reason)
 
     async def push_events(self, handler: Callable[[ServerEvent], None]) -> None:
@@ -331,12 +339,7 @@ class RealtimeConnection:
         failed: list[Exception] = []
 
         def on_message(raw: bytes) -> None:
-            if failed:
-                return
-            event = parse_server_event(raw, self.rejected)
-            if event is None:
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("model frame dropped or ignored: %.200r", raw)
+            if failed or (event := self._parse(raw)) is None:
                 return
             try:
                 handler(event)
@@ -351,7 +354,7 @@ class RealtimeConnection:
             ws.push_to(None)
         if failed:
             raise failed[0]
-        log.debug("model connection %s closed: %s %s", self.url, self.close_code, self.close_reason)
+        self._log_closed()
 
     async def close(self) -> None:
         """Close the websocket (normal closure); safe to call twice."""
