@@ -31,6 +31,7 @@ Digital silence is clamped to −100 dBFS; white noise at −60 dBFS stays about
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -99,13 +100,14 @@ class VadState(Enum):
     STOPPING = "stopping"
 
 
-def frame_levels_dbfs(frames: npt.NDArray[np.int16]) -> npt.NDArray[np.float64]:
+def frame_levels_dbfs(frames: npt.NDArray[np.int16]) -> list[float]:
     """RMS level in dBFS of each row of an (n, FRAME_SAMPLES) int16 array."""
     x = frames.astype(np.float32)
-    mean_sq = np.einsum("ij,ij->i", x, x, dtype=np.float64) / frames.shape[1]
-    with np.errstate(divide="ignore"):
-        levels: npt.NDArray[np.float64] = 10.0 * np.log10(mean_sq / _FULL_SCALE_SQ)
-    return np.maximum(levels, _MIN_LEVEL_DBFS)
+    mean_sq: list[float] = np.einsum("ij,ij->i", x, x, dtype=np.float64).tolist()
+    scale = 1.0 / (frames.shape[1] * _FULL_SCALE_SQ)
+    # A handful of frames per append: numpy's per-call cost dwarfs the arithmetic.
+    return [max(10.0 * math.log10(m * scale), _MIN_LEVEL_DBFS) if m > 0.0 else _MIN_LEVEL_DBFS
+            for m in mean_sq]
 
 
 class ServerVad:
@@ -122,6 +124,8 @@ class ServerVad:
         self._pending = np.empty(0, dtype=np.int16)
         self.noise_floor_dbfs = _MIN_LEVEL_DBFS
         self._block_mins = deque([_MIN_LEVEL_DBFS] * _FLOOR_BLOCKS, maxlen=_FLOOR_BLOCKS)
+        self._blocks_floor = _MIN_LEVEL_DBFS
+        """min(self._block_mins), kept as blocks complete."""
         self._block_min = float("inf")
         self._block_frames = 0
 
@@ -159,31 +163,31 @@ class ServerVad:
         if n_frames == 0:
             return []
         levels = frame_levels_dbfs(samples[:used].reshape(n_frames, FRAME_SAMPLES))
+        # One loop with locals: ~100 steps a second for every session on the server.
+        segmenter, on_dbfs, floor = self._segmenter, self._on_dbfs, self.noise_floor_dbfs
         events: list[VadEvent] = []
-        for level in levels.tolist():
-            event = self._step(level)
-            if event is not None:
-                events.append(event)
+        for level in levels:
+            on = max(on_dbfs, floor + _FLOOR_MARGIN_DB)
+            floor = self._track_floor(level)
+            # Hysteresis: once speaking, weak speech frames stay in the turn.
+            kind = segmenter.advance(level >= (on - _HYSTERESIS_DB if segmenter.speaking
+                                               else on))
+            if kind == SPEECH_START:
+                events.append(SpeechStart(segmenter.event_sample))
+            elif kind == SPEECH_STOP:
+                events.append(SpeechStop(segmenter.event_sample, segmenter.samples_seen))
         return events
 
-    def _step(self, level: float) -> VadEvent | None:
-        on = max(self._on_dbfs, self.noise_floor_dbfs + _FLOOR_MARGIN_DB)
-        self._track_floor(level)
-        segmenter = self._segmenter
-        # Hysteresis: once speaking, weak speech frames stay in the turn.
-        speech = level >= (on - _HYSTERESIS_DB if segmenter.speaking else on)
-        kind = segmenter.advance(speech)
-        if kind == SPEECH_START:
-            return SpeechStart(segmenter.event_sample)
-        if kind == SPEECH_STOP:
-            return SpeechStop(segmenter.event_sample, segmenter.samples_seen)
-        return None
-
-    def _track_floor(self, level: float) -> None:
-        self._block_min = min(self._block_min, level)
+    def _track_floor(self, level: float) -> float:
+        """Take one frame's level into the floor's history; the floor after it."""
+        if level < self._block_min:
+            self._block_min = level
         self._block_frames += 1
         if self._block_frames == _FLOOR_BLOCK_FRAMES:
             self._block_mins.append(self._block_min)
+            self._blocks_floor = min(self._block_mins)
             self._block_min = float("inf")
             self._block_frames = 0
-        self.noise_floor_dbfs = min(min(self._block_mins), self._block_min)
+        floor = self._blocks_floor if self._blocks_floor < self._block_min else self._block_min
+        self.noise_floor_dbfs = floor
+        return floor

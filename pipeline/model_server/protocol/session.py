@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 
 from ..speech.turn_transcriber import TurnTranscriber
 from . import wire
 from .audio_buffer import BufferFull, InputAudioBuffer
-from .audio_format import decode_append
+from .audio_format import bytes_per_frame, decode_append, decode_input
 from .conversation import ContentPart, Conversation, Item, item_not_found, parse_item
 from .dialect import Dialect, ResponseRecord
 from .rate_limits import RateLimits
@@ -46,6 +48,18 @@ _VAD_LOOKBACK_SAMPLES = 4 * FRAME_SAMPLES
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
+
+
+class _Append(msgspec.Struct):
+    """An ``input_audio_buffer.append``, its audio base64-decoded by msgspec in the parse."""
+
+    type: str
+    audio: bytes
+    event_id: str | None = None
+
+
+_append_decoder = msgspec.json.Decoder(_Append)
+_APPEND = "input_audio_buffer.append"
 
 
 class ServerSession:
@@ -122,6 +136,8 @@ class ServerSession:
 
     async def handle_message(self, raw: str | bytes) -> None:
         """Handle one client message; a bad one yields an `error` event, never an exception."""
+        if await self._fast_append(raw):
+            return
         try:
             event = _decoder.decode(raw)
         except msgspec.DecodeError as exc:
@@ -164,8 +180,30 @@ class ServerSession:
 
     # -- input audio --------------------------------------------------------------------
 
+    async def _fast_append(self, raw: str | bytes) -> bool:
+        """Most messages are appends (ten a second per session): one parse straight to
+        the audio bytes, no dict and no base64 text. False for anything else, or
+        anything the general road must judge (escapes, a bad length, bad base64)."""
+        if ("\\" in raw) if isinstance(raw, str) else (b"\\" in raw):
+            return False  # an escape in the base64 is refused by the general road
+        try:
+            append = _append_decoder.decode(raw)
+        except msgspec.DecodeError:
+            return False
+        if append.type != _APPEND or len(append.audio) % bytes_per_frame(
+                self.config.input_format):
+            return False
+        try:
+            await self._append_samples(decode_input(append.audio, self.config.input_format))
+        except ProtocolError as exc:
+            await self._error(exc, append.event_id)
+        return True
+
     async def _buffer_append(self, event: dict[str, Any]) -> None:
-        samples = decode_append(wire.req_str(event, "audio"), self.config.input_format)
+        await self._append_samples(
+            decode_append(wire.req_str(event, "audio"), self.config.input_format))
+
+    async def _append_samples(self, samples: npt.NDArray[np.int16]) -> None:
         try:
             self.buffer.append(samples)
         except BufferFull as exc:

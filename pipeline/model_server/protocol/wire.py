@@ -9,7 +9,8 @@ connection (the real API behaves the same way).
 from __future__ import annotations
 
 import binascii
-import secrets
+import os
+import random
 from typing import Any
 
 import msgspec
@@ -20,10 +21,15 @@ SAMPLE_RATE = 24_000
 BYTES_PER_SAMPLE = 2
 
 
+_IDS = random.Random(os.urandom(16))
+"""Ids must be unique, not secret: a seeded generator, not a system call per event."""
+os.register_at_fork(after_in_child=lambda: _IDS.seed(os.urandom(16)))
+
+
 def new_id(prefix: str) -> str:
     """A fresh id in the API's style: `event_…`, `item_…`, `resp_…`, `sess_…`."""
     # 22 hex characters: the real ids are 22 base62 characters after the prefix.
-    return f"{prefix}_{secrets.token_hex(11)}"
+    return f"{prefix}_{_IDS.getrandbits(88):022x}"
 
 
 def samples_to_ms(samples: int) -> int:

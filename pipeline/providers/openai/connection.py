@@ -23,6 +23,7 @@ from websockets.protocol import Event, State
 from ipc.protocol_trace import ProtocolTrace, open_trace
 from pipeline.providers.base import ProviderClosed, ProviderConnectError
 from pipeline.providers.openai import client_events as ce
+from pipeline.providers.openai.client_frames import client_text_frame
 from pipeline.providers.openai.config import Modality, RealtimeSessionConfig
 from pipeline.providers.openai.server_events import RejectCounter, ServerEvent, parse_server_event
 
@@ -228,12 +229,16 @@ class RealtimeConnection:
         are the hottest sends (ten a second per session); websockets' context manager
         and drain check cost about as much as the write itself. False: not sent."""
         ws = self._ws
-        if (ws.protocol.state is not State.OPEN or ws.paused
+        protocol = ws.protocol
+        if (protocol.state is not State.OPEN or ws.paused
                 or ws.fragmented_send_waiter is not None or ws.transport.is_closing()):
             return False
-        ws.protocol.send_text(text)
         try:
-            ws.send_data()
+            if protocol.extensions or protocol.writes:
+                protocol.send_text(text)
+                ws.send_data()
+            else:  # the usual case: the frame built in one go (see client_frames)
+                ws.transport.write(client_text_frame(text))
         except OSError:
             ws.transport.abort()  # as websockets does on a failed write; the reader sees it
         return True
