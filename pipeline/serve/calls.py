@@ -130,7 +130,7 @@ class Calls:
         call = self.start(pc_id, room)
         answer = await self.answer(call)
         if not isinstance(answer, WebAnswer):  # the edge answered another kind of call
-            call.stop.set()
+            await self._end(call)
             raise OfferRejected(f"the edge answered with {type(answer).__name__}")
         return call, answer
 
@@ -166,14 +166,21 @@ class Calls:
             answer = await asyncio.wait_for(asyncio.shield(call.answer),
                                             self.options.answer_timeout_s)
         except TimeoutError:
-            call.stop.set()
+            await self._end(call)
             raise AnswerTimeout(f"no answer within {self.options.answer_timeout_s:.0f} s; "
                                 "the call was ended") from None
         except CallError:
-            call.stop.set()
+            await self._end(call)
             raise
         log.info("call %s answered", call.call_id, extra=call.log_extra)
         return answer
+
+    async def _end(self, call: Call) -> None:
+        """End a call that will not be answered, and wait (a bounded while) until it is
+        over: whoever is told it failed then finds no call left behind."""
+        call.stop.set()
+        if call.task is not None:
+            await asyncio.wait({call.task}, timeout=self.options.end_calls_grace_s)
 
     def add_candidates(self, pc_id: str, candidates: list[Candidate]) -> None:
         """Trickle ICE: to the call's edge connection (held until its session starts)."""
