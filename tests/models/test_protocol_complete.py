@@ -290,6 +290,50 @@ def test_a_client_that_stops_reading_is_dropped_with_bounded_buffers() -> None:
     run(scenario, send_timeout_s=1.0)
 
 
+def test_a_burst_of_deltas_goes_out_in_few_writes_whole_and_in_order() -> None:
+    """An unpaced reply sends a second of deltas between two yields: they are queued and
+    written together (one write per loop turn, or per buffer's worth), not one each."""
+    speech = (np.sin(np.arange(24_000 * 3) / 7.0) * 8000).astype(np.int16)
+    item = {"type": "message", "role": "user",
+            "content": [{"type": "input_audio",
+                         "audio": base64.b64encode(speech.tobytes()).decode()}]}
+
+    async def scenario(server: RunningServer) -> None:
+        async with connect_client(echo_url(server, "chunk_ms=20"), max_size=2**24,
+                                  compression=None) as ws:
+            client = await opened(ws)
+            (conn,) = server.open_connections()
+            writes = 0
+            write, writelines = conn.transport.write, conn.transport.writelines
+
+            def counted_write(data: Any) -> None:
+                nonlocal writes
+                writes += 1
+                write(data)
+
+            def counted_writelines(datas: Any) -> None:
+                nonlocal writes
+                writes += 1
+                writelines(datas)
+
+            conn.transport.write = counted_write  # type: ignore[method-assign]
+            conn.transport.writelines = counted_writelines  # type: ignore[method-assign]
+            await client.send(type="conversation.item.create", item=item)
+            await client.send(type="response.create")
+            deltas: list[bytes] = []
+            while (event := await client.recv())["type"] != "response.done":
+                if event["type"] == "response.output_audio.delta":
+                    deltas.append(base64.b64decode(event["delta"]))
+            heard = np.frombuffer(b"".join(deltas), dtype=np.int16)
+            assert len(deltas) == 150  # 3 s in 20 ms deltas
+            np.testing.assert_array_equal(heard, speech)  # whole, in order
+            # 150 deltas plus the response's other events; ~6 KB a delta in JSON, so a
+            # 32 KiB buffer's worth is ~5 deltas a write at the very least.
+            assert writes <= 150 // 4, writes
+
+    run(scenario)
+
+
 # -- the protocol trace itself ----------------------------------------------------------------
 
 
