@@ -109,16 +109,12 @@ class EventSender:
         self._flush_scheduled = False
         self._queued = 0
         ws = self._ws
-        pending = ws.protocol.data_to_send()
-        if not pending or ws.transport.is_closing():
+        if not ws.protocol.writes or ws.transport.is_closing():
             return
-        if all(pending):
-            ws.transport.writelines(pending)
+        if all(ws.protocol.writes):
+            ws.transport.writelines(ws.protocol.data_to_send())
             return
-        # An empty chunk is the protocol's end of stream (the connection closed in
-        # between): hand everything back to websockets, in order.
-        ws.protocol.writes[:0] = pending
-        try:
+        try:  # an empty chunk is the end of stream (closed in between): websockets' road
             ws.send_data()
         except OSError:
             ws.transport.abort()
